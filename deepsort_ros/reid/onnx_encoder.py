@@ -1,0 +1,164 @@
+"""
+Run an ONNX Re-ID model through onnxruntime (no torch needed).
+
+The model takes ImageNet-normalised 1x3xhxw (or Nx3xhxw) RGB crops and returns NxD features.
+Crops are cut with the same box-to-pixel mapping as the torch backend (bilinear, border
+repeated), with OpenCV on the CPU.
+"""
+
+import logging
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from deepsort_ros.reid.base import (Encoder, EncoderLoadError, gaussian_mask,
+                                    IMAGENET_MEAN_RGB, IMAGENET_STD_RGB)
+
+LOGGER = logging.getLogger(__name__)
+
+
+def crop_batch_cv2(image_bgr: npt.NDArray[np.uint8], boxes_tlwh: npt.NDArray[np.float64],
+                   output_hw: Tuple[int, int]) -> npt.NDArray[np.uint8]:
+    """
+    Cut and resize boxes with OpenCV, matching the torch backend's sampling.
+
+    Parameters
+    ----------
+    image_bgr : numpy.ndarray
+        HxWx3 uint8 image.
+    boxes_tlwh : numpy.ndarray
+        Nx4 boxes in pixels.
+    output_hw : tuple of int
+        Crop height and width.
+
+    Returns
+    -------
+    numpy.ndarray
+        Nxhxwx3 uint8 BGR crops.
+
+    """
+    out_h, out_w = output_hw
+    crops = np.empty((len(boxes_tlwh), out_h, out_w, 3), dtype=np.uint8)
+    for i, (x, y, w, h) in enumerate(boxes_tlwh):
+        sx, sy = w / out_w, h / out_h
+        # output pixel centre j+0.5 <- input x + (j+0.5)*sx, in OpenCV's centre-at-integer pixels
+        matrix = np.array([[sx, 0.0, x + 0.5 * sx - 0.5], [0.0, sy, y + 0.5 * sy - 0.5]])
+        crops[i] = cv2.warpAffine(image_bgr, matrix, (out_w, out_h),
+                                  flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                  borderMode=cv2.BORDER_REPLICATE)
+    return crops
+
+
+class OnnxEncoder(Encoder):
+    """
+    Encoder around an onnxruntime session.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The .onnx file.
+    input_hw : tuple of int, optional
+        Crop size when the model's input size is dynamic; default 256x128.
+    batch_size : int, optional
+        Most crops per run when the model's batch size is dynamic (default 64). A model
+        exported with batch 1 is run once per crop.
+    mask_sigma : float, optional
+        Centred Gaussian mask, as in the torch backend.
+    num_threads : int, optional
+        onnxruntime intra-op threads.
+    providers : sequence of str, optional
+        onnxruntime execution providers; default CUDA when available, then CPU.
+
+    """
+
+    def __init__(self, path: 'str | Path', input_hw: Optional[Tuple[int, int]] = None,
+                 batch_size: Optional[int] = None, mask_sigma: Optional[float] = None,
+                 num_threads: Optional[int] = None,
+                 providers: Optional[Sequence[str]] = None) -> None:
+        import onnxruntime
+
+        path = Path(path)
+        options = onnxruntime.SessionOptions()
+        if num_threads is not None:
+            options.intra_op_num_threads = int(num_threads)
+        if providers is None:
+            available = onnxruntime.get_available_providers()
+            providers = [p for p in ('CUDAExecutionProvider', 'CPUExecutionProvider')
+                         if p in available]
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options,
+                                                        providers=list(providers))
+        except Exception as error:  # onnxruntime raises its own untyped errors
+            raise EncoderLoadError(f'{path}: cannot load as an ONNX model (expected an .onnx '
+                                   f'file with one Nx3xHxW image input): {error}') from error
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1 or len(inputs[0].shape) != 4 or len(outputs) < 1:
+            raise EncoderLoadError(f'{path}: expected one Nx3xHxW input and an NxD output, '
+                                   f'got inputs {[(i.name, i.shape) for i in inputs]}')
+        self.input_name = inputs[0].name
+        batch_dim, _, model_h, model_w = inputs[0].shape
+        if isinstance(model_h, int) and isinstance(model_w, int):
+            self.input_hw = (model_h, model_w)
+        else:
+            self.input_hw = tuple(input_hw or (256, 128))
+        self.static_batch = batch_dim if isinstance(batch_dim, int) else None
+        self.batch_size = self.static_batch or batch_size or 64
+        feature_dim = outputs[0].shape[-1]
+        if not isinstance(feature_dim, int):
+            probe = np.zeros((self.static_batch or 1, 3, *self.input_hw), dtype=np.float32)
+            feature_dim = self.session.run(None, {self.input_name: probe})[0].shape[-1]
+        self.feature_dim = int(feature_dim)
+        provider = self.session.get_providers()[0]
+        self.device = 'cuda' if provider.startswith('CUDA') else 'cpu'
+        self._scale = (1.0 / (255.0 * np.array(IMAGENET_STD_RGB, np.float32)))
+        self._shift = -np.array(IMAGENET_MEAN_RGB, np.float32) / np.array(IMAGENET_STD_RGB,
+                                                                         np.float32)
+        self._mask = None if mask_sigma is None else gaussian_mask(*self.input_hw, mask_sigma)
+        batch_text = f'batch {self.static_batch} fixed' if self.static_batch else 'dynamic batch'
+        self.name = (f'ONNX {path.name} ({self.feature_dim}-d, input '
+                     f'{self.input_hw[0]}x{self.input_hw[1]}, {batch_text}, onnxruntime '
+                     f'{provider})')
+        LOGGER.info('Re-ID encoder: %s', self.name)
+
+    def preprocess(self, image_bgr: npt.NDArray[np.uint8],
+                   boxes_tlwh: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+        """
+        Cut, resize, normalise and mask crops.
+
+        Parameters
+        ----------
+        image_bgr : numpy.ndarray
+            HxWx3 uint8 image.
+        boxes_tlwh : numpy.ndarray
+            Mx4 boxes clipped to the image.
+
+        Returns
+        -------
+        numpy.ndarray
+            Mx3xhxw float32 network input.
+
+        """
+        crops = crop_batch_cv2(image_bgr, boxes_tlwh, self.input_hw)[..., ::-1]
+        crops = crops.astype(np.float32) * self._scale + self._shift
+        if self._mask is not None:
+            crops *= self._mask[None, :, :, None]
+        return np.ascontiguousarray(crops.transpose(0, 3, 1, 2))
+
+    def _encode_valid(self, image_bgr: npt.NDArray[np.uint8],
+                      boxes_tlwh: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+        batch = self.preprocess(image_bgr, boxes_tlwh)
+        outputs: List[npt.NDArray[np.float32]] = []
+        for start in range(0, len(batch), self.batch_size):
+            chunk = batch[start:start + self.batch_size]
+            count = len(chunk)
+            if self.static_batch and count < self.static_batch:
+                padding = np.zeros((self.static_batch - count, *chunk.shape[1:]), np.float32)
+                chunk = np.concatenate([chunk, padding])
+            result = self.session.run(None, {self.input_name: chunk})[0]
+            outputs.append(np.asarray(result, np.float32).reshape(len(chunk), -1)[:count])
+        features = np.concatenate(outputs)
+        norms = np.linalg.norm(features, axis=1, keepdims=True)
+        return (features / np.maximum(norms, 1e-12)).astype(np.float32)
