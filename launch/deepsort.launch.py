@@ -1,0 +1,40 @@
+"""Start the deepsort_ros tracker node with config/deepsort.yaml and standard remappings."""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+
+def generate_launch_description() -> LaunchDescription:
+    """Describe the tracker node, its parameters file and its remappings."""
+    default_params = os.path.join(
+        get_package_share_directory('deepsort_ros'), 'config', 'deepsort.yaml')
+    return LaunchDescription([
+        DeclareLaunchArgument('params_file', default_value=default_params,
+                              description='YAML file with the tracker parameters'),
+        DeclareLaunchArgument('image', default_value='/camera/image_raw',
+                              description='sensor_msgs/Image topic'),
+        DeclareLaunchArgument('detections', default_value='/detections',
+                              description='vision_msgs/Detection2DArray topic'),
+        DeclareLaunchArgument('camera_info', default_value='/camera/camera_info',
+                              description='sensor_msgs/CameraInfo topic'),
+        DeclareLaunchArgument('odom', default_value='/odom',
+                              description='nav_msgs/Odometry topic'),
+        Node(
+            package='deepsort_ros',
+            executable='tracker_node',
+            name='deepsort_tracker',
+            output='screen',
+            parameters=[LaunchConfiguration('params_file')],
+            remappings=[
+                ('image', LaunchConfiguration('image')),
+                ('detections', LaunchConfiguration('detections')),
+                ('camera_info', LaunchConfiguration('camera_info')),
+                ('odom', LaunchConfiguration('odom')),
+            ],
+        ),
+    ])

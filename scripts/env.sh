@@ -1,0 +1,22 @@
+# Source this file (bash) to use the project's environment in a shell:
+#   source scripts/env.sh
+# It activates .venv and overlays the colcon install/ of deepsort_ros and its messages.
+_deepsort_repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+_deepsort_venv="${DEEPSORT_VENV:-$_deepsort_repo/.venv}"
+if [ ! -f "$_deepsort_venv/bin/activate" ] || [ ! -f "$_deepsort_repo/install/setup.bash" ]; then
+  echo "deepsort_ros: the environment is not built yet; run ./dev.sh setup first." >&2
+  return 1 2>/dev/null || exit 1
+fi
+# colcon's and venv's scripts read unset variables; do not let a caller's `set -u` trip them.
+case $- in *u*) _deepsort_nounset=1; set +u ;; *) _deepsort_nounset=0 ;; esac
+# shellcheck disable=SC1091
+source "$_deepsort_venv/bin/activate"
+# The ROS wheels install their ament index into the venv itself.
+case ":${AMENT_PREFIX_PATH:-}:" in
+  *":$_deepsort_venv:"*) ;;
+  *) export AMENT_PREFIX_PATH="$_deepsort_venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}" ;;
+esac
+# shellcheck disable=SC1091
+COLCON_TRACE= source "$_deepsort_repo/install/setup.bash"
+[ "$_deepsort_nounset" = 1 ] && set -u
+unset _deepsort_repo _deepsort_venv _deepsort_nounset

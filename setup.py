@@ -1,0 +1,31 @@
+"""Install the deepsort_ros Python package, its launch and config files, and its executables."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = 'deepsort_ros'
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(include=[package_name, package_name + '.*']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+        ('share/' + package_name, ['package.xml']),
+        ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
+        ('share/' + package_name + '/config', glob('config/*.yaml')),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=True,
+    maintainer='deepsort_ros maintainers',
+    maintainer_email='maintainers@deepsort-ros.dev',
+    description='DeepSORT multi-object tracking for ROS 2 robots.',
+    license='Apache-2.0',
+    entry_points={
+        'console_scripts': [
+            'tracker_node = deepsort_ros.tracker_node:main',
+            'deepsort-ros = deepsort_ros.cli:main',
+        ],
+    },
+)
