@@ -57,7 +57,7 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
         input_hw : (h, w) crop size (default 256x128, or the ONNX model's own);
         batch_size : most crops per forward pass; half : fp16 (default: on CUDA);
         mask_sigma : centred Gaussian mask (fraction of the side; default off);
-        channels_last : bool; num_threads : CPU threads; arch : 'auto', 'osnet' or
+        channels_last : bool (default True); num_threads : CPU threads; arch : 'auto', 'osnet' or
         'mobilenetv2' for state dicts; allow_pickle : accept a pickled whole model
         (unsafe, default False); providers : onnxruntime providers.
 
@@ -124,7 +124,7 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
     return TorchEncoder(module, feature_dim, description, device=device, input_hw=input_hw,
                         batch_size=options.get('batch_size'), half=options.get('half'),
                         mask_sigma=options.get('mask_sigma'),
-                        channels_last=bool(options.get('channels_last', False)),
+                        channels_last=bool(options.get('channels_last', True)),
                         num_threads=options.get('num_threads'))
 
 

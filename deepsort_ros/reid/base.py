@@ -92,9 +92,7 @@ class Encoder(abc.ABC):
         """
 
     def __repr__(self) -> str:
-        """
-        Describe the encoder.
-        """
+        """Describe the encoder."""
         return f'<{type(self).__name__} {self.name}>'
 
 

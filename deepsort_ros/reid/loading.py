@@ -7,15 +7,14 @@ names the file and what was expected.
 """
 
 import logging
-import zipfile
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
-
-import torch
+import zipfile
 
 from deepsort_ros.reid.base import EncoderLoadError
 from deepsort_ros.reid.mobilenetv2 import MobileNetV2Features
 from deepsort_ros.reid.osnet import OSNet
+import torch
 
 LOGGER = logging.getLogger(__name__)
 
@@ -175,9 +174,7 @@ def osnet_from_state_dict(state_dict: Dict[str, torch.Tensor]) -> OSNet:
 
 
 class _FeatureHead(torch.nn.Module):
-    """
-    Wrap an OSNet so that it returns features whatever its training flag.
-    """
+    """Wrap an OSNet so that it returns features whatever its training flag."""
 
     def __init__(self, network: OSNet) -> None:
         super().__init__()

@@ -35,9 +35,7 @@ def _conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int,
 
 
 class InvertedResidual(nn.Module):
-    """
-    MobileNetV2 block: expand, depthwise 3x3, project; residual when shapes allow.
-    """
+    """MobileNetV2 block: expand, depthwise 3x3, project; residual when shapes allow."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int,
                  expand_ratio: int) -> None:
@@ -52,18 +50,14 @@ class InvertedResidual(nn.Module):
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """
-        Apply the block.
-        """
+        """Apply the block."""
         if self.use_res_connect:
             return x + self.conv(x)
         return self.conv(x)
 
 
 class MobileNetV2Features(nn.Module):
-    """
-    MobileNetV2 (width 1.0) without classifier: Nx3xHxW -> Nx1280.
-    """
+    """MobileNetV2 (width 1.0) without classifier: Nx3xHxW -> Nx1280."""
 
     feature_dim = 1280
 

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 import cv2
-import numpy as np
-import numpy.typing as npt
-
 from deepsort_ros.reid.base import (Encoder, EncoderLoadError, gaussian_mask,
                                     IMAGENET_MEAN_RGB, IMAGENET_STD_RGB)
+import numpy as np
+import numpy.typing as npt
 
 LOGGER = logging.getLogger(__name__)
 
@@ -114,8 +113,8 @@ class OnnxEncoder(Encoder):
         provider = self.session.get_providers()[0]
         self.device = 'cuda' if provider.startswith('CUDA') else 'cpu'
         self._scale = (1.0 / (255.0 * np.array(IMAGENET_STD_RGB, np.float32)))
-        self._shift = -np.array(IMAGENET_MEAN_RGB, np.float32) / np.array(IMAGENET_STD_RGB,
-                                                                         np.float32)
+        self._shift = (-np.array(IMAGENET_MEAN_RGB, np.float32)
+                       / np.array(IMAGENET_STD_RGB, np.float32))
         self._mask = None if mask_sigma is None else gaussian_mask(*self.input_hw, mask_sigma)
         batch_text = f'batch {self.static_batch} fixed' if self.static_batch else 'dynamic batch'
         self.name = (f'ONNX {path.name} ({self.feature_dim}-d, input '

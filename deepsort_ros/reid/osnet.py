@@ -14,9 +14,7 @@ from torch.nn import functional
 
 
 class ConvLayer(nn.Module):
-    """
-    Convolution, batch norm and ReLU.
-    """
+    """Convolution, batch norm and ReLU."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
                  stride: int = 1, padding: int = 0, groups: int = 1) -> None:
@@ -27,16 +25,12 @@ class ConvLayer(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """
-        Apply the layer.
-        """
+        """Apply the layer."""
         return self.relu(self.bn(self.conv(x)))
 
 
 class Conv1x1(ConvLayer):
-    """
-    Pointwise convolution, batch norm and ReLU.
-    """
+    """Pointwise convolution, batch norm and ReLU."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
                  groups: int = 1) -> None:
@@ -44,9 +38,7 @@ class Conv1x1(ConvLayer):
 
 
 class Conv1x1Linear(nn.Module):
-    """
-    Pointwise convolution and batch norm, no activation.
-    """
+    """Pointwise convolution and batch norm, no activation."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__()
@@ -54,16 +46,12 @@ class Conv1x1Linear(nn.Module):
         self.bn = nn.BatchNorm2d(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """
-        Apply the layer.
-        """
+        """Apply the layer."""
         return self.bn(self.conv(x))
 
 
 class LightConv3x3(nn.Module):
-    """
-    Pointwise then depthwise 3x3 convolution, batch norm and ReLU.
-    """
+    """Pointwise then depthwise 3x3 convolution, batch norm and ReLU."""
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
@@ -74,16 +62,12 @@ class LightConv3x3(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """
-        Apply the layer.
-        """
+        """Apply the layer."""
         return self.relu(self.bn(self.conv2(self.conv1(x))))
 
 
 class ChannelGate(nn.Module):
-    """
-    Channel attention shared by the streams of an OSBlock (the aggregation gate).
-    """
+    """Channel attention shared by the streams of an OSBlock (the aggregation gate)."""
 
     def __init__(self, in_channels: int, reduction: int = 16) -> None:
         super().__init__()
@@ -94,17 +78,13 @@ class ChannelGate(nn.Module):
         self.gate_activation = nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """
-        Scale each channel of ``x`` by its gate in [0, 1].
-        """
+        """Scale each channel of ``x`` by its gate in [0, 1]."""
         gates = self.fc2(self.relu(self.fc1(self.global_avgpool(x))))
         return x * self.gate_activation(gates)
 
 
 class OSBlock(nn.Module):
-    """
-    Omni-scale residual block: four streams of 1-4 light 3x3 convolutions.
-    """
+    """Omni-scale residual block: four streams of 1-4 light 3x3 convolutions."""
 
     def __init__(self, in_channels: int, out_channels: int,
                  bottleneck_reduction: int = 4) -> None:
@@ -125,9 +105,7 @@ class OSBlock(nn.Module):
             self.downsample = Conv1x1Linear(in_channels, out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """
-        Apply the block.
-        """
+        """Apply the block."""
         x1 = self.conv1(x)
         x2 = (self.gate(self.conv2a(x1)) + self.gate(self.conv2b(x1))
               + self.gate(self.conv2c(x1)) + self.gate(self.conv2d(x1)))

@@ -9,12 +9,11 @@ batches of at most ``batch_size``; a CUDA out-of-memory error halves the batch a
 import logging
 from typing import List, Optional, Tuple
 
+from deepsort_ros.reid.base import Encoder, gaussian_mask, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
 import numpy as np
 import numpy.typing as npt
 import torch
 from torch.nn import functional
-
-from deepsort_ros.reid.base import Encoder, gaussian_mask, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
 
 LOGGER = logging.getLogger(__name__)
 
@@ -120,7 +119,7 @@ class TorchEncoder(Encoder):
         (fraction of the crop side) after normalisation, so the masked border reads as the
         mean colour. Off by default: the shared OSNet weights score lower with it.
     channels_last : bool
-        Use the channels-last memory format.
+        Use the channels-last memory format (default; 1.6x faster for OSNet on a 2-core CPU).
     num_threads : int, optional
         Set torch's intra-op CPU threads (process-wide).
 
@@ -129,7 +128,7 @@ class TorchEncoder(Encoder):
     def __init__(self, module: torch.nn.Module, feature_dim: int, name: str,
                  device: str = 'auto', input_hw: Tuple[int, int] = (256, 128),
                  batch_size: Optional[int] = None, half: Optional[bool] = None,
-                 mask_sigma: Optional[float] = None, channels_last: bool = False,
+                 mask_sigma: Optional[float] = None, channels_last: bool = True,
                  num_threads: Optional[int] = None) -> None:
         torch_device = resolve_device(device)
         if num_threads is not None:
@@ -164,8 +163,9 @@ class TorchEncoder(Encoder):
                 torch_device, self.dtype)
         precision = 'fp16' if self.half else 'fp32'
         mask_text = f', Gaussian mask sigma {mask_sigma}' if mask_sigma else ''
+        layout = ' channels-last' if channels_last else ''
         self.name = (f'{name} ({self.feature_dim}-d, input {self.input_hw[0]}x{self.input_hw[1]}'
-                     f', torch {self.device} {precision}{mask_text})')
+                     f', torch {self.device} {precision}{layout}{mask_text})')
         LOGGER.info('Re-ID encoder: %s', self.name)
 
     def preprocess(self, image_bgr: npt.NDArray[np.uint8],
