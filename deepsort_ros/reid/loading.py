@@ -9,6 +9,7 @@ names the file and what was expected.
 import logging
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
+import warnings
 import zipfile
 
 from deepsort_ros.reid.base import EncoderLoadError
@@ -264,7 +265,9 @@ def load_torchscript(path: Path) -> torch.nn.Module:
     expected = 'a TorchScript archive saved with torch.jit.save, mapping Nx3xHxW to NxD'
     check_file(path, expected)
     try:
-        return torch.jit.load(str(path), map_location='cpu')
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', DeprecationWarning)  # TorchScript is in maintenance
+            return torch.jit.load(str(path), map_location='cpu')
     except Exception as error:
         raise EncoderLoadError(f'Re-ID weights file {path} could not be loaded as TorchScript '
                                f'(expected {expected}): {str(error).splitlines()[0]}') from error
