@@ -102,6 +102,7 @@ def test_out_of_memory_splits_the_batch(osnet_weights: Path, frame: np.ndarray) 
     inner = encoder.module
 
     class SmallMemory(torch.nn.Module):
+
         def forward(self, x):
             if x.shape[0] > 2:
                 raise torch.OutOfMemoryError('simulated')

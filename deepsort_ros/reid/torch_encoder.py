@@ -186,11 +186,13 @@ class TorchEncoder(Encoder):
             Mx3xhxw network input.
 
         """
-        # only the region that holds boxes travels to the device and is converted
-        x0 = int(np.floor(boxes_tlwh[:, 0].min()))
-        y0 = int(np.floor(boxes_tlwh[:, 1].min()))
-        x1 = int(np.ceil((boxes_tlwh[:, 0] + boxes_tlwh[:, 2]).max()))
-        y1 = int(np.ceil((boxes_tlwh[:, 1] + boxes_tlwh[:, 3]).max()))
+        # only the region that holds boxes travels to the device and is converted; one more
+        # pixel each side keeps bilinear sampling at box edges the same as on the whole image
+        height, width = image_bgr.shape[:2]
+        x0 = max(int(np.floor(boxes_tlwh[:, 0].min())) - 1, 0)
+        y0 = max(int(np.floor(boxes_tlwh[:, 1].min())) - 1, 0)
+        x1 = min(int(np.ceil((boxes_tlwh[:, 0] + boxes_tlwh[:, 2]).max())) + 1, width)
+        y1 = min(int(np.ceil((boxes_tlwh[:, 1] + boxes_tlwh[:, 3]).max())) + 1, height)
         region = torch.from_numpy(np.ascontiguousarray(image_bgr[y0:y1, x0:x1, ::-1]))
         region = region.to(self.torch_device, non_blocking=True)
         image_chw = region.permute(2, 0, 1).to(self.dtype)
