@@ -1,0 +1,149 @@
+"""
+Pair detections with the image they were computed on, by header stamp, in bounded buffers.
+
+ROS-free: stamps are integer nanoseconds and payloads are opaque. Time is judged by the newest
+stamp seen, not the wall clock, so that a bag replayed at any speed pairs exactly as it did live.
+"""
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+
+@dataclass(frozen=True)
+class PairingConfig:
+    """
+    Settings of :class:`FramePairer`.
+
+    Attributes
+    ----------
+    tolerance_s : float
+        Largest stamp difference between a detection array and its image, seconds.
+    timeout_s : float
+        A detection array whose image has not arrived once the newest stamp is this much later
+        is processed motion-only (without an image) rather than dropped.
+    max_pending : int
+        Most images and most detection arrays held while waiting for their partner.
+
+    """
+
+    tolerance_s: float = 0.005
+    timeout_s: float = 0.5
+    max_pending: int = 30
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.tolerance_s <= 1.0:
+            raise ValueError(f'tolerance_s must be in [0, 1] s, got {self.tolerance_s}')
+        if not 0.0 < self.timeout_s <= 60.0:
+            raise ValueError(f'timeout_s must be in (0, 60] s, got {self.timeout_s}')
+        if not 1 <= self.max_pending <= 10000:
+            raise ValueError(f'max_pending must be in [1, 10000], got {self.max_pending}')
+
+
+@dataclass
+class PairedFrame:
+    """A detection array with its image (``image`` is None when it never came)."""
+
+    stamp_ns: int
+    detections: Any
+    image: Optional[Any]
+
+
+@dataclass
+class PairingCounters:
+    """What the pairer had to drop or degrade, for diagnostics."""
+
+    paired: int = 0
+    motion_only: int = 0
+    images_without_detections: int = 0
+    detections_dropped_overflow: int = 0
+    late_dropped: int = 0
+    extra: Dict[str, int] = field(default_factory=dict)
+
+
+class FramePairer:
+    """
+    Match detection arrays to images by stamp and release them in stamp order.
+
+    Parameters
+    ----------
+    config : PairingConfig
+        Tolerance, timeout and buffer bound.
+
+    """
+
+    def __init__(self, config: PairingConfig) -> None:
+        self.config = config
+        self.counters = PairingCounters()
+        self._images: 'OrderedDict[int, Any]' = OrderedDict()
+        self._detections: 'OrderedDict[int, Any]' = OrderedDict()
+        self._tolerance_ns = int(round(config.tolerance_s * 1e9))
+        self._timeout_ns = int(round(config.timeout_s * 1e9))
+        self._newest_ns: Optional[int] = None
+        self._last_released_ns: Optional[int] = None
+
+    def add_image(self, stamp_ns: int, image: Any) -> List[PairedFrame]:
+        """Buffer an image; return the frames that became ready, in stamp order."""
+        self._see(stamp_ns)
+        self._images[stamp_ns] = image
+        while len(self._images) > self.config.max_pending:
+            self._images.popitem(last=False)
+            self.counters.images_without_detections += 1
+        return self._release()
+
+    def add_detections(self, stamp_ns: int, detections: Any) -> List[PairedFrame]:
+        """Buffer a detection array; return the frames that became ready, in stamp order."""
+        if self._last_released_ns is not None and stamp_ns <= self._last_released_ns:
+            # Older than a frame already tracked: the tracker's time cannot go back.
+            self.counters.late_dropped += 1
+            return []
+        self._see(stamp_ns)
+        self._detections[stamp_ns] = detections
+        self._detections = OrderedDict(sorted(self._detections.items()))
+        while len(self._detections) > self.config.max_pending:
+            self._detections.popitem(last=False)
+            self.counters.detections_dropped_overflow += 1
+        return self._release()
+
+    def flush(self) -> List[PairedFrame]:
+        """Release everything still pending (end of a bag), motion-only where unpaired."""
+        self._newest_ns = None
+        return self._release(force=True)
+
+    def _see(self, stamp_ns: int) -> None:
+        if self._newest_ns is None or stamp_ns > self._newest_ns:
+            self._newest_ns = stamp_ns
+
+    def _find_image(self, stamp_ns: int) -> Optional[int]:
+        best, best_gap = None, None
+        for image_ns in self._images:
+            gap = abs(image_ns - stamp_ns)
+            if gap <= self._tolerance_ns and (best_gap is None or gap < best_gap):
+                best, best_gap = image_ns, gap
+        return best
+
+    def _release(self, force: bool = False) -> List[PairedFrame]:
+        ready: List[PairedFrame] = []
+        # Detections leave strictly in stamp order: a later pair waits for an earlier timeout.
+        while self._detections:
+            stamp_ns, detections = next(iter(self._detections.items()))
+            image_ns = self._find_image(stamp_ns)
+            if image_ns is not None:
+                image = self._images.pop(image_ns)
+                self.counters.paired += 1
+            elif force or (self._newest_ns is not None
+                           and self._newest_ns - stamp_ns >= self._timeout_ns):
+                image = None
+                self.counters.motion_only += 1
+            else:
+                break
+            del self._detections[stamp_ns]
+            ready.append(PairedFrame(stamp_ns, detections, image))
+            self._last_released_ns = stamp_ns
+        # Images older than every frame released can never be paired any more.
+        if self._last_released_ns is not None:
+            for image_ns in [ns for ns in self._images
+                             if ns < self._last_released_ns - self._tolerance_ns]:
+                del self._images[image_ns]
+                self.counters.images_without_detections += 1
+        return ready

@@ -1,0 +1,140 @@
+"""
+Convert between ``sensor_msgs/Image`` / ``CompressedImage`` and numpy arrays.
+
+cv_bridge is used where it is installed; PyPI's ``cv-bridge`` is an old ROS 1 copy that crashes
+on numpy 2, so the conversion below is the default. It reads any object with the fields of
+``sensor_msgs/Image`` (rclpy messages and rosbags' deserialised messages alike).
+"""
+
+import sys
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+# encoding -> (channels, dtype); 16UC1 is depth in millimetres on most cameras.
+SUPPORTED_ENCODINGS = {
+    'bgr8': (3, np.uint8),
+    'rgb8': (3, np.uint8),
+    'mono8': (1, np.uint8),
+    'bgra8': (4, np.uint8),
+    'rgba8': (4, np.uint8),
+    '16UC1': (1, np.uint16),
+    'mono16': (1, np.uint16),
+}
+
+
+class ImageConversionError(ValueError):
+    """An image message cannot be turned into an array; the message says why."""
+
+
+def _as_bytes(data: Any) -> npt.NDArray[np.uint8]:
+    # rclpy gives array.array or bytes, rosbags a numpy array: all expose the buffer protocol.
+    if isinstance(data, list):
+        data = bytes(data)
+    return np.frombuffer(data, dtype=np.uint8)
+
+
+def image_msg_to_array(msg: Any) -> npt.NDArray:
+    """
+    Return the pixels of a ``sensor_msgs/Image`` without copying when the layout allows.
+
+    Parameters
+    ----------
+    msg : sensor_msgs.msg.Image
+        The image; ``step`` may include row padding.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) for one-channel encodings, else (H, W, C), in the message's own encoding.
+
+    Raises
+    ------
+    ImageConversionError
+        For an unsupported encoding or a data buffer that does not match height x step.
+
+    """
+    encoding = msg.encoding
+    if encoding not in SUPPORTED_ENCODINGS:
+        raise ImageConversionError(
+            f'unsupported image encoding {encoding!r}; supported: '
+            f'{", ".join(sorted(SUPPORTED_ENCODINGS))}')
+    channels, dtype = SUPPORTED_ENCODINGS[encoding]
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    itemsize = np.dtype(dtype).itemsize
+    row_bytes = width * channels * itemsize
+    if height == 0 or width == 0:
+        raise ImageConversionError(f'empty image ({width}x{height})')
+    if step < row_bytes:
+        raise ImageConversionError(
+            f'step {step} is smaller than width x channels x {itemsize} = {row_bytes}')
+    buffer = _as_bytes(msg.data)
+    if buffer.size < height * step:
+        raise ImageConversionError(
+            f'image data has {buffer.size} bytes, expected height x step = {height * step}')
+    rows = buffer[:height * step].reshape(height, step)[:, :row_bytes]
+    array = rows.view(dtype) if itemsize == 1 else np.ascontiguousarray(rows).view(dtype)
+    if itemsize > 1 and bool(msg.is_bigendian) != (sys.byteorder == 'big'):
+        array = array.byteswap()
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    return array.reshape(shape)
+
+
+def image_msg_to_bgr(msg: Any) -> npt.NDArray[np.uint8]:
+    """
+    Return a ``sensor_msgs/Image`` as an (H, W, 3) uint8 BGR array, the encoder's input.
+
+    16-bit images are scaled to 8 bits by their maximum so that they can still be viewed.
+    """
+    array = image_msg_to_array(msg)
+    encoding = msg.encoding
+    if encoding == 'bgr8':
+        return array
+    if encoding == 'rgb8':
+        return cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    if encoding == 'bgra8':
+        return cv2.cvtColor(array, cv2.COLOR_BGRA2BGR)
+    if encoding == 'rgba8':
+        return cv2.cvtColor(array, cv2.COLOR_RGBA2BGR)
+    if array.dtype == np.uint16:
+        peak = max(int(array.max()), 1)
+        array = (array.astype(np.float32) * (255.0 / peak)).astype(np.uint8)
+    return cv2.cvtColor(array, cv2.COLOR_GRAY2BGR)
+
+
+def compressed_msg_to_bgr(msg: Any) -> npt.NDArray[np.uint8]:
+    """
+    Decode a ``sensor_msgs/CompressedImage`` (jpeg, png) into an (H, W, 3) uint8 BGR array.
+
+    Raises
+    ------
+    ImageConversionError
+        When the payload cannot be decoded.
+
+    """
+    buffer = _as_bytes(msg.data)
+    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
+    if image is None:
+        raise ImageConversionError(
+            f'cannot decode compressed image (format {msg.format!r}, {buffer.size} bytes)')
+    return image
+
+
+def bgr_to_image_msg(image_bgr: npt.NDArray[np.uint8], msg_type: Any) -> Any:
+    """
+    Build a ``bgr8`` image message of type ``msg_type`` from an (H, W, 3) uint8 array.
+
+    The header is left for the caller to fill.
+    """
+    if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
+        raise ImageConversionError(
+            f'expected an (H, W, 3) uint8 array, got {image_bgr.shape} {image_bgr.dtype}')
+    msg = msg_type()
+    msg.height, msg.width = int(image_bgr.shape[0]), int(image_bgr.shape[1])
+    msg.encoding = 'bgr8'
+    msg.is_bigendian = 0
+    msg.step = int(image_bgr.shape[1] * 3)
+    msg.data = np.ascontiguousarray(image_bgr).tobytes()
+    return msg
