@@ -152,15 +152,16 @@ class TorchEncoder(Encoder):
         if channels_last:
             module = module.to(memory_format=torch.channels_last)
         self.module = module
-        # BGR -> RGB, /255 and ImageNet normalisation folded into one scale and shift
+        # /255 and ImageNet normalisation folded into one scale and shift; cropping runs in
+        # fp32 (fp16 grid coordinates would be off by up to half a pixel in a 2k image)
         self._scale = (1.0 / (255.0 * torch.tensor(IMAGENET_STD_RGB))).view(1, 3, 1, 1).to(
-            torch_device, self.dtype)
+            torch_device)
         self._shift = (-torch.tensor(IMAGENET_MEAN_RGB) / torch.tensor(IMAGENET_STD_RGB)).view(
-            1, 3, 1, 1).to(torch_device, self.dtype)
+            1, 3, 1, 1).to(torch_device)
         self._mask: Optional[torch.Tensor] = None
         if mask_sigma is not None:
             self._mask = torch.from_numpy(gaussian_mask(*self.input_hw, mask_sigma)).to(
-                torch_device, self.dtype)
+                torch_device)
         precision = 'fp16' if self.half else 'fp32'
         mask_text = f', Gaussian mask sigma {mask_sigma}' if mask_sigma else ''
         layout = ' channels-last' if channels_last else ''
@@ -195,12 +196,13 @@ class TorchEncoder(Encoder):
         y1 = min(int(np.ceil((boxes_tlwh[:, 1] + boxes_tlwh[:, 3]).max())) + 1, height)
         region = torch.from_numpy(np.ascontiguousarray(image_bgr[y0:y1, x0:x1, ::-1]))
         region = region.to(self.torch_device, non_blocking=True)
-        image_chw = region.permute(2, 0, 1).to(self.dtype)
+        image_chw = region.permute(2, 0, 1).float()
         boxes = torch.from_numpy(boxes_tlwh - np.array([x0, y0, 0.0, 0.0])).to(
             self.torch_device)
         crops = crop_batch(image_chw, boxes, self.input_hw) * self._scale + self._shift
         if self._mask is not None:
             crops = crops * self._mask
+        crops = crops.to(self.dtype)
         if self.channels_last:
             crops = crops.contiguous(memory_format=torch.channels_last)
         return crops
