@@ -80,6 +80,10 @@ def test_buffer_is_bounded_and_drops_the_oldest():
     assert buffer.span == (5.0, 9.0)
     assert buffer.pose_at(2.0) is None
     assert buffer.last_miss_reason == 'out of range'
+    assert not buffer.add(1.0, [1.0, 0.0, 0.0], _yaw_quaternion(0.0))
+    assert buffer.rejected['too old'] == 1
+    assert buffer.add(6.5, [6.5, 0.0, 0.0], _yaw_quaternion(0.0))
+    assert buffer.span == (6.0, 9.0) and len(buffer) == 5
 
 
 def test_stale_gap_and_extrapolation():

@@ -81,7 +81,7 @@ class EgoMotionConfig:
             raise ValueError('image must be an ImageMotionConfig')
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EgoMotionResult:
     """
     One frame-to-frame camera-motion estimate.

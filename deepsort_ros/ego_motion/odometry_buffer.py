@@ -15,7 +15,7 @@ at a yaw rate of 1 rad/s and 30 ms is already ~10 px of image shift.
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Counter as CounterType, Dict, List, Optional, Tuple
 
 from deepsort_ros.ego_motion.pose import Pose
 import numpy as np
@@ -90,7 +90,8 @@ class OdometryBuffer:
         more than max_gap) or ``'gap'`` (the neighbouring samples are more than max_gap
         apart); ``''`` after a successful query.
     rejected : collections.Counter
-        Rejected samples by reason: ``'non-finite'``, ``'zero quaternion'``, ``'duplicate'``.
+        Rejected samples by reason: ``'non-finite'``, ``'zero quaternion'``, ``'duplicate'``,
+        ``'too old'`` (older than everything in a full buffer).
 
     """
 
@@ -103,14 +104,14 @@ class OdometryBuffer:
         self._quaternions: List[npt.NDArray[np.float64]] = []
         self._covariances: List[Optional[npt.NDArray[np.float64]]] = []
         self.last_miss_reason = ''
-        self.rejected: Counter = Counter()
+        self.rejected: CounterType[str] = Counter()
 
     def __len__(self) -> int:
         """Return the number of buffered samples."""
         return len(self._stamps)
 
     @property
-    def span(self) -> Optional[tuple]:
+    def span(self) -> Optional[Tuple[float, float]]:
         """
         Oldest and newest buffered stamps.
 
@@ -181,6 +182,9 @@ class OdometryBuffer:
             self.rejected['zero quaternion'] += 1
             return False
         index = bisect_left(self._stamps, stamp)
+        if index == 0 and len(self._stamps) >= self.config.max_samples:
+            self.rejected['too old'] += 1
+            return False
         tolerance = self.config.duplicate_tolerance
         if ((index < len(self._stamps) and self._stamps[index] - stamp <= tolerance)
                 or (index > 0 and stamp - self._stamps[index - 1] <= tolerance)):

@@ -17,7 +17,8 @@ import numpy.typing as npt
 ORTHONORMAL_TOLERANCE = 1e-6
 
 
-@dataclass(frozen=True)
+# eq=False: element-wise array comparison has no single truth value; compare matrices instead.
+@dataclass(frozen=True, eq=False)
 class Pose:
     """
     Pose of a child frame in a parent frame.
