@@ -168,3 +168,12 @@ def test_invalid_settings_are_rejected(osnet_weights: Path) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match='CUDA is not available'):
             create_encoder(str(osnet_weights), device='cuda')
+
+
+def test_state_dict_through_onnxruntime(osnet_weights: Path, frame: np.ndarray) -> None:
+    pytest.importorskip('onnxruntime')
+    encoder = create_encoder(str(osnet_weights), backend='onnx')
+    assert encoder.name.startswith('ONNX osnet_random.onnx')
+    reference = create_encoder(str(osnet_weights), device='cpu')
+    boxes = [[30, 20, 30, 80], [90, 10, 50, 100]]
+    assert np.all(np.sum(encoder(frame, boxes) * reference(frame, boxes), axis=1) > 0.99)

@@ -52,7 +52,8 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
     device : str
         'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'.
     backend : str
-        'auto' (from the file), 'torch', 'torchscript' or 'onnx'.
+        'auto' (from the file), 'torch', 'torchscript' or 'onnx'. 'onnx' with a state dict
+        exports it to a temporary ONNX file first: the fastest CPU setting (bench/).
     **options
         input_hw : (h, w) crop size (default 256x128, or the ONNX model's own);
         batch_size : most crops per forward pass; half : fp16 (default: on CUDA);
@@ -92,6 +93,8 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
 
         if not path.is_file():
             raise EncoderLoadError(f'Re-ID weights file {path} not found (expected an ONNX model)')
+        if path.name.lower().endswith(_STATE_DICT_SUFFIXES):
+            path = _export_to_temporary_onnx(path, options)
         if device not in ('auto', 'cpu') and 'providers' not in options:
             options['providers'] = ['CUDAExecutionProvider', 'CPUExecutionProvider']
         elif device == 'cpu':
@@ -126,6 +129,18 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
                         mask_sigma=options.get('mask_sigma'),
                         channels_last=bool(options.get('channels_last', True)),
                         num_threads=options.get('num_threads'))
+
+
+def _export_to_temporary_onnx(path: Path, options: dict) -> Path:
+    # the fastest CPU path for a state dict: export once per process to a temporary file
+    import tempfile
+
+    from deepsort_ros.reid.export import export_onnx
+
+    input_hw = tuple(options.get('input_hw') or (256, 128))
+    folder = Path(tempfile.mkdtemp(prefix='deepsort_reid_'))
+    return export_onnx(path, folder / (path.name.split('.')[0] + '.onnx'), input_hw,
+                       arch=options.get('arch', 'auto'))
 
 
 def _default_weights() -> Path:

@@ -99,3 +99,37 @@ def quantize_onnx(onnx_path: 'str | Path', int8_path: 'str | Path',
                                  activation_type=quantization.QuantType.QUInt8,
                                  weight_type=quantization.QuantType.QInt8)
     return int8_path
+
+
+def main(argv: Optional[list] = None) -> int:
+    """
+    Export from the command line: ``python -m deepsort_ros.reid.export IN.pth OUT.onnx``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments; ``sys.argv[1:]`` when omitted.
+
+    Returns
+    -------
+    int
+        Exit status.
+
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog='python -m deepsort_ros.reid.export',
+        description='Export a Re-ID state dict to ONNX (dynamic batch) for onnxruntime.')
+    parser.add_argument('weights', type=Path, help='.pth state dict (OSNet or MobileNetV2)')
+    parser.add_argument('output', type=Path, help='.onnx file to write')
+    parser.add_argument('--input-hw', type=int, nargs=2, default=(256, 128),
+                        metavar=('H', 'W'))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(message)s')
+    export_onnx(args.weights, args.output, tuple(args.input_hw))
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
