@@ -3,7 +3,7 @@
 import cv2
 from deepsort_ros.ego_motion import (camera_motion, EgoMotionConfig, EgoMotionEstimator,
                                      ground_plane_in_camera, ImageMotionConfig,
-                                     make_extrinsic, OdometryBufferConfig, plane_homography,
+                                     make_extrinsic, plane_homography,
                                      Pose, rotation_homography)
 import numpy as np
 import pytest
@@ -110,7 +110,7 @@ def test_auto_falls_back_to_image_without_odometry():
 
 
 def test_auto_switches_from_odometry_to_image_when_odometry_goes_stale():
-    estimator = _estimator(mode='auto', odometry=OdometryBufferConfig(max_gap=0.2))
+    estimator = _estimator(mode='auto', odom_max_gap=0.2)
     _add_yawing_odometry(estimator, until=1.0)
     frames = [_texture(2)]
     affine = np.array([[1.0, 0.0, -4.0], [0.0, 1.0, 2.0]])
@@ -148,6 +148,7 @@ def test_off_mode_returns_nothing():
     ({'stamp_tolerance': -1.0}, 'stamp_tolerance'),
     ({'use_ground_plane': 'yes'}, 'use_ground_plane'),
     ({'image': {'model': 'affine'}}, 'ImageMotionConfig'),
+    ({'odom_buffer_size': 1}, 'max_samples'), ({'odom_max_gap': -0.5}, 'max_gap'),
 ])
 def test_config_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -167,3 +168,15 @@ def test_set_extrinsic_forms_agree():
     estimator.set_extrinsic(EXTRINSIC_XYZ, quaternion_xyzw=[-0.5, 0.5, -0.5, 0.5])
     np.testing.assert_allclose(estimator.estimate(0.3, 0.4).homography, from_pose,
                                atol=1e-12)
+
+
+def test_camera_pose_at_composes_odometry_and_extrinsic():
+    estimator = _estimator(mode='auto')
+    assert estimator.camera_pose_at(0.3) is None
+    _add_yawing_odometry(estimator)
+    _, _, expected = _expected_motion(0.3, 0.4)
+    pose = estimator.camera_pose_at(0.3)
+    np.testing.assert_allclose(pose.rotation, expected.rotation, atol=1e-12)
+    np.testing.assert_allclose(pose.translation, expected.translation, atol=1e-12)
+    assert estimator.camera_pose_at(5.0) is None
+    assert estimator.odometry.last_miss_reason == 'stale'

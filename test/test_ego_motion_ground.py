@@ -1,7 +1,7 @@
 """Ground projection: ray-plane intersection, validity, Jacobian and uncertainty propagation."""
 
 from deepsort_ros.ego_motion import (GroundProjectionConfig, image_to_ground, make_extrinsic,
-                                     Pose, propagate_to_ground)
+                                     Pose, project_tracks_to_ground, propagate_to_ground)
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -93,3 +93,20 @@ def test_propagation_of_covariance_and_velocity():
 def test_config_validation(kwargs):
     with pytest.raises(ValueError):
         GroundProjectionConfig(**kwargs)
+
+
+def test_project_tracks_to_ground_bundles_positions_velocities_and_covariances():
+    camera = _camera()
+    uv = np.array([[300.0, 400.0], [320.0, 50.0]])
+    covariance_uv = np.stack([np.diag([4.0, 9.0])] * 2)
+    velocity_uv = np.array([[10.0, 0.0], [0.0, 1.0]])
+    velocity_covariance_uv = np.stack([np.diag([25.0, 16.0])] * 2)
+    tracks = project_tracks_to_ground(K, camera, GROUND, uv, covariance_uv, velocity_uv,
+                                      velocity_covariance_uv)
+    ground, jacobian, valid = image_to_ground(K, camera, GROUND, uv)
+    assert tracks.valid.tolist() == [True, False]
+    np.testing.assert_allclose(tracks.position_xy[0], ground[0])
+    np.testing.assert_allclose(tracks.velocity_xy[0], jacobian[0] @ velocity_uv[0])
+    np.testing.assert_allclose(tracks.velocity_cov[0],
+                               jacobian[0] @ velocity_covariance_uv[0] @ jacobian[0].T)
+    assert np.isnan(tracks.position_cov[1]).all() and np.isnan(tracks.velocity_xy[1]).all()

@@ -10,8 +10,10 @@ from deepsort_ros.ego_motion.camera_geometry import (camera_motion, ground_plane
                                                      rotation_homography)
 from deepsort_ros.ego_motion.ego_motion import (EgoMotionConfig, EgoMotionEstimator,
                                                 EgoMotionResult)
-from deepsort_ros.ego_motion.ground_projection import (GroundProjectionConfig,
-                                                       image_to_ground, propagate_to_ground)
+from deepsort_ros.ego_motion.ground_projection import (GroundProjectionConfig, GroundTracks,
+                                                       image_to_ground,
+                                                       project_tracks_to_ground,
+                                                       propagate_to_ground)
 from deepsort_ros.ego_motion.image_motion import ImageMotionConfig, ImageMotionEstimator
 from deepsort_ros.ego_motion.odometry_buffer import OdometryBuffer, OdometryBufferConfig
 from deepsort_ros.ego_motion.pose import Pose
@@ -23,6 +25,7 @@ __all__ = [
     'EgoMotionResult',
     'ground_plane_in_camera',
     'GroundProjectionConfig',
+    'GroundTracks',
     'image_to_ground',
     'ImageMotionConfig',
     'ImageMotionEstimator',
@@ -31,6 +34,7 @@ __all__ = [
     'OdometryBufferConfig',
     'plane_homography',
     'Pose',
+    'project_tracks_to_ground',
     'propagate_to_ground',
     'rotation_homography',
 ]

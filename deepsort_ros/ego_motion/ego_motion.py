@@ -45,8 +45,12 @@ class EgoMotionConfig:
     stamp_tolerance : float
         Seconds: the image estimator's reference frame must have been taken this close to
         ``stamp_prev``, else its answer would span the wrong interval.
-    odometry : OdometryBufferConfig
-        Odometry buffer settings.
+    odom_buffer_size : int
+        Odometry samples kept (:class:`OdometryBufferConfig` ``max_samples``).
+    odom_max_gap : float
+        Seconds (:class:`OdometryBufferConfig` ``max_gap``): how far a frame stamp may lie
+        outside the buffered odometry, and how far apart two samples may be, for odometry to
+        answer.
     image : ImageMotionConfig
         Optical-flow settings.
 
@@ -57,7 +61,8 @@ class EgoMotionConfig:
     ground_height: float = 0.0
     min_camera_height: float = 0.05
     stamp_tolerance: float = 1e-3
-    odometry: OdometryBufferConfig = field(default_factory=OdometryBufferConfig)
+    odom_buffer_size: int = 400
+    odom_max_gap: float = 0.5
     image: ImageMotionConfig = field(default_factory=ImageMotionConfig)
 
     def __post_init__(self) -> None:
@@ -75,10 +80,23 @@ class EgoMotionConfig:
         if not np.isfinite(self.stamp_tolerance) or self.stamp_tolerance < 0.0:
             raise ValueError(
                 f'stamp_tolerance must be finite and >= 0 s, got {self.stamp_tolerance}')
-        if not isinstance(self.odometry, OdometryBufferConfig):
-            raise ValueError('odometry must be an OdometryBufferConfig')
+        # Builds (and so validates) the buffer settings now rather than at first use.
+        self.odometry_buffer_config()
         if not isinstance(self.image, ImageMotionConfig):
             raise ValueError('image must be an ImageMotionConfig')
+
+    def odometry_buffer_config(self) -> OdometryBufferConfig:
+        """
+        Build the settings of the odometry buffer.
+
+        Returns
+        -------
+        OdometryBufferConfig
+            ``odom_buffer_size`` and ``odom_max_gap``, other settings at their defaults.
+
+        """
+        return OdometryBufferConfig(max_samples=self.odom_buffer_size,
+                                    max_gap=self.odom_max_gap)
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,7 +141,7 @@ class EgoMotionEstimator:
 
     def __init__(self, config: Optional[EgoMotionConfig] = None) -> None:
         self.config = config if config is not None else EgoMotionConfig()
-        self.odometry = OdometryBuffer(config=self.config.odometry)
+        self.odometry = OdometryBuffer(config=self.config.odometry_buffer_config())
         self.image_motion = ImageMotionEstimator(self.config.image)
         self._intrinsics: Optional[npt.NDArray[np.float64]] = None
         self._extrinsic: Optional[Pose] = None
@@ -152,6 +170,29 @@ class EgoMotionEstimator:
 
         """
         return self.odometry.add(stamp, position_xyz, orientation_xyzw, position_covariance)
+
+    def camera_pose_at(self, stamp: float) -> Optional[Pose]:
+        """
+        Pose of the camera optical frame in the world frame at ``stamp``, from odometry.
+
+        Parameters
+        ----------
+        stamp : float
+            Query time in seconds.
+
+        Returns
+        -------
+        Pose or None
+            None without an extrinsic or when the odometry buffer cannot answer (reason in
+            ``odometry.last_miss_reason``).
+
+        """
+        if self._extrinsic is None:
+            return None
+        pose_world_base = self.odometry.pose_at(stamp)
+        if pose_world_base is None:
+            return None
+        return pose_world_base.compose(self._extrinsic)
 
     def set_intrinsics(self, intrinsics: npt.ArrayLike) -> None:
         """

@@ -143,3 +143,70 @@ def propagate_to_ground(jacobian: npt.ArrayLike, covariance_uv: npt.ArrayLike,
     if velocity.shape[0] != jacobian.shape[0]:
         raise ValueError('jacobian and velocity_uv must have the same length')
     return covariance_xy, np.einsum('nij,nj->ni', jacobian, velocity)
+
+
+@dataclass(frozen=True, eq=False)
+class GroundTracks:
+    """
+    Track contact points on the ground, with first-order uncertainty.
+
+    Attributes
+    ----------
+    position_xy : numpy.ndarray
+        Nx2 world positions (m); NaN where invalid.
+    position_cov : numpy.ndarray
+        Nx2x2 position covariances (m^2); NaN where invalid.
+    velocity_xy : numpy.ndarray
+        Nx2 world velocities (m/s); NaN where invalid.
+    velocity_cov : numpy.ndarray
+        Nx2x2 velocity covariances (m^2/s^2); NaN where invalid.
+    valid : numpy.ndarray
+        N booleans from :func:`image_to_ground`.
+
+    """
+
+    position_xy: npt.NDArray[np.float64]
+    position_cov: npt.NDArray[np.float64]
+    velocity_xy: npt.NDArray[np.float64]
+    velocity_cov: npt.NDArray[np.float64]
+    valid: npt.NDArray[np.bool_]
+
+
+def project_tracks_to_ground(intrinsics: npt.ArrayLike, pose_world_camera: Pose,
+                             ground_height: float, points_uv: npt.ArrayLike,
+                             covariance_uv: npt.ArrayLike, velocity_uv: npt.ArrayLike,
+                             velocity_covariance_uv: npt.ArrayLike,
+                             config: Optional[GroundProjectionConfig] = None) -> GroundTracks:
+    """
+    Project track contact points, their velocities and both covariances to the ground.
+
+    Parameters
+    ----------
+    intrinsics : array_like
+        3x3 camera matrix K.
+    pose_world_camera : Pose
+        Camera optical frame in the world frame.
+    ground_height : float
+        Height of the ground plane in the world frame (m).
+    points_uv : array_like
+        Nx2 contact pixels (the bottom-centre of each box).
+    covariance_uv : array_like
+        Nx2x2 contact-pixel covariances (px^2).
+    velocity_uv : array_like
+        Nx2 contact-pixel velocities (px/s), compensated for camera motion.
+    velocity_covariance_uv : array_like
+        Nx2x2 velocity covariances (px^2/s^2).
+    config : GroundProjectionConfig, optional
+        Range and horizon limits.
+
+    Returns
+    -------
+    GroundTracks
+        World positions, velocities and covariances through the Jacobian at each point.
+
+    """
+    position_xy, jacobian, valid = image_to_ground(intrinsics, pose_world_camera,
+                                                   ground_height, points_uv, config)
+    position_cov, velocity_xy = propagate_to_ground(jacobian, covariance_uv, velocity_uv)
+    velocity_cov, _ = propagate_to_ground(jacobian, velocity_covariance_uv)
+    return GroundTracks(position_xy, position_cov, velocity_xy, velocity_cov, valid)
