@@ -1,58 +1,405 @@
 """
-The deepsort_ros tracker node: images and detections in, tracks out.
+The deepsort_ros tracker node: images, detections and odometry in; tracks out.
 
-The node is thin: it converts messages, calls the ROS-free tracker core and publishes.
+A lifecycle (managed) node: ``configure`` validates the parameters and loads the Re-ID model,
+``activate`` subscribes and publishes, ``deactivate`` stops, ``cleanup`` frees the model. With
+``autostart`` (the default) it configures and activates itself, for unmanaged use.
+
+The node is thin: callbacks convert and buffer, a worker thread runs
+:class:`deepsort_ros.pipeline.TrackingPipeline` so that a slow frame never blocks the executor
+(the oldest waiting frame is dropped and counted instead of queueing without bound).
 """
 
+from collections import deque
+import math
 import sys
-from typing import List, Optional
+import threading
+import time
+from typing import Any, Deque, List, Optional
 
-from deepsort_ros_msgs.msg import TrackArray
+from deepsort_ros import node_config as nc
+from deepsort_ros.image_conversion import bgr_to_image_msg
+from deepsort_ros.pipeline import FrameResult, STAGES, TrackingPipeline
+from deepsort_ros.visualization import draw_tracks, MarkerBuilder, TrailHistory
+from deepsort_ros_msgs.msg import TargetStatus, TrackArray
+from deepsort_ros_msgs.srv import SelectTarget
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PointStamped
+from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
 import rclpy
-from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import Image
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
+import visualization_msgs.msg as marker_msgs
+
+LOG_THROTTLE_S = 5.0
 
 
-class TrackerNode(Node):
-    """Subscribe to images and detections; publish ``deepsort_ros_msgs/TrackArray``."""
+def _descriptor(f: Any) -> ParameterDescriptor:
+    meta = f.metadata
+    text = meta.get('description', '')
+    if meta.get('choices'):
+        text += f' (one of: {", ".join(meta["choices"])})'
+    descriptor = ParameterDescriptor(description=text, read_only=bool(meta.get('read_only')))
+    low, high = meta.get('low'), meta.get('high')
+    if low is not None and high is not None:
+        if isinstance(f.default, float):
+            descriptor.floating_point_range = [FloatingPointRange(
+                from_value=float(low), to_value=float(high))]
+        elif isinstance(f.default, int) and not isinstance(f.default, bool):
+            descriptor.integer_range = [IntegerRange(
+                from_value=int(low), to_value=int(high), step=1)]
+    return descriptor
 
-    def __init__(self) -> None:
-        super().__init__('deepsort_tracker')
-        self.declare_parameter('image_topic', 'image')
-        self.declare_parameter('detections_topic', 'detections')
-        image_topic = self.get_parameter('image_topic').value
-        detections_topic = self.get_parameter('detections_topic').value
-        self._image_sub = self.create_subscription(
-            Image, image_topic, self._on_image, qos_profile_sensor_data)
-        self._detections_sub = self.create_subscription(
-            Detection2DArray, detections_topic, self._on_detections, 10)
-        self._tracks_pub = self.create_publisher(TrackArray, '~/tracks', 10)
+
+class TrackerNode(LifecycleNode):
+    """DeepSORT tracking of ``vision_msgs/Detection2DArray`` on camera images."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(nc.NODE_NAME, **kwargs)
+        self._declare_parameters()
+        self.pipeline: Optional[TrackingPipeline] = None
+        self._subscriptions: List[Any] = []
+        self._queue: Deque[Any] = deque()
+        self._queue_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._worker: Optional[threading.Thread] = None
+        self._running = False
+        self._dropped_frames = 0
+        self._last_log = {}
+        self._rates = {'image': deque(maxlen=50), 'detections': deque(maxlen=50),
+                       'odom': deque(maxlen=50)}
+        self._encoder_name = 'none'
+        self._encoder_device = 'none'
+        self.config: Optional[nc.NodeConfig] = None
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        if self.get_parameter('autostart').value:
+            if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+                self.trigger_activate()
+
+    # ---- parameters -------------------------------------------------------------------------
+
+    def _declare_parameters(self) -> None:
+        for f in nc.node_fields():
+            default = f.default_factory() if callable(f.default_factory) else f.default
+            self.declare_parameter(f.name, default, _descriptor(f))
+        for f in nc.tracker_fields():
+            default = f.default_factory() if callable(f.default_factory) else f.default
+            if default is None:
+                continue
+            description = str(f.metadata.get('description', f'tracker setting {f.name}'))
+            self.declare_parameter(nc.TRACKER_PREFIX + f.name, default,
+                                   ParameterDescriptor(description=description, read_only=True))
+
+    def _parameter_values(self, overrides: Optional[List[Any]] = None) -> dict:
+        values = {name: param.value for name, param in self._parameters.items()}
+        for param in overrides or []:
+            values[param.name] = param.value
+        return values
+
+    def _validate_parameters(self, params: List[Any]) -> SetParametersResult:
+        try:
+            nc.split_parameters(self._parameter_values(params))
+        except ValueError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        return SetParametersResult(successful=True)
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Validate parameters, load the encoder and build the pipeline."""
+        try:
+            config, tracker_config = nc.split_parameters(self._parameter_values())
+        except ValueError as error:
+            self.get_logger().error(f'invalid parameters: {error}')
+            return TransitionCallbackReturn.FAILURE
+        encoder = None
+        if config.use_appearance:
+            try:
+                from deepsort_ros.reid import create_encoder
+                encoder = create_encoder(config.encoder_weights or None,
+                                         device=config.encoder_device,
+                                         backend=config.encoder_backend)
+            except (ImportError, OSError, RuntimeError, ValueError) as error:
+                self.get_logger().error(
+                    f'cannot load the Re-ID encoder ({error}); set encoder_weights to a valid '
+                    'file, or use_appearance:=false to track on motion only')
+                return TransitionCallbackReturn.FAILURE
+            self._encoder_name = str(getattr(encoder, 'name', type(encoder).__name__))
+            self._encoder_device = str(getattr(encoder, 'device', 'cpu'))
+            self.get_logger().info(
+                f'Re-ID encoder: {self._encoder_name} on {self._encoder_device}')
+        self.config = config
+        self.pipeline = TrackingPipeline(config, tracker_config, encoder, self._log_throttled)
+        self._trails = TrailHistory(config.trail_length)
+        self._markers = MarkerBuilder(marker_msgs)
+        self._tracks_pub = self.create_lifecycle_publisher(TrackArray, '~/tracks', 10)
+        self._target_pub = self.create_lifecycle_publisher(TargetStatus, '~/target', 10)
+        self._markers_pub = self.create_lifecycle_publisher(
+            marker_msgs.MarkerArray, '~/markers', 10)
+        self._annotated_pub = self.create_lifecycle_publisher(
+            Image, '~/image_annotated', qos_profile_sensor_data)
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Subscribe to the inputs and start the worker."""
+        config = self.config
+        image_qos = qos_profile_sensor_data if config.image_qos == 'sensor_data' else \
+            QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        if config.image_transport == 'compressed':
+            image_sub = self.create_subscription(
+                CompressedImage, config.image_topic.rstrip('/') + '/compressed', self._on_image,
+                image_qos)
+        else:
+            image_sub = self.create_subscription(Image, config.image_topic, self._on_image,
+                                                 image_qos)
+        self._subscriptions = [
+            image_sub,
+            self.create_subscription(Detection2DArray, config.detections_topic,
+                                     self._on_detections, 10),
+            self.create_subscription(CameraInfo, config.camera_info_topic,
+                                     self._on_camera_info, qos_profile_sensor_data),
+            self.create_subscription(Odometry, config.odom_topic, self._on_odometry, 50),
+            self.create_subscription(PointStamped, '~/select_point', self._on_select_point, 1),
+        ]
+        self._select_srv = self.create_service(SelectTarget, '~/select_target',
+                                               self._on_select_target)
+        self._diagnostics_timer = self.create_timer(config.diagnostics_period,
+                                                    self._publish_diagnostics)
+        self._running = True
+        self._worker = threading.Thread(target=self._work, name='deepsort_worker', daemon=True)
+        self._worker.start()
         self.get_logger().info(
-            f'listening to {self._image_sub.topic_name} (sensor_msgs/Image) and '
-            f'{self._detections_sub.topic_name} (vision_msgs/Detection2DArray); '
-            f'publishing {self._tracks_pub.topic_name} (deepsort_ros_msgs/TrackArray)')
+            f'listening to {image_sub.topic_name} ({image_sub.msg_type.__name__}), '
+            f'{self._subscriptions[1].topic_name} (vision_msgs/Detection2DArray), '
+            f'{self._subscriptions[2].topic_name} (CameraInfo), '
+            f'{self._subscriptions[3].topic_name} (Odometry); publishing '
+            f'{self._tracks_pub.topic_name} (deepsort_ros_msgs/TrackArray), '
+            f'{self._markers_pub.topic_name}, {self._annotated_pub.topic_name}, '
+            f'{self._target_pub.topic_name}, /diagnostics; ego-motion: {config.ego_motion_mode}')
+        return super().on_activate(state)
 
-    def _on_image(self, msg: Image) -> None:
-        pass
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop the worker and unsubscribe."""
+        self._stop_worker()
+        for sub in self._subscriptions:
+            self.destroy_subscription(sub)
+        self._subscriptions = []
+        self.destroy_service(self._select_srv)
+        self.destroy_timer(self._diagnostics_timer)
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Free the pipeline and the model."""
+        self.pipeline = None
+        for pub in (self._tracks_pub, self._target_pub, self._markers_pub,
+                    self._annotated_pub):
+            self.destroy_lifecycle_publisher(pub)
+        self.destroy_publisher(self._diagnostics_pub)
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop the worker on shutdown from any state."""
+        self._stop_worker()
+        return TransitionCallbackReturn.SUCCESS
+
+    # ---- callbacks: convert and buffer only -------------------------------------------------
+
+    def _on_image(self, msg: Any) -> None:
+        self._rates['image'].append(time.monotonic())
+        self._enqueue('image', msg)
 
     def _on_detections(self, msg: Detection2DArray) -> None:
-        out = TrackArray()
-        out.header = msg.header
-        out.target_index = -1
-        self._tracks_pub.publish(out)
+        self._rates['detections'].append(time.monotonic())
+        self._enqueue('detections', msg)
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._enqueue('camera_info', msg)
+
+    def _on_odometry(self, msg: Odometry) -> None:
+        self._rates['odom'].append(time.monotonic())
+        self._enqueue('odom', msg)
+
+    def _enqueue(self, kind: str, msg: Any) -> None:
+        with self._queue_lock:
+            self._queue.append((kind, msg))
+            # Bound the backlog by images, the expensive part: drop the oldest image and count.
+            images = sum(1 for k, _ in self._queue if k == 'image')
+            limit = self.config.max_queued_frames + self.config.max_pending
+            if images > limit:
+                for i, (k, _) in enumerate(self._queue):
+                    if k == 'image':
+                        del self._queue[i]
+                        self._dropped_frames += 1
+                        break
+        self._wake.set()
+
+    # ---- worker -----------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while self._running:
+            self._wake.wait(timeout=0.1)
+            self._wake.clear()
+            while self._running:
+                with self._queue_lock:
+                    if not self._queue:
+                        break
+                    kind, msg = self._queue.popleft()
+                try:
+                    self._handle(kind, msg)
+                except Exception as error:  # noqa: B902 - the worker must survive bad input
+                    self.pipeline.stats.last_error = f'{type(error).__name__}: {error}'
+                    self._log_throttled('warn', f'{kind} message skipped: '
+                                        f'{self.pipeline.stats.last_error}')
+
+    def _handle(self, kind: str, msg: Any) -> None:
+        pipeline = self.pipeline
+        if pipeline is None:
+            return
+        if kind == 'odom':
+            pipeline.add_odometry(msg)
+        elif kind == 'camera_info':
+            pipeline.add_camera_info(msg)
+        elif kind == 'image':
+            self._publish(pipeline.add_image(msg))
+        elif kind == 'detections':
+            self._publish(pipeline.add_detections(msg))
+
+    def _publish(self, results: List[FrameResult]) -> None:
+        for result in results:
+            self._tracks_pub.publish(result.tracks)
+            self._target_pub.publish(result.target_status)
+            if self.config.publish_markers:
+                self._markers_pub.publish(self._markers.build(result.tracks))
+            tracks = result.tracks.tracks
+            self._trails.update([t.id for t in tracks],
+                                [(t.center_x, t.center_y + t.size_y / 2) for t in tracks])
+            wanted = self.config.annotated_image == 'always' or (
+                self.config.annotated_image == 'auto'
+                and self._annotated_pub.get_subscription_count() > 0)
+            if wanted and result.image_bgr is not None:
+                canvas = draw_tracks(result.image_bgr, result.tracks, self._trails,
+                                     self.pipeline.target_id)
+                image_msg = bgr_to_image_msg(canvas, Image)
+                image_msg.header = result.tracks.header
+                self._annotated_pub.publish(image_msg)
+
+    def _stop_worker(self) -> None:
+        self._running = False
+        self._wake.set()
+        if self._worker is not None:
+            self._worker.join(timeout=5.0)
+            self._worker = None
+
+    # ---- single-object mode -----------------------------------------------------------------
+
+    def _on_select_target(self, request: Any, response: Any) -> Any:
+        pipeline = self.pipeline
+        if pipeline is None:
+            response.success, response.message = False, 'the node is not configured'
+            return response
+        if request.mode == SelectTarget.Request.CLEAR:
+            pipeline.clear_target()
+            response.success, response.message = True, 'target cleared'
+            return response
+        if request.mode == SelectTarget.Request.BY_TRACK_ID:
+            ok = pipeline.select_target(track_id=int(request.track_id))
+        elif request.mode == SelectTarget.Request.BY_CLASS:
+            ok = pipeline.select_target(class_label=request.class_id)
+        elif request.mode == SelectTarget.Request.BY_POINT:
+            if not (math.isfinite(request.x) and math.isfinite(request.y)):
+                response.success, response.message = False, 'x and y must be finite pixels'
+                return response
+            ok = pipeline.select_target(point_xy=(request.x, request.y))
+        else:
+            response.success, response.message = False, f'unknown mode {request.mode}'
+            return response
+        response.success = bool(ok)
+        response.message = 'following' if ok else 'no matching track now'
+        response.target_id = int(pipeline.target_id or 0)
+        return response
+
+    def _on_select_point(self, msg: PointStamped) -> None:
+        if self.pipeline is not None and math.isfinite(msg.point.x) and \
+                math.isfinite(msg.point.y):
+            self.pipeline.select_target(point_xy=(msg.point.x, msg.point.y))
+
+    # ---- diagnostics ------------------------------------------------------------------------
+
+    def _log_throttled(self, level: str, text: str) -> None:
+        now = time.monotonic()
+        key = text[:60]
+        if now - self._last_log.get(key, -math.inf) < LOG_THROTTLE_S:
+            return
+        self._last_log[key] = now
+        logger = self.get_logger()
+        (logger.warning if level == 'warn' else logger.info)(text)
+
+    def _rate(self, name: str) -> float:
+        stamps = self._rates[name]
+        if len(stamps) < 2 or time.monotonic() - stamps[-1] > 2.0:
+            return 0.0
+        return (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-9)
+
+    def _publish_diagnostics(self) -> None:
+        pipeline = self.pipeline
+        if pipeline is None:
+            return
+        stats, pairing = pipeline.stats, pipeline.pairing
+        status = DiagnosticStatus()
+        status.name = f'{self.get_name()}: tracking'
+        status.hardware_id = self._encoder_device
+        problems = stats.bad_images + stats.bad_detections + stats.time_backwards
+        status.level = DiagnosticStatus.WARN if problems or self._dropped_frames else \
+            DiagnosticStatus.OK
+        status.message = 'tracking' if stats.frames else 'waiting for detections'
+        tracks = pipeline.tracker.tracks if hasattr(pipeline.tracker, 'tracks') else []
+        values = {
+            'image rate (Hz)': f'{self._rate("image"):.1f}',
+            'detection rate (Hz)': f'{self._rate("detections"):.1f}',
+            'odometry rate (Hz)': f'{self._rate("odom"):.1f}',
+            'frames tracked': stats.frames,
+            'frames dropped (overload)': self._dropped_frames,
+            'paired': pairing.paired,
+            'motion-only (image missing)': pairing.motion_only,
+            'images without detections': pairing.images_without_detections,
+            'detections dropped (overflow)': pairing.detections_dropped_overflow,
+            'bad images': stats.bad_images,
+            'bad detections': stats.bad_detections,
+            'bad odometry': stats.bad_odometry,
+            'time went backwards': stats.time_backwards,
+            'encoder': self._encoder_name,
+            'encoder device': self._encoder_device,
+            'ego-motion mode': self.config.ego_motion_mode,
+            'ego-motion sources': ', '.join(f'{k}: {v}' for k, v in
+                                            sorted(stats.ego_motion_sources.items())),
+            'tracks': len(tracks),
+            'last error': stats.last_error,
+        }
+        for stage in STAGES:
+            values[f'latency {stage} p50/p99 (ms)'] = \
+                f'{stats.percentile_ms(stage, 50):.2f}/{stats.percentile_ms(stage, 99):.2f}'
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        array.status = [status]
+        self._diagnostics_pub.publish(array)
 
 
 def main(args: Optional[List[str]] = None) -> int:
-    """Run the tracker node until shutdown."""
+    """Run the tracker node until shutdown (Ctrl-C)."""
     rclpy.init(args=args)
     node = TrackerNode()
     try:
         rclpy.spin(node)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
         pass
     finally:
+        node._stop_worker()
         node.destroy_node()
         rclpy.try_shutdown()
     return 0

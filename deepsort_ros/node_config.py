@@ -1,0 +1,239 @@
+"""
+Every parameter of the tracker node, declared once, validated once.
+
+ROS-free: the node turns these declarations into ROS parameters with descriptors, and the
+offline runner (``deepsort-ros track --bag --params-file``) reads the same YAML file through
+:func:`load_params_file`. Tracker thresholds are the fields of the core's ``TrackerConfig``,
+exposed as ``tracker.<name>`` parameters.
+"""
+
+from dataclasses import dataclass, field, fields
+import math
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import yaml
+
+NODE_NAME = 'deepsort_tracker'
+TRACKER_PREFIX = 'tracker.'
+
+EGO_MOTION_MODES = ('odometry', 'image', 'auto', 'off')
+IMAGE_TRANSPORTS = ('raw', 'compressed')
+QOS_PROFILES = ('sensor_data', 'reliable')
+ANNOTATED_MODES = ('auto', 'always', 'never')
+ENCODER_BACKENDS = ('auto', 'torch', 'torchscript', 'onnx')
+# Parameters every rclpy node declares itself.
+ROS_OWN_PARAMETERS = ('use_sim_time', 'start_type_description_service')
+
+
+def _param(default: Any, description: str, *, low: Optional[float] = None,
+           high: Optional[float] = None, choices: Sequence[str] = (),
+           read_only: bool = True) -> Any:
+    metadata = {'description': description, 'low': low, 'high': high,
+                'choices': tuple(choices), 'read_only': read_only}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+# Standard rotation from a REP 103 body frame (x forward, y left, z up) to a camera optical
+# frame (z forward, x right, y down), as roll-pitch-yaw of the optical frame in the body frame.
+OPTICAL_RPY = [-math.pi / 2.0, 0.0, -math.pi / 2.0]
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """The node's own settings (topics, pairing, ego-motion, encoder, outputs)."""
+
+    image_topic: str = _param('image', 'sensor_msgs/Image topic (compressed: plus /compressed)')
+    image_transport: str = _param('raw', 'raw: sensor_msgs/Image; compressed: '
+                                  'sensor_msgs/CompressedImage on <image_topic>/compressed',
+                                  choices=IMAGE_TRANSPORTS)
+    image_qos: str = _param('sensor_data', 'QoS of the image subscription', choices=QOS_PROFILES)
+    detections_topic: str = _param('detections', 'vision_msgs/Detection2DArray topic, stamped '
+                                   'like the image the detector ran on')
+    camera_info_topic: str = _param('camera_info', 'sensor_msgs/CameraInfo topic for intrinsics')
+    odom_topic: str = _param('odom', 'nav_msgs/Odometry topic for ego-motion')
+    sync_tolerance: float = _param(0.005, 'largest image/detection stamp difference to pair, s',
+                                   low=0.0, high=1.0)
+    detection_timeout: float = _param(0.5, 'detections whose image has not come after this long '
+                                      '(stamp time) are tracked motion-only, s',
+                                      low=0.001, high=60.0)
+    max_pending: int = _param(30, 'bound of the image and detection buffers while pairing',
+                              low=1, high=10000)
+    max_queued_frames: int = _param(2, 'paired frames waiting for the tracker; the oldest is '
+                                    'dropped (and counted) beyond this', low=1, high=1000)
+    min_score: float = _param(0.0, 'detections below this score are ignored', low=0.0, high=1.0)
+    ego_motion_mode: str = _param('auto', 'camera-motion compensation: odometry, image '
+                                  '(optical flow), auto (odometry when fresh, else image), off',
+                                  choices=EGO_MOTION_MODES)
+    odom_buffer_size: int = _param(400, 'odometry samples kept for interpolation',
+                                   low=2, high=100000)
+    odom_max_gap: float = _param(0.5, 'odometry older or newer than an image stamp by more than '
+                                 'this is stale, s', low=0.001, high=60.0)
+    base_to_camera_xyz: List[float] = _param(
+        [0.0, 0.0, 1.0], 'position of the camera optical frame in the odometry child frame '
+        '(base), m')
+    base_to_camera_rpy: List[float] = _param(
+        OPTICAL_RPY, 'roll, pitch, yaw of the camera optical frame in the base frame, rad '
+        '(default: camera looking forward along base x)')
+    use_ground_plane: bool = _param(True, 'use the ground plane z = ground_height (odometry '
+                                    'frame) for plane-induced homographies and world positions')
+    ground_height: float = _param(0.0, 'height of the ground plane in the odometry frame, m',
+                                  low=-1000.0, high=1000.0)
+    world_frame_id: str = _param('', 'frame of world positions; empty: the odometry header frame')
+    camera_frame_id: str = _param('', 'optical frame of TrackArray; empty: the image frame')
+    fx: float = _param(0.0, 'focal length x when no camera_info arrives, px (0: unknown)',
+                       low=0.0, high=1e6)
+    fy: float = _param(0.0, 'focal length y when no camera_info arrives, px (0: unknown)',
+                       low=0.0, high=1e6)
+    cx: float = _param(0.0, 'principal point x when no camera_info arrives, px', low=0.0, high=1e6)
+    cy: float = _param(0.0, 'principal point y when no camera_info arrives, px', low=0.0, high=1e6)
+    use_appearance: bool = _param(True, 'compute Re-ID features for the matching cascade')
+    encoder_weights: str = _param('', 'Re-ID weights (.pth state dict, TorchScript, .onnx); '
+                                  'empty: the built-in default model')
+    encoder_device: str = _param('auto', 'auto (CUDA when available), cpu, cuda, cuda:N')
+    encoder_backend: str = _param('auto', 'auto (by file suffix), torch, torchscript, onnx '
+                                  '(onnxruntime: the fastest on CPU, also for .pth weights)',
+                                  choices=ENCODER_BACKENDS)
+    publish_markers: bool = _param(True, 'publish visualization_msgs/MarkerArray on ~/markers')
+    annotated_image: str = _param('auto', 'publish ~/image_annotated: auto (only while '
+                                  'subscribed), always, never', choices=ANNOTATED_MODES)
+    trail_length: int = _param(20, 'past positions drawn per track', low=0, high=1000)
+    diagnostics_period: float = _param(1.0, 'period of /diagnostics, s', low=0.05, high=3600.0)
+    autostart: bool = _param(True, 'configure and activate at start (unmanaged use)')
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            meta = f.metadata
+            if isinstance(f.default, bool) and not isinstance(value, bool):
+                raise ValueError(f'{f.name} must be true or false, got {value!r}')
+            if meta['choices'] and value not in meta['choices']:
+                raise ValueError(f'{f.name} must be one of {", ".join(meta["choices"])}, '
+                                 f'got {value!r}')
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if not math.isfinite(value):
+                    raise ValueError(f'{f.name} must be finite, got {value!r}')
+                if meta['low'] is not None and value < meta['low']:
+                    raise ValueError(f'{f.name} must be >= {meta["low"]}, got {value}')
+                if meta['high'] is not None and value > meta['high']:
+                    raise ValueError(f'{f.name} must be <= {meta["high"]}, got {value}')
+        for name in ('base_to_camera_xyz', 'base_to_camera_rpy'):
+            value = getattr(self, name)
+            if len(value) != 3 or not all(math.isfinite(float(v)) for v in value):
+                raise ValueError(f'{name} must be three finite numbers, got {value!r}')
+        if self.encoder_device != 'auto' and self.encoder_device != 'cpu' and \
+                not self.encoder_device.startswith('cuda'):
+            raise ValueError(f'encoder_device must be auto, cpu, cuda or cuda:N, '
+                             f'got {self.encoder_device!r}')
+
+    def intrinsics(self) -> Optional[Tuple[float, float, float, float]]:
+        """Return (fx, fy, cx, cy) from parameters, or None when they are not set."""
+        if self.fx > 0.0 and self.fy > 0.0:
+            return self.fx, self.fy, self.cx, self.cy
+        return None
+
+
+def node_fields() -> List[Any]:
+    """Return the dataclass fields of :class:`NodeConfig`, the node's own parameters."""
+    return list(fields(NodeConfig))
+
+
+def tracker_config_class() -> Any:
+    """Return the core's ``TrackerConfig`` class (imported late: it is the core's)."""
+    from deepsort_ros.core import TrackerConfig
+    return TrackerConfig
+
+
+def tracker_fields() -> List[Any]:
+    """Return the fields of the core's ``TrackerConfig``, exposed as ``tracker.<name>``."""
+    return [f for f in fields(tracker_config_class()) if f.init]
+
+
+def split_parameters(values: Dict[str, Any]) -> Tuple[NodeConfig, Any]:
+    """
+    Build and validate both configs from flat parameter values.
+
+    Parameters
+    ----------
+    values : dict
+        ``name -> value`` for node parameters and ``tracker.<name> -> value`` for tracker ones;
+        missing names take their defaults.
+
+    Returns
+    -------
+    (NodeConfig, TrackerConfig)
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter and the reason, for unknown names and invalid values.
+
+    """
+    node_names = {f.name for f in node_fields()}
+    tracker_names = {f.name for f in tracker_fields()}
+    node_values: Dict[str, Any] = {}
+    tracker_values: Dict[str, Any] = {}
+    for name, value in values.items():
+        if name.startswith(TRACKER_PREFIX) and name[len(TRACKER_PREFIX):] in tracker_names:
+            tracker_values[name[len(TRACKER_PREFIX):]] = value
+        elif name in node_names:
+            node_values[name] = list(value) if isinstance(value, (list, tuple)) else value
+        elif name in ROS_OWN_PARAMETERS or name.startswith('qos_overrides.'):
+            continue
+        else:
+            raise ValueError(f'unknown parameter {name!r}')
+    defaults = NodeConfig()
+    for name, value in node_values.items():
+        default = getattr(defaults, name)
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            node_values[name] = float(value)
+    try:
+        tracker_config = tracker_config_class()(**tracker_values)
+    except TypeError as error:
+        raise ValueError(f'invalid tracker parameter: {error}') from None
+    return NodeConfig(**node_values), tracker_config
+
+
+def load_params_file(path: Path, node_name: str = NODE_NAME) -> Dict[str, Any]:
+    """
+    Read a ROS 2 parameters YAML file into flat ``name -> value`` for one node.
+
+    Takes the ``ros__parameters`` of ``node_name`` (also ``/node_name``) and of the wildcard
+    ``/**``; nested dictionaries become dotted names, as ROS does.
+
+    Raises
+    ------
+    ValueError
+        When the file is missing, is not YAML, or holds no parameters for the node.
+
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f'parameters file {path} does not exist')
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ValueError(f'parameters file {path} is not valid YAML: {error}') from None
+    if not isinstance(document, dict):
+        raise ValueError(f'parameters file {path} must map node names to ros__parameters')
+    flat: Dict[str, Any] = {}
+    found = False
+    for key in ('/**', node_name, '/' + node_name):
+        section = document.get(key)
+        if isinstance(section, dict) and isinstance(section.get('ros__parameters'), dict):
+            found = True
+            _flatten(section['ros__parameters'], '', flat)
+    if not found:
+        raise ValueError(f'parameters file {path} has no "{node_name}: ros__parameters:" section')
+    return flat
+
+
+def _flatten(tree: Dict[str, Any], prefix: str, out: Dict[str, Any]) -> None:
+    for key, value in tree.items():
+        name = prefix + str(key)
+        if isinstance(value, dict):
+            _flatten(value, name + '.', out)
+        else:
+            out[name] = value

@@ -1,0 +1,153 @@
+"""
+Start the installed tracker node as its own process and talk to it over real DDS.
+
+Used by the node tests: the node runs exactly as users start it (the installed executable with
+``--ros-args --params-file``), on the test session's private domain on loopback.
+"""
+
+import os
+from pathlib import Path
+import subprocess
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import cv2
+from deepsort_ros_msgs.msg import TargetStatus, TrackArray
+from diagnostic_msgs.msg import DiagnosticArray
+import numpy as np
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+
+REPO = Path(__file__).resolve().parents[1]
+INSTALL = REPO / 'install' / 'deepsort_ros'
+NODE_EXE = INSTALL / 'lib' / 'deepsort_ros' / 'tracker_node'
+PARAMS = REPO / 'config' / 'deepsort.yaml'
+
+
+def start_node(namespace: str, overrides: Sequence[str] = (), autostart: bool = True
+               ) -> subprocess.Popen:
+    """Start the tracker node in ``namespace`` with the default parameters file."""
+    args = [str(NODE_EXE), '--ros-args', '--params-file', str(PARAMS), '-r',
+            f'__ns:={namespace}', '-p', f'autostart:={str(autostart).lower()}']
+    for override in overrides:
+        args += ['-p', override]
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                            text=True)
+
+
+def stop_node(process: subprocess.Popen) -> str:
+    """Stop the node with SIGINT (as Ctrl-C) and return everything it printed."""
+    if process.poll() is None:
+        process.send_signal(subprocess.signal.SIGINT)
+        try:
+            return process.communicate(timeout=15)[0]
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.communicate(timeout=15)[0]
+
+
+def scene_frame(width: int, height: int, boxes_tlwh: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Draw a textured background and one distinctly coloured person-sized block per box."""
+    rng = np.random.default_rng(seed)
+    image = cv2.GaussianBlur(rng.integers(0, 255, (height, width, 3), dtype=np.uint8), (5, 5), 0)
+    for i, (x, y, w, h) in enumerate(boxes_tlwh):
+        colour = [(40, 40, 220), (220, 60, 40), (40, 200, 40), (200, 200, 40)][i % 4]
+        cv2.rectangle(image, (int(x), int(y)), (int(x + w), int(y + h)), colour, -1)
+    return image
+
+
+class Harness:
+    """A test-side node: publishes inputs to the tracker and records what it publishes."""
+
+    def __init__(self, domain_id: int, namespace: str) -> None:
+        self.namespace = namespace
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node = rclpy.create_node('deepsort_test_harness', context=self.context)
+        self.image_pub = self.node.create_publisher(Image, f'{namespace}/image',
+                                                    qos_profile_sensor_data)
+        self.detections_pub = self.node.create_publisher(Detection2DArray,
+                                                         f'{namespace}/detections', 10)
+        self.camera_info_pub = self.node.create_publisher(CameraInfo,
+                                                          f'{namespace}/camera_info', 10)
+        self.received: Dict[str, List[Any]] = {'tracks': [], 'diagnostics': [], 'target': [],
+                                               'annotated': []}
+        self._lock = threading.Lock()
+        self.node.create_subscription(TrackArray, f'{namespace}/deepsort_tracker/tracks',
+                                      self._keep('tracks'), 50)
+        self.node.create_subscription(TargetStatus, f'{namespace}/deepsort_tracker/target',
+                                      self._keep('target'), 50)
+        self.node.create_subscription(DiagnosticArray, '/diagnostics',
+                                      self._keep('diagnostics'), 50)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+
+    def _keep(self, key: str) -> Callable[[Any], None]:
+        def callback(msg: Any) -> None:
+            with self._lock:
+                self.received[key].append(msg)
+        return callback
+
+    def spin_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Spin until ``predicate()`` holds or ``timeout`` seconds pass; return whether it held."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            self.executor.spin_once(timeout_sec=0.05)
+        return predicate()
+
+    def wait_for_tracker(self, timeout: float = 30.0) -> bool:
+        """Wait until the tracker subscribes to our detections and images."""
+        return self.spin_until(lambda: self.detections_pub.get_subscription_count() > 0
+                               and self.image_pub.get_subscription_count() > 0, timeout)
+
+    def publish_frame(self, stamp_ns: int, image_bgr: Optional[np.ndarray],
+                      boxes_tlwh: np.ndarray, labels: Optional[Sequence[str]] = None,
+                      scores: Optional[Sequence[float]] = None, encoding: str = 'bgr8'
+                      ) -> None:
+        """Publish one image (unless None) and its detections with the same stamp."""
+        sec, nanosec = divmod(stamp_ns, 1_000_000_000)
+        if image_bgr is not None:
+            image = Image()
+            image.header.stamp.sec, image.header.stamp.nanosec = sec, nanosec
+            image.header.frame_id = 'camera_optical_frame'
+            image.height, image.width = image_bgr.shape[:2]
+            image.encoding = encoding
+            image.step = image_bgr.shape[1] * 3
+            image.data = image_bgr.tobytes()
+            self.image_pub.publish(image)
+        detections = Detection2DArray()
+        detections.header.stamp.sec, detections.header.stamp.nanosec = sec, nanosec
+        detections.header.frame_id = 'camera_optical_frame'
+        for i, (x, y, w, h) in enumerate(boxes_tlwh):
+            det = Detection2D()
+            det.header = detections.header
+            det.bbox.center.position.x = float(x + w / 2)
+            det.bbox.center.position.y = float(y + h / 2)
+            det.bbox.size_x, det.bbox.size_y = float(w), float(h)
+            hyp = ObjectHypothesisWithPose()
+            hyp.hypothesis.class_id = labels[i] if labels else 'person'
+            hyp.hypothesis.score = float(scores[i]) if scores else 0.9
+            det.results.append(hyp)
+            detections.detections.append(det)
+        self.detections_pub.publish(detections)
+
+    def close(self) -> None:
+        """Destroy the harness node and its context."""
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+def diagnostics_values(array: DiagnosticArray) -> Dict[str, str]:
+    """Return the key-values of the tracker's diagnostic status."""
+    for status in array.status:
+        if 'deepsort_tracker' in status.name:
+            return {kv.key: kv.value for kv in status.values}
+    return {}

@@ -1,0 +1,145 @@
+"""The tracker node, run as its own process, tracks over real Fast DDS on loopback."""
+
+import time
+import uuid
+
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState
+from node_harness import (diagnostics_values, Harness, scene_frame, start_node, stop_node)
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.dds
+
+WIDTH, HEIGHT = 320, 240
+FRAME_NS = 100_000_000  # 10 Hz
+SPEED_PX_S = 30.0
+WAIT_S = 30.0
+
+
+def _boxes(frame: int) -> np.ndarray:
+    x = 20.0 + SPEED_PX_S * frame * FRAME_NS * 1e-9
+    return np.array([[x, 40.0, 30.0, 70.0], [260.0 - x, 120.0, 30.0, 70.0]])
+
+
+@pytest.fixture
+def namespace():
+    return f'/t{uuid.uuid4().hex[:8]}'
+
+
+def _run_frames(harness, frames, start_ns=1_000_000_000_000, make=None):
+    stamps = []
+    for frame in range(frames):
+        stamp = start_ns + frame * FRAME_NS
+        boxes = _boxes(frame)
+        image, kwargs = scene_frame(WIDTH, HEIGHT, boxes, seed=frame), {}
+        if make is not None:
+            image, boxes, kwargs = make(frame, image, boxes)
+        count = len(harness.received['tracks'])
+        harness.publish_frame(stamp, image, boxes, **kwargs)
+        stamps.append(stamp)
+        # Lock-step: wait for this frame's tracks so that no frame is dropped for load.
+        assert harness.spin_until(lambda: len(harness.received['tracks']) > count, WAIT_S), \
+            f'no TrackArray for frame {frame} within {WAIT_S} s'
+    return stamps
+
+
+def test_node_tracks_two_people_with_stable_ids(ros_domain_id, namespace):
+    node = start_node(namespace, ['use_appearance:=false', 'diagnostics_period:=0.2'])
+    harness = Harness(ros_domain_id, namespace)
+    try:
+        assert harness.wait_for_tracker(WAIT_S), 'the node never subscribed'
+        stamps = _run_frames(harness, 20)
+        arrays = harness.received['tracks']
+        got = [a.header.stamp.sec * 1_000_000_000 + a.header.stamp.nanosec for a in arrays]
+        assert got == stamps, 'each TrackArray carries its image stamp, in order'
+        assert {a.header.frame_id for a in arrays} == {'camera_optical_frame'}
+        last = arrays[-1]
+        confirmed = [t for t in last.tracks if t.state == t.STATE_CONFIRMED]
+        assert len(confirmed) == 2
+        ids_per_frame = [sorted(t.id for t in a.tracks if t.state == t.STATE_CONFIRMED)
+                         for a in arrays[5:]]
+        assert all(ids == ids_per_frame[0] for ids in ids_per_frame), ids_per_frame
+        boxes = _boxes(19)
+        for track in confirmed:
+            assert track.detection_index in (0, 1)
+            x, y, w, h = boxes[track.detection_index]
+            assert abs(track.center_x - (x + w / 2)) < 3.0
+            assert abs(track.center_y - (y + h / 2)) < 3.0
+            # Velocity in px/s from header stamps, not px/frame: +30 or -30 px/s in x.
+            expected = SPEED_PX_S if track.detection_index == 0 else -SPEED_PX_S
+            assert abs(track.velocity_x - expected) < 6.0, track.velocity_x
+            assert len(track.image_covariance) == 64 and track.image_covariance[0] > 0
+            assert len(bytes(track.uuid.uuid)) == 16
+    finally:
+        harness.close()
+        stop_node(node)
+
+
+def test_bad_input_is_counted_and_good_input_still_tracked(ros_domain_id, namespace):
+    node = start_node(namespace, ['use_appearance:=false', 'diagnostics_period:=0.2'])
+    harness = Harness(ros_domain_id, namespace)
+
+    def spoil(frame, image, boxes):
+        if frame == 8:  # a NaN box beside a good one
+            boxes = np.vstack([boxes, [[np.nan, 10.0, 5.0, 5.0]]])
+        if frame == 9:  # an encoding the node does not support (still paired: motion-only)
+            return image, boxes, {'encoding': '32FC1'}
+        return image, boxes, {}
+
+    try:
+        assert harness.wait_for_tracker(WAIT_S)
+        _run_frames(harness, 16, make=spoil)
+        assert harness.spin_until(
+            lambda: harness.received['diagnostics']
+            and int(diagnostics_values(harness.received['diagnostics'][-1]).get(
+                'frames tracked', 0)) >= 16, WAIT_S)
+        values = diagnostics_values(harness.received['diagnostics'][-1])
+        assert int(values['bad detections']) >= 1
+        assert int(values['bad images']) >= 1
+        assert '32FC1' in values['last error'] or values['last error']
+        last = harness.received['tracks'][-1]
+        assert len([t for t in last.tracks if t.state == t.STATE_CONFIRMED]) == 2
+        assert node.poll() is None, 'the node died on bad input'
+    finally:
+        harness.close()
+        output = stop_node(node)
+    assert 'non-finite' in output or 'ignored' in output
+
+
+def test_invalid_parameter_is_rejected_with_its_reason(ros_domain_id, namespace):
+    node = start_node(namespace, ['ego_motion_mode:=sideways', 'use_appearance:=false'])
+    try:
+        time.sleep(0.5)
+        deadline = time.monotonic() + WAIT_S
+        output = ''
+        while time.monotonic() < deadline:
+            if node.poll() is not None:
+                break
+            time.sleep(0.2)
+            if time.monotonic() > deadline - WAIT_S + 5.0:
+                break
+    finally:
+        output = stop_node(node)
+    assert 'ego_motion_mode must be one of' in output, output
+
+
+def test_lifecycle_subscribes_only_when_activated(ros_domain_id, namespace):
+    node = start_node(namespace, ['use_appearance:=false'], autostart=False)
+    harness = Harness(ros_domain_id, namespace)
+    try:
+        client = harness.node.create_client(ChangeState,
+                                            f'{namespace}/deepsort_tracker/change_state')
+        assert harness.spin_until(client.service_is_ready, WAIT_S), 'no lifecycle service'
+        assert harness.detections_pub.get_subscription_count() == 0
+        for transition in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+            future = client.call_async(ChangeState.Request(
+                transition=Transition(id=transition)))
+            assert harness.spin_until(future.done, WAIT_S)
+            assert future.result().success
+        assert harness.wait_for_tracker(WAIT_S), 'activated node did not subscribe'
+        _run_frames(harness, 3)
+        assert len(harness.received['tracks']) == 3
+    finally:
+        harness.close()
+        stop_node(node)
