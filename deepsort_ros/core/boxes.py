@@ -1,0 +1,127 @@
+"""
+Box format conversions and batched IoU; every function names its formats.
+
+``tlwh`` is (left, top, width, height), ``tlbr`` is (left, top, right, bottom) and ``cxcywh``
+is (centre x, centre y, width, height), all in pixels.
+"""
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def tlwh_to_cxcywh(boxes_tlwh: npt.ArrayLike) -> FloatArray:
+    """
+    Convert (N, 4) tlwh boxes to cxcywh.
+
+    Parameters
+    ----------
+    boxes_tlwh : array_like, shape (N, 4)
+        Boxes (left, top, width, height), pixels.
+
+    Returns
+    -------
+    ndarray, shape (N, 4)
+
+    """
+    boxes = np.array(boxes_tlwh, dtype=np.float64).reshape(-1, 4)
+    boxes[:, :2] += boxes[:, 2:] / 2.0
+    return boxes
+
+
+def cxcywh_to_tlwh(boxes_cxcywh: npt.ArrayLike) -> FloatArray:
+    """
+    Convert (N, 4) cxcywh boxes to tlwh.
+
+    Parameters
+    ----------
+    boxes_cxcywh : array_like, shape (N, 4)
+        Boxes (centre x, centre y, width, height), pixels.
+
+    Returns
+    -------
+    ndarray, shape (N, 4)
+
+    """
+    boxes = np.array(boxes_cxcywh, dtype=np.float64).reshape(-1, 4)
+    boxes[:, :2] -= boxes[:, 2:] / 2.0
+    return boxes
+
+
+def cxcywh_to_tlbr(boxes_cxcywh: npt.ArrayLike) -> FloatArray:
+    """
+    Convert (N, 4) cxcywh boxes to tlbr.
+
+    Parameters
+    ----------
+    boxes_cxcywh : array_like, shape (N, 4)
+        Boxes (centre x, centre y, width, height), pixels.
+
+    Returns
+    -------
+    ndarray, shape (N, 4)
+
+    """
+    boxes = np.asarray(boxes_cxcywh, dtype=np.float64).reshape(-1, 4)
+    half = boxes[:, 2:] / 2.0
+    return np.concatenate([boxes[:, :2] - half, boxes[:, :2] + half], axis=1)
+
+
+def iou_matrix_tlbr(boxes_a_tlbr: FloatArray, boxes_b_tlbr: FloatArray) -> FloatArray:
+    """
+    Intersection over union of every pair of two box sets.
+
+    Parameters
+    ----------
+    boxes_a_tlbr : ndarray, shape (A, 4)
+        First set, (left, top, right, bottom), pixels.
+    boxes_b_tlbr : ndarray, shape (B, 4)
+        Second set, (left, top, right, bottom), pixels.
+
+    Returns
+    -------
+    ndarray, shape (A, B)
+        IoU in [0, 1]; 0 for empty boxes.
+
+    """
+    a = boxes_a_tlbr[:, None, :]
+    b = boxes_b_tlbr[None, :, :]
+    inter_w = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    inter_h = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = inter_w * inter_h
+    area_a = (boxes_a_tlbr[:, 2] - boxes_a_tlbr[:, 0]) * (boxes_a_tlbr[:, 3] - boxes_a_tlbr[:, 1])
+    area_b = (boxes_b_tlbr[:, 2] - boxes_b_tlbr[:, 0]) * (boxes_b_tlbr[:, 3] - boxes_b_tlbr[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def warp_boxes_cxcywh(boxes_cxcywh: FloatArray, homography: npt.ArrayLike) -> FloatArray:
+    """
+    Map boxes through a homography linearised at their centres.
+
+    Parameters
+    ----------
+    boxes_cxcywh : ndarray, shape (N, 4)
+        Boxes (centre x, centre y, width, height), pixels.
+    homography : array_like, shape (3, 3)
+        Maps previous-image pixels to current-image pixels.
+
+    Returns
+    -------
+    ndarray, shape (N, 4)
+        Centres mapped exactly; width and height scaled by the lengths of the Jacobian's
+        columns at the centre.
+
+    """
+    h = np.asarray(homography, dtype=np.float64)
+    boxes = np.array(boxes_cxcywh, dtype=np.float64).reshape(-1, 4)
+    if len(boxes) == 0:
+        return boxes
+    mapped = np.concatenate([boxes[:, :2], np.ones((len(boxes), 1))], axis=1) @ h.T
+    w = mapped[:, 2]
+    uv = mapped[:, :2] / w[:, None]
+    jac = (h[None, :2, :2] - uv[:, :, None] * h[None, 2:3, :2]) / w[:, None, None]
+    boxes[:, :2] = uv
+    boxes[:, 2:] *= np.linalg.norm(jac, axis=1)
+    return boxes

@@ -1,0 +1,170 @@
+"""
+Every threshold of the tracker, in one validated dataclass.
+
+Times are in seconds, distances in pixels or box heights as named; nothing here is "per frame",
+so the same settings work at 7 Hz and at 30 Hz.
+"""
+
+from dataclasses import dataclass, fields
+import math
+
+# 0.95 quantile of the chi-square distribution with 4 degrees of freedom (cx, cy, w, h).
+CHI2_95_4DOF = 9.4877
+
+
+@dataclass
+class TrackerConfig:
+    """
+    Settings of :class:`deepsort_ros.core.Tracker`; checked when constructed.
+
+    Attributes
+    ----------
+    max_cosine_distance : float
+        Largest cosine distance (0..2) of an appearance match.
+    nn_budget : int
+        Features kept per track in its gallery; the representative is their mean.
+    feature_ema_alpha : float
+        0 uses the gallery mean as a track's representative feature; in (0, 1) an exponential
+        moving average with this weight on the old value instead.
+    appearance_weight : float
+        Weight of the cosine distance in the first-stage cost; the rest is the normalised
+        Mahalanobis distance (1.0 is DeepSORT's pure appearance cost).
+    gating_threshold : float
+        Squared Mahalanobis distance (4 dof) beyond which a track cannot take a detection.
+    max_iou_distance : float
+        Largest 1 - IoU of an IoU-stage match.
+    matching_cascade : bool
+        Match recently seen tracks first (DeepSORT's cascade by time since update).
+    max_age : float
+        Seconds a confirmed track coasts without a detection before it is deleted.
+    n_init : int
+        Consecutive hits that confirm a tentative track.
+    tentative_max_age : float
+        Seconds a tentative track may miss before it is deleted (0: its first miss).
+    high_score_threshold : float
+        Detections at or above this score take part in the main association.
+    low_score_threshold : float
+        Detections below this score are ignored altogether.
+    second_association : bool
+        Match confirmed tracks left over to low-score detections by IoU (ByteTrack).
+    second_max_iou_distance : float
+        Largest 1 - IoU of a low-score match.
+    new_track_score : float
+        Lowest score of an unmatched detection that starts a track.
+    class_aware : bool
+        Never associate a track and a detection of different classes.
+    std_position : float
+        Process noise of centre and size, fraction of box size per sqrt(second).
+    std_velocity : float
+        Process noise of the velocities, fraction of box size per second per sqrt(second).
+    std_measurement : float
+        Detection noise, fraction of box size.
+    initial_velocity_std : float
+        Initial uncertainty of a new track's velocity, box sizes per second.
+    score_scaled_noise : bool
+        Scale the detection noise by (1 - score) as in StrongSORT's NSA Kalman filter.
+    occlusion_iou : float
+        A coasting track overlapping a tracked one at least this much is reported occluded.
+    lost_gallery_size : int
+        Identities of deleted confirmed tracks remembered for re-identification (0: off).
+    lost_gallery_max_age : float
+        Seconds an identity stays re-linkable after its last detection.
+    relink_max_cosine_distance : float
+        Largest cosine distance of a re-link of a new track to a remembered identity.
+    relink_max_speed : float
+        Largest plausible speed between the last and the new sighting, box heights per second.
+    relink_min_radius : float
+        Smallest search radius around the last sighting, box heights.
+    target_search_time : float
+        Seconds the single followed target is reported SEARCHING before LOST.
+    target_reacquire_max_cosine_distance : float
+        Largest cosine distance at which a new track is taken as the lost followed target.
+    report_deleted : bool
+        Report a confirmed track once more, state DELETED, in the update that deletes it.
+    max_time_step : float
+        Largest dt predicted in one step; longer gaps are clamped (a paused stream).
+
+    """
+
+    max_cosine_distance: float = 0.2
+    nn_budget: int = 100
+    feature_ema_alpha: float = 0.0
+    appearance_weight: float = 0.98
+    gating_threshold: float = CHI2_95_4DOF
+    max_iou_distance: float = 0.7
+    matching_cascade: bool = False
+    max_age: float = 3.0
+    n_init: int = 3
+    tentative_max_age: float = 0.0
+    high_score_threshold: float = 0.5
+    low_score_threshold: float = 0.1
+    second_association: bool = True
+    second_max_iou_distance: float = 0.5
+    new_track_score: float = 0.5
+    class_aware: bool = True
+    std_position: float = 0.15
+    std_velocity: float = 0.6
+    std_measurement: float = 0.05
+    initial_velocity_std: float = 1.0
+    score_scaled_noise: bool = False
+    occlusion_iou: float = 0.1
+    lost_gallery_size: int = 200
+    lost_gallery_max_age: float = 30.0
+    relink_max_cosine_distance: float = 0.25
+    relink_max_speed: float = 1.5
+    relink_min_radius: float = 1.0
+    target_search_time: float = 2.0
+    target_reacquire_max_cosine_distance: float = 0.3
+    report_deleted: bool = True
+    max_time_step: float = 5.0
+
+    def __post_init__(self) -> None:
+        """Check every value; raise ValueError naming the setting and the allowed range."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in (bool, 'bool'):
+                if not isinstance(value, bool):
+                    raise ValueError(f'{f.name} must be a bool, got {value!r}')
+            elif f.type in (int, 'int'):
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError(f'{f.name} must be an int, got {value!r}')
+            else:
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ValueError(f'{f.name} must be a number, got {value!r}')
+                if not math.isfinite(value):
+                    raise ValueError(f'{f.name} must be finite, got {value!r}')
+                setattr(self, f.name, float(value))
+        self._check_range('max_cosine_distance', 0.0, 2.0)
+        self._check_range('relink_max_cosine_distance', 0.0, 2.0)
+        self._check_range('target_reacquire_max_cosine_distance', 0.0, 2.0)
+        self._check_range('feature_ema_alpha', 0.0, 1.0, high_open=True)
+        self._check_range('appearance_weight', 0.0, 1.0)
+        self._check_range('max_iou_distance', 0.0, 1.0)
+        self._check_range('second_max_iou_distance', 0.0, 1.0)
+        self._check_range('occlusion_iou', 0.0, 1.0)
+        self._check_range('high_score_threshold', 0.0, 1.0)
+        self._check_range('low_score_threshold', 0.0, 1.0)
+        self._check_range('new_track_score', 0.0, 1.0)
+        for name in ('gating_threshold', 'std_position', 'std_velocity', 'std_measurement',
+                     'initial_velocity_std', 'max_age', 'lost_gallery_max_age',
+                     'relink_max_speed', 'max_time_step'):
+            if getattr(self, name) <= 0.0:
+                raise ValueError(f'{name} must be > 0, got {getattr(self, name)!r}')
+        for name in ('tentative_max_age', 'relink_min_radius', 'target_search_time'):
+            if getattr(self, name) < 0.0:
+                raise ValueError(f'{name} must be >= 0, got {getattr(self, name)!r}')
+        if self.nn_budget < 1:
+            raise ValueError(f'nn_budget must be >= 1, got {self.nn_budget!r}')
+        if self.n_init < 1:
+            raise ValueError(f'n_init must be >= 1, got {self.n_init!r}')
+        if self.lost_gallery_size < 0:
+            raise ValueError(f'lost_gallery_size must be >= 0, got {self.lost_gallery_size!r}')
+        if self.low_score_threshold > self.high_score_threshold:
+            raise ValueError('low_score_threshold must be <= high_score_threshold, got '
+                             f'{self.low_score_threshold} > {self.high_score_threshold}')
+
+    def _check_range(self, name: str, low: float, high: float, high_open: bool = False) -> None:
+        value = getattr(self, name)
+        if value < low or value > high or (high_open and value == high):
+            bracket = ')' if high_open else ']'
+            raise ValueError(f'{name} must be in [{low}, {high}{bracket}, got {value!r}')

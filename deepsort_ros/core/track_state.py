@@ -1,0 +1,89 @@
+"""Life-cycle states of a track, states of the followed target, and the per-track output."""
+
+from dataclasses import dataclass
+import enum
+
+import numpy as np
+import numpy.typing as npt
+
+
+class TrackState(enum.Enum):
+    """Where a track is in its life cycle."""
+
+    TENTATIVE = 1
+    """Seen fewer than ``n_init`` times in a row; not yet trusted."""
+    CONFIRMED = 2
+    """Trusted and matched to a detection in this update."""
+    COASTING = 3
+    """Trusted, not matched in this update: predicted until ``max_age`` runs out."""
+    DELETED = 4
+    """Removed in this update (reported once when ``report_deleted``)."""
+
+
+class TargetStatus(enum.Enum):
+    """Status of the single followed target, reported every update."""
+
+    NONE = 0
+    """No target selected."""
+    TRACKED = 1
+    """The target's track was matched to a detection in this update."""
+    SEARCHING = 2
+    """Not seen now, for at most ``target_search_time``: predicted and searched for."""
+    LOST = 3
+    """Not seen for longer; the selection is kept and re-acquired by appearance."""
+
+
+@dataclass(frozen=True)
+class TrackOutput:
+    """
+    One track as reported by an update.
+
+    Attributes
+    ----------
+    track_id : int
+        Identity, stable across occlusions and re-identification.
+    state : TrackState
+    class_id : int
+    score : float
+        Score of the last matched detection.
+    age : int
+        Updates since the track was created.
+    hits : int
+        Detections matched in total.
+    time_since_update : float
+        Seconds since the last matched detection.
+    box_cxcywh : ndarray, shape (4,)
+        Filtered box, pixels.
+    velocity_cxcywh : ndarray, shape (4,)
+        Rates of the box, pixels per second.
+    covariance : ndarray, shape (8, 8)
+        Of (cx, cy, w, h, vcx, vcy, vw, vh).
+    detection_index : int
+        Row of the update's input matched to this track; -1 when not matched.
+    is_occluded : bool
+        Coasting behind another tracked object.
+    is_target : bool
+        This is the followed target (single-object mode).
+
+    """
+
+    track_id: int
+    state: TrackState
+    class_id: int
+    score: float
+    age: int
+    hits: int
+    time_since_update: float
+    box_cxcywh: npt.NDArray[np.float64]
+    velocity_cxcywh: npt.NDArray[np.float64]
+    covariance: npt.NDArray[np.float64]
+    detection_index: int
+    is_occluded: bool
+    is_target: bool = False
+
+    @property
+    def box_tlwh(self) -> npt.NDArray[np.float64]:
+        """Return the box as (left, top, width, height), shape (4,)."""
+        box = np.array(self.box_cxcywh, dtype=np.float64)
+        box[:2] -= box[2:] / 2.0
+        return box
