@@ -70,7 +70,10 @@ class TrackerConfig:
     lost_gallery_max_age : float
         Seconds an identity stays re-linkable after its last detection.
     relink_max_cosine_distance : float
-        Largest cosine distance of a re-link of a new track to a remembered identity.
+        Largest cosine distance of a re-link of a new track to a coasting track's identity.
+    relink_lost_max_cosine_distance : float
+        Largest cosine distance of a re-link to a deleted identity: stricter, as people leaving
+        a scene are often replaced by look-alikes entering it.
     relink_max_speed : float
         Largest plausible speed between the last and the new sighting, box heights per second.
     relink_min_radius : float
@@ -102,15 +105,16 @@ class TrackerConfig:
     second_max_iou_distance: float = 0.5
     new_track_score: float = 0.5
     class_aware: bool = True
-    std_position: float = 0.15
+    std_position: float = 0.5
     std_velocity: float = 0.6
-    std_measurement: float = 0.05
+    std_measurement: float = 0.08
     initial_velocity_std: float = 1.0
     score_scaled_noise: bool = False
     occlusion_iou: float = 0.1
     lost_gallery_size: int = 200
     lost_gallery_max_age: float = 30.0
     relink_max_cosine_distance: float = 0.25
+    relink_lost_max_cosine_distance: float = 0.1
     relink_max_speed: float = 1.5
     relink_min_radius: float = 1.0
     target_search_time: float = 2.0
@@ -136,6 +140,7 @@ class TrackerConfig:
                 setattr(self, f.name, float(value))
         self._check_range('max_cosine_distance', 0.0, 2.0)
         self._check_range('relink_max_cosine_distance', 0.0, 2.0)
+        self._check_range('relink_lost_max_cosine_distance', 0.0, 2.0)
         self._check_range('target_reacquire_max_cosine_distance', 0.0, 2.0)
         self._check_range('feature_ema_alpha', 0.0, 1.0, high_open=True)
         self._check_range('appearance_weight', 0.0, 1.0)

@@ -471,7 +471,9 @@ class Tracker:
         n_coasting = len(coasting)
 
         cost = cosine_distance(table.representative[new_slots], cand_feature)
-        forbidden = cost > cfg.relink_max_cosine_distance
+        limit = np.where(np.arange(len(cand_id)) < len(coasting), cfg.relink_max_cosine_distance,
+                         cfg.relink_lost_max_cosine_distance)
+        forbidden = cost > limit[None, :]
         if cfg.class_aware:
             forbidden |= class_mismatch(table.class_id[new_slots], cand_class)
         # The look-alike must have vanished before the new track appeared, and be near enough.
