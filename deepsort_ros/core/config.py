@@ -33,6 +33,10 @@ class TrackerConfig:
         Squared Mahalanobis distance (4 dof) beyond which a track cannot take a detection.
     max_iou_distance : float
         Largest 1 - IoU of an IoU-stage match.
+    iou_max_gap : float
+        A confirmed track with appearance takes part in IoU matching only if it was seen at
+        most this many seconds ago; after longer gaps only its appearance can claim a
+        detection, so strangers do not inherit identities.
     matching_cascade : bool
         Match recently seen tracks first (DeepSORT's cascade by time since update).
     max_age : float
@@ -95,6 +99,7 @@ class TrackerConfig:
     appearance_weight: float = 0.98
     gating_threshold: float = CHI2_95_4DOF
     max_iou_distance: float = 0.7
+    iou_max_gap: float = 1.0
     matching_cascade: bool = False
     max_age: float = 3.0
     n_init: int = 3
@@ -155,7 +160,8 @@ class TrackerConfig:
                      'relink_max_speed', 'max_time_step'):
             if getattr(self, name) <= 0.0:
                 raise ValueError(f'{name} must be > 0, got {getattr(self, name)!r}')
-        for name in ('tentative_max_age', 'relink_min_radius', 'target_search_time'):
+        for name in ('tentative_max_age', 'relink_min_radius', 'target_search_time',
+                     'iou_max_gap'):
             if getattr(self, name) < 0.0:
                 raise ValueError(f'{name} must be >= 0, got {getattr(self, name)!r}')
         if self.nn_budget < 1:

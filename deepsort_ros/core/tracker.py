@@ -351,8 +351,12 @@ class Tracker:
                     matches, _, _ = assign(cost, np.inf)
                     record(rows, cols, matches)
 
-        # Stage 2: IoU for every track left and the high-score detections left.
-        self._iou_stage(slots, np.flatnonzero(track_match < 0),
+        # Stage 2: IoU for the tracks left and the high-score detections left. A confirmed
+        # track with appearance must have been seen recently: after a long gap only its
+        # appearance may claim a detection (DeepSORT), else strangers inherit identities.
+        recent = (~table.confirmed[slots] | ~table.has_feature[slots] | (features is None)
+                  | (self._last_time - table.last_update_time[slots] <= cfg.iou_max_gap))
+        self._iou_stage(slots, np.flatnonzero((track_match < 0) & recent),
                         np.flatnonzero(high & (det_match < 0)), boxes_cxcywh, classes,
                         cfg.max_iou_distance, record)
         # Stage 3: confirmed tracks left against low-score detections (ByteTrack).

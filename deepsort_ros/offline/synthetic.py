@@ -24,7 +24,8 @@ class SyntheticScene:
     Attributes
     ----------
     gt_rows : ndarray, shape (G, 9)
-        ``frame, id, left, top, width, height, 1, class, 1``.
+        ``frame, id, left, top, width, height, 1, 1, 1``: every object is scored (class 1,
+        "pedestrian", in MOT16/17 terms; the detector classes are in det_class_ids).
     det_rows : ndarray, shape (N, 10)
         ``frame, -1, left, top, width, height, score, -1, -1, -1``.
     det_class_ids : ndarray of int, shape (N,)
@@ -154,7 +155,7 @@ def make_scene(num_objects: int = 10, num_frames: int = 200, frame_rate: float =
         tlwh = np.concatenate([position - size / 2, size], axis=1)
         tlbr = np.concatenate([tlwh[:, :2], tlwh[:, :2] + tlwh[:, 2:]], axis=1)
         gt.append(np.column_stack([np.full(n, frame), np.arange(1, n + 1), tlwh,
-                                   np.ones(n), classes + 1, np.ones(n)]))
+                                   np.ones(n), np.ones(n), np.ones(n)]))
         # Visible fraction: 1 - the largest share covered by a nearer object.
         inter_w = np.clip(np.minimum(tlbr[:, None, 2], tlbr[None, :, 2])
                           - np.maximum(tlbr[:, None, 0], tlbr[None, :, 0]), 0, None)

@@ -1,0 +1,102 @@
+"""Track life cycle, input validation, configuration errors and timestamps."""
+
+from deepsort_ros.core import Tracker, TrackerConfig, TrackState
+import numpy as np
+import pytest
+from test_core_scenes import frame, identity_features
+
+
+def test_tentative_confirmed_coasting_deleted():
+    feats = identity_features(1)
+    tracker = Tracker(TrackerConfig(n_init=3, max_age=0.5))
+    states = []
+    for k in range(3):
+        out = tracker.update(**frame([[100 + k, 100, 20, 40]], feats), timestamp=0.1 * k)
+        states.append(out[0].state)
+    assert states == [TrackState.TENTATIVE, TrackState.TENTATIVE, TrackState.CONFIRMED]
+    coasting = tracker.update(**frame([], []), timestamp=0.3)
+    assert coasting[0].state is TrackState.COASTING
+    assert coasting[0].time_since_update == pytest.approx(0.1)
+    assert coasting[0].hits == 3 and coasting[0].age == 4
+    t = 0.3
+    while True:
+        t += 0.1
+        out = tracker.update(**frame([], []), timestamp=t)
+        if not out or out[0].state is TrackState.DELETED:
+            break
+    assert out[0].state is TrackState.DELETED
+    assert t == pytest.approx(0.3 + 0.5, abs=0.11)
+    assert tracker.update(**frame([], []), timestamp=t + 0.1) == []
+
+
+def test_tentative_track_dies_on_first_miss():
+    tracker = Tracker(TrackerConfig(n_init=3))
+    tracker.update(np.array([[100, 100, 20, 40.0]]), timestamp=0.0)
+    assert tracker.update(np.zeros((0, 4)), timestamp=0.1) == []
+
+
+def test_ids_are_per_instance():
+    a, b = Tracker(), Tracker()
+    a.update(np.array([[0, 0, 10, 10.0], [50, 50, 10, 10.0]]), timestamp=0.0)
+    out = b.update(np.array([[0, 0, 10, 10.0]]), timestamp=0.0)
+    assert out[0].track_id == 1
+
+
+def test_nan_and_degenerate_rows_are_dropped_and_counted():
+    tracker = Tracker(TrackerConfig(n_init=1))
+    boxes = np.array([[np.nan, 0, 10, 10], [10, 10, 20, 40], [0, 0, np.inf, 5],
+                      [300, 300, 0, 10], [400, 100, 20, 40]])
+    out = tracker.update(boxes, np.array([0.9, 0.9, 0.9, 0.9, np.nan]), np.zeros(5, int),
+                         None, 0.0)
+    assert tracker.dropped_detections == 4
+    assert [t.detection_index for t in out] == [1]
+    features = np.ones((2, 8), np.float32)
+    features[1, 3] = np.nan
+    tracker.update(np.array([[10, 10, 20, 40.0], [200, 10, 20, 40.0]]), None, None, features,
+                   0.1)
+    assert tracker.dropped_detections == 5
+
+
+def test_time_going_backwards_raises_and_changes_nothing():
+    tracker = Tracker(TrackerConfig(n_init=1))
+    tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=5.0)
+    with pytest.raises(ValueError, match='backwards'):
+        tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=4.0)
+    same = tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=5.0)  # dt = 0 is fine
+    assert same[0].track_id == 1 and same[0].hits == 2
+    with pytest.raises(ValueError, match='finite'):
+        tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=float('nan'))
+
+
+def test_inconsistent_lengths_raise():
+    tracker = Tracker()
+    with pytest.raises(ValueError, match='scores'):
+        tracker.update(np.zeros((2, 4)) + 1, np.ones(3), None, None, 0.0)
+    with pytest.raises(ValueError, match='shape'):
+        tracker.update(np.zeros((2, 3)), None, None, None, 0.0)
+
+
+@pytest.mark.parametrize('settings, name', [
+    ({'max_cosine_distance': -0.1}, 'max_cosine_distance'),
+    ({'max_cosine_distance': 2.5}, 'max_cosine_distance'),
+    ({'nn_budget': 0}, 'nn_budget'),
+    ({'nn_budget': 1.5}, 'nn_budget'),
+    ({'n_init': 0}, 'n_init'),
+    ({'max_age': 0.0}, 'max_age'),
+    ({'gating_threshold': float('nan')}, 'gating_threshold'),
+    ({'class_aware': 'yes'}, 'class_aware'),
+    ({'feature_ema_alpha': 1.0}, 'feature_ema_alpha'),
+    ({'low_score_threshold': 0.8, 'high_score_threshold': 0.5}, 'low_score_threshold'),
+    ({'lost_gallery_size': -1}, 'lost_gallery_size'),
+    ({'max_iou_distance': 1.5}, 'max_iou_distance'),
+])
+def test_config_rejects_bad_values(settings, name):
+    with pytest.raises(ValueError, match=name):
+        TrackerConfig(**settings)
+
+
+def test_config_accepts_ints_for_floats_and_defaults_are_valid():
+    config = TrackerConfig(max_age=2, gating_threshold=10)
+    assert isinstance(config.max_age, float) and config.nn_budget == 100
+    with pytest.raises(ValueError, match='TrackerConfig'):
+        Tracker(config={'max_age': 1.0})
