@@ -8,7 +8,7 @@ from test_core_scenes import frame, identity_features
 
 def test_tentative_confirmed_coasting_deleted():
     feats = identity_features(1)
-    tracker = Tracker(TrackerConfig(n_init=3, max_age=0.5))
+    tracker = Tracker(TrackerConfig(n_init=3, max_age=0.5, confirm_first_frame=False))
     states = []
     for k in range(3):
         out = tracker.update(**frame([[100 + k, 100, 20, 40]], feats), timestamp=0.1 * k)
@@ -31,8 +31,19 @@ def test_tentative_confirmed_coasting_deleted():
 
 def test_tentative_track_dies_on_first_miss():
     tracker = Tracker(TrackerConfig(n_init=3))
-    tracker.update(np.array([[100, 100, 20, 40.0]]), timestamp=0.0)
-    assert tracker.update(np.zeros((0, 4)), timestamp=0.1) == []
+    tracker.update(np.zeros((0, 4)), timestamp=0.0)
+    tracker.update(np.array([[100, 100, 20, 40.0]]), timestamp=0.1)
+    assert tracker.update(np.zeros((0, 4)), timestamp=0.2) == []
+
+
+def test_first_frame_tracks_are_confirmed_at_once_only_when_asked():
+    for first, expected in ((True, TrackState.CONFIRMED), (False, TrackState.TENTATIVE)):
+        tracker = Tracker(TrackerConfig(n_init=3, confirm_first_frame=first))
+        out = tracker.update(np.array([[100, 100, 20, 40.0]]), timestamp=0.0)
+        assert out[0].state is expected
+        later = tracker.update(np.array([[100, 100, 20, 40.0], [400, 100, 20, 40.0]]),
+                               timestamp=0.1)
+        assert later[1].state is TrackState.TENTATIVE
 
 
 def test_ids_are_per_instance():

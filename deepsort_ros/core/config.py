@@ -43,6 +43,9 @@ class TrackerConfig:
         Seconds a confirmed track coasts without a detection before it is deleted.
     n_init : int
         Consecutive hits that confirm a tentative track.
+    confirm_first_frame : bool
+        Confirm the tracks started by the very first update at once (ByteTrack does): with
+        nothing tracked yet there is no identity to confuse them with.
     tentative_max_age : float
         Seconds a tentative track may miss before it is deleted (0: its first miss).
     high_score_threshold : float
@@ -103,6 +106,7 @@ class TrackerConfig:
     matching_cascade: bool = False
     max_age: float = 3.0
     n_init: int = 3
+    confirm_first_frame: bool = True
     tentative_max_age: float = 0.0
     high_score_threshold: float = 0.5
     low_score_threshold: float = 0.1

@@ -418,7 +418,8 @@ class Tracker:
         self._next_id += len(dets)
         table.class_id[slots] = classes[dets]
         table.score[slots] = scores[dets]
-        table.confirmed[slots] = self.config.n_init <= 1
+        table.confirmed[slots] = self.config.n_init <= 1 or (self.config.confirm_first_frame
+                                                             and self.frame_count == 1)
         table.hits[slots] = 1
         table.age[slots] = 1
         table.misses[slots] = 0
