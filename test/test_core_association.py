@@ -3,6 +3,7 @@
 from deepsort_ros.core import Tracker, TrackerConfig, TrackState
 from deepsort_ros.core.matching import assign
 import numpy as np
+import pytest
 from test_core_scenes import frame, identity_features, noisy
 
 
@@ -29,10 +30,11 @@ def test_gate_rejects_far_detection_with_same_appearance():
     assert len(ids) == 2  # the far detection started its own track
 
 
-def test_appearance_wins_over_iou():
+@pytest.mark.parametrize('cascade, ema', [(False, 0.0), (True, 0.0), (False, 0.9)])
+def test_appearance_wins_over_iou(cascade, ema):
     feats = identity_features(2, seed=3)
     rng = np.random.default_rng(0)
-    tracker = Tracker(TrackerConfig(n_init=1))
+    tracker = Tracker(TrackerConfig(n_init=1, matching_cascade=cascade, feature_ema_alpha=ema))
     out = []
     for k in range(5):
         out = tracker.update(**frame([[100, 100, 40, 80], [106, 100, 40, 80]],

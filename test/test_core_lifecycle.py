@@ -111,3 +111,24 @@ def test_config_accepts_ints_for_floats_and_defaults_are_valid():
     assert isinstance(config.max_age, float) and config.nn_budget == 100
     with pytest.raises(ValueError, match='TrackerConfig'):
         Tracker(config={'max_age': 1.0})
+
+
+def test_many_tracks_grow_the_table_and_keep_their_galleries():
+    rng = np.random.default_rng(5)
+    count = 150
+    feats = identity_features(count, dim=16, seed=2)
+    x = (np.arange(count) % 15) * 60.0
+    y = (np.arange(count) // 15) * 90.0
+    boxes = np.stack([x, y, np.full(count, 20.0), np.full(count, 40.0)], axis=1)
+    tracker = Tracker(TrackerConfig(nn_budget=2))
+    for k in range(5):
+        noisy_feats = feats + rng.normal(0, 0.01, feats.shape).astype(np.float32)
+        out = tracker.update(boxes + [k, 0, 0, 0], np.full(count, 0.9), np.zeros(count, int),
+                             noisy_feats, 0.1 * k)
+    assert sorted(t.track_id for t in out) == list(range(1, count + 1))
+    assert all(t.detection_index == t.track_id - 1 for t in out)
+    table = tracker._table
+    slots = table.active
+    assert np.all(table.gallery_count[slots] == 2)
+    similarity = np.sum(table.representative[slots] * feats[table.track_id[slots] - 1], axis=1)
+    assert np.all(similarity > 0.99)
