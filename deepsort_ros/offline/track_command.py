@@ -43,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument('--features', type=Path, metavar='NPY',
                         help='(N, D) per-detection features, row i = row i of det.txt')
     parser.add_argument('--reid-device', default='auto', help='auto | cpu | cuda | cuda:N')
+    parser.add_argument('--reid-backend', default='auto',
+                        help='auto | torch | torchscript | onnx (fastest on a CPU)')
     parser.add_argument('--boxes', choices=BOX_SOURCES, default='filtered',
                         help='write the Kalman-filtered box or the matched detection box')
     parser.add_argument('--set', action='append', default=[], metavar='NAME=VALUE',
@@ -92,13 +94,14 @@ def _load_features(path: Path, rows: int) -> npt.NDArray[np.float32]:
     return features.astype(np.float32)
 
 
-def _create_encoder(weights: str, device: str) -> Any:
+def _create_encoder(weights: str, device: str, backend: str = 'auto') -> Any:
     try:
         from deepsort_ros.reid import create_encoder
     except ImportError as error:
         raise RuntimeError(f'--reid-weights needs the Re-ID encoder (deepsort_ros.reid): '
                            f'{error}') from None
-    return create_encoder(None if weights == 'default' else weights, device=device)
+    kwargs = {} if backend == 'auto' else {'backend': backend}
+    return create_encoder(None if weights == 'default' else weights, device=device, **kwargs)
 
 
 def run_sequence(sequence: Path, out: Path, config: Optional[TrackerConfig] = None,
@@ -197,7 +200,7 @@ def main(args: argparse.Namespace) -> int:
     """
     try:
         config = TrackerConfig(**parse_overrides(args.set))
-        encoder = (_create_encoder(args.reid_weights, args.reid_device)
+        encoder = (_create_encoder(args.reid_weights, args.reid_device, args.reid_backend)
                    if args.reid_weights else None)
         summary = run_sequence(args.sequence, args.out, config, args.features, encoder,
                                args.boxes, not args.no_progress)
