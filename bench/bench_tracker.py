@@ -42,9 +42,11 @@ class Dataset:
 
     def __init__(self, name: str, gt_rows: np.ndarray, frames: np.ndarray, boxes_tlwh: np.ndarray,
                  scores: np.ndarray, classes: np.ndarray, features: np.ndarray, fps: float,
-                 num_frames: int, width: int, height: int) -> None:
+                 num_frames: int, width: int, height: int,
+                 camera_motion: Optional[np.ndarray] = None) -> None:
         self.name, self.gt_rows, self.fps = name, gt_rows, fps
         self.num_frames, self.width, self.height = num_frames, width, height
+        self.camera_motion = camera_motion
         self.frames = []
         for f in range(1, num_frames + 1):
             rows = np.flatnonzero(frames == f)
@@ -52,13 +54,14 @@ class Dataset:
                                 features[rows], (f - 1) / fps))
 
 
-def synthetic(num_objects: int, num_frames: int, seed: int) -> Dataset:
-    """Return a synthetic scene as a dataset."""
-    scene = make_scene(num_objects, num_frames, seed=seed)
+def synthetic(num_objects: int, num_frames: int, seed: int, shake_px: float = 0.0) -> Dataset:
+    """Return a synthetic scene as a dataset (with a shaking camera when shake_px > 0)."""
+    scene = make_scene(num_objects, num_frames, camera_shake_px=shake_px, seed=seed)
     d = scene.det_rows
-    return Dataset(f'synthetic-{num_objects}', scene.gt_rows, d[:, 0].astype(int), d[:, 2:6],
-                   d[:, 6], scene.det_class_ids, scene.det_features, scene.frame_rate,
-                   scene.num_frames, scene.width, scene.height)
+    name = f'synthetic-{num_objects}' + ('-shake' if shake_px > 0 else '')
+    return Dataset(name, scene.gt_rows, d[:, 0].astype(int), d[:, 2:6], d[:, 6],
+                   scene.det_class_ids, scene.det_features, scene.frame_rate, scene.num_frames,
+                   scene.width, scene.height, scene.camera_motion if shake_px > 0 else None)
 
 
 def pets09(cache: Path) -> Optional[Dataset]:
@@ -99,14 +102,15 @@ def pets09(cache: Path) -> Optional[Dataset]:
 # ---- adapters: make(dataset) -> (prepare(frame) -> args, step(args) -> FrameOut) -------------
 
 
-def ours(use_features: bool = True) -> Callable:
-    """Return our core's adapter."""
+def ours(use_features: bool = True, use_camera_motion: bool = False) -> Callable:
+    """Return our core's adapter (optionally given the true camera motion, like odometry)."""
     def make(data: Dataset):
         tracker = Tracker(TrackerConfig())
 
         def prepare(frame):
-            _, boxes, scores, classes, feats, t = frame
-            return boxes, scores, classes, feats if use_features else None, t
+            f, boxes, scores, classes, feats, t = frame
+            motion = data.camera_motion[f - 1] if use_camera_motion else None
+            return boxes, scores, classes, feats if use_features else None, t, motion
 
         def step(args):
             tracks = tracker.update(*args)
@@ -206,6 +210,8 @@ def norfair_iou(data: Dataset):
 TRACKERS: Dict[str, Callable] = {
     'ours': ours(True),
     'ours (motion only)': ours(False),
+    'ours + camera motion': ours(True, True),
+    'ours motion + camera': ours(False, True),
     'deep_sort_realtime': deep_sort_realtime,
     'BoxMOT ByteTrack': boxmot_tracker('ByteTrack'),
     'BoxMOT OC-SORT': boxmot_tracker('OcSort'),
@@ -236,6 +242,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--objects', type=int, nargs='*', default=[10, 50, 200])
     parser.add_argument('--frames', type=int, default=200, help='frames per synthetic scene')
     parser.add_argument('--seed', type=int, default=1)
+    parser.add_argument('--shake', type=float, default=6.0,
+                        help='camera shake (px per frame and axis) of the extra 50-object '
+                        'scene; 0 leaves it out')
     parser.add_argument('--no-pets', action='store_true', help='skip PETS09-S2L1')
     parser.add_argument('--trackers', nargs='*', default=list(TRACKERS),
                         help=f'subset of: {", ".join(TRACKERS)}')
@@ -243,11 +252,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help='where PETS09 OSNet features are cached')
     args = parser.parse_args(argv)
     datasets = [synthetic(n, args.frames, args.seed) for n in args.objects]
+    if args.shake > 0:
+        datasets.append(synthetic(50, args.frames, args.seed, args.shake))
     if not args.no_pets:
         pets = pets09(args.cache)
         if pets is not None:
             datasets.append(pets)
-    header = (f'| {"sequence":<14} | {"tracker":<20} | HOTA  | IDF1  | MOTA  | IDSW | '
+    header = (f'| {"sequence":<18} | {"tracker":<20} | HOTA  | IDF1  | MOTA  | IDSW | '
               'ms/frame | x ours |')
     print(header)
     print('|' + '|'.join('-' * (len(c) + 0) for c in header.split('|')[1:-1]) + '|')
@@ -255,19 +266,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     for data in datasets:
         ours_ms = None
         for name in args.trackers:
-            if name in failures:
+            if name in failures or ('camera' in name and data.camera_motion is None):
                 continue
             try:
                 result, ms = run(TRACKERS[name], data)
             except Exception as error:  # noqa: B902 - a peer failing must not stop the bench
                 failures[name] = f'{type(error).__name__}: {error}'
-                print(f'| {data.name:<14} | {name:<20} | failed: {failures[name][:60]}')
+                print(f'| {data.name:<18} | {name:<20} | failed: {failures[name][:60]}')
                 continue
             if name == 'ours':
                 ours_ms = ms
             scores = evaluate_mot(data.gt_rows, result)
             ratio = f'{ms / ours_ms:6.1f}' if ours_ms else '     -'
-            print(f'| {data.name:<14} | {name:<20} | {scores.hota:.3f} | {scores.idf1:.3f} | '
+            print(f'| {data.name:<18} | {name:<20} | {scores.hota:.3f} | {scores.idf1:.3f} | '
                   f'{scores.mota:.3f} | {scores.id_switches:4d} | {ms:8.2f} | {ratio} |',
                   flush=True)
     for name, why in failures.items():

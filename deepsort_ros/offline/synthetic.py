@@ -35,6 +35,9 @@ class SyntheticScene:
     num_frames : int
     width, height : int
         Image size, pixels.
+    camera_motion : ndarray, shape (num_frames, 3, 3)
+        Entry f - 1 maps image f - 1 to image f (identity for the first frame): what a
+        robot's odometry would give the tracker for a shaking camera.
 
     """
 
@@ -46,6 +49,7 @@ class SyntheticScene:
     num_frames: int
     width: int
     height: int
+    camera_motion: npt.NDArray[np.float64]
 
     def frame_rows(self) -> Dict[int, npt.NDArray[np.int64]]:
         """Return ``frame -> detection row indices`` for every frame 1..num_frames."""
@@ -88,7 +92,8 @@ def make_scene(num_objects: int = 10, num_frames: int = 200, frame_rate: float =
                width: int = 1920, height: int = 1080, feature_dim: int = 128,
                feature_noise: float = 0.35, box_noise: float = 0.04,
                miss_rate: float = 0.05, false_positive_rate: float = 0.02,
-               num_classes: int = 2, speed_px_s: float = 60.0, seed: int = 0) -> SyntheticScene:
+               num_classes: int = 2, speed_px_s: float = 60.0, camera_shake_px: float = 0.0,
+               seed: int = 0) -> SyntheticScene:
     """
     Generate a scene.
 
@@ -116,6 +121,8 @@ def make_scene(num_objects: int = 10, num_frames: int = 200, frame_rate: float =
         Classes drawn uniformly (class 0 is most common: half of the objects).
     speed_px_s : float
         Typical speed, pixels per second.
+    camera_shake_px : float
+        Standard deviation of the camera's image shift per frame and axis (0: static).
     seed : int
         Random seed.
 
@@ -140,6 +147,8 @@ def make_scene(num_objects: int = 10, num_frames: int = 200, frame_rate: float =
     identity_features = rng.normal(size=(n, feature_dim))
     identity_features /= np.linalg.norm(identity_features, axis=1, keepdims=True)
     dt = 1.0 / frame_rate
+    camera_motion = np.tile(np.eye(3), (num_frames, 1, 1))
+    camera_offset = np.zeros(2)
     gt: List[npt.NDArray[np.float64]] = []
     dets: List[npt.NDArray[np.float64]] = []
     det_classes: List[npt.NDArray[np.int64]] = []
@@ -152,7 +161,11 @@ def make_scene(num_objects: int = 10, num_frames: int = 200, frame_rate: float =
             high = position[:, axis] > limit
             velocity[low | high, axis] *= -1
             position[:, axis] = np.clip(position[:, axis], 0, limit)
-        tlwh = np.concatenate([position - size / 2, size], axis=1)
+        if frame > 1 and camera_shake_px > 0:
+            shift = rng.normal(0, camera_shake_px, 2)
+            camera_offset += shift
+            camera_motion[frame - 1, :2, 2] = shift
+        tlwh = np.concatenate([position + camera_offset - size / 2, size], axis=1)
         tlbr = np.concatenate([tlwh[:, :2], tlwh[:, :2] + tlwh[:, 2:]], axis=1)
         gt.append(np.column_stack([np.full(n, frame), np.arange(1, n + 1), tlwh,
                                    np.ones(n), np.ones(n), np.ones(n)]))
@@ -192,7 +205,7 @@ def make_scene(num_objects: int = 10, num_frames: int = 200, frame_rate: float =
     features /= np.linalg.norm(features, axis=1, keepdims=True)
     return SyntheticScene(np.concatenate(gt), np.concatenate(dets),
                           np.concatenate(det_classes).astype(np.int64), features, frame_rate,
-                          num_frames, width, height)
+                          num_frames, width, height, camera_motion)
 
 
 __all__ = ['SyntheticScene', 'make_scene', 'iou_matrix_tlbr']
