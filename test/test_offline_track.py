@@ -104,3 +104,24 @@ def test_evaluation_of_ground_truth_is_perfect(tmp_path):
     swapped = gt[:, :6].copy()
     swapped[(swapped[:, 0] > 10) & (swapped[:, 1] == 1), 1] = 99
     assert evaluate_mot(gt, swapped).idf1 < 1.0
+
+
+def test_camera_motion_hook_helps_on_a_shaking_camera():
+    from deepsort_ros.core import Tracker, TrackState
+
+    scene = make_scene(num_objects=20, num_frames=60, camera_shake_px=8.0, seed=3)
+    assert np.allclose(make_scene(3, 5, seed=3).camera_motion, np.eye(3))
+    assert np.abs(scene.camera_motion[1:, :2, 2]).mean() > 3.0
+    idf1 = {}
+    for use_motion in (False, True):
+        tracker = Tracker()
+        rows = []
+        for f, idx in scene.frame_rows().items():
+            d = scene.det_rows[idx]
+            out = tracker.update(d[:, 2:6], d[:, 6], scene.det_class_ids[idx], None,
+                                 (f - 1) / scene.frame_rate,
+                                 scene.camera_motion[f - 1] if use_motion else None)
+            rows += [[f, t.track_id, *t.box_tlwh] for t in out
+                     if t.state is TrackState.CONFIRMED]
+        idf1[use_motion] = evaluate_mot(scene.gt_rows, np.array(rows)).idf1
+    assert idf1[True] > idf1[False] + 0.05
