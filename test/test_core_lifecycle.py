@@ -140,8 +140,8 @@ def test_coasting_track_behind_a_tracked_one_is_occluded():
     boxes = [[100, 100, 30, 70], [110, 105, 30, 70], [500, 100, 30, 70]]
     for k in range(3):
         tracker.update(**frame(boxes, list(feats)), timestamp=0.1 * k)
-    out = {t.track_id: t for t in tracker.update(**frame([boxes[0]], [feats[0]]),
-                                                  timestamp=0.3)}
+    tracks = tracker.update(**frame([boxes[0]], [feats[0]]), timestamp=0.3)
+    out = {t.track_id: t for t in tracks}
     assert out[1].state is TrackState.CONFIRMED and not out[1].is_occluded
     assert out[2].state is TrackState.COASTING and out[2].is_occluded
     assert out[3].state is TrackState.COASTING and not out[3].is_occluded
