@@ -1,0 +1,273 @@
+"""
+``deepsort-ros play``: publish a bag's topics with rclpy at the recorded speed.
+
+A stand-in for ``ros2 bag play`` where ros2cli is not installed. Messages are published as
+the CDR bytes stored in the bag (``Publisher.publish(bytes)``), so subscribers receive exactly
+what was recorded. Timing follows the recorded time offsets scaled by ``rate``; ``--clock``
+publishes ``rosgraph_msgs/Clock`` on ``/clock`` before each message, for nodes run with
+``use_sim_time``.
+"""
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+import signal
+import sys
+import threading
+import time
+from typing import Any, Callable, Collection, Dict, List, Optional, Union
+
+from deepsort_ros.bag.reader import BagReadSummary, iter_raw
+from deepsort_ros.bag.typestore import message_class, UnknownMessageType
+
+# Reliable, keep last 10 for every topic (images included: a slow subscriber gets the newest).
+QOS_DEPTH = 10
+CLOCK_TOPIC = '/clock'
+
+
+@dataclass
+class PlaySummary:
+    """
+    What a playback published.
+
+    Attributes
+    ----------
+    published : dict of str to int
+        Messages published per topic (over all loops).
+    loops : int
+        Complete passes over the bag.
+    interrupted : bool
+        Stopped by a signal or the stop event before the end.
+    read : BagReadSummary
+        Reading problems of the last pass (unknown types, a truncated bag).
+
+    """
+
+    published: Dict[str, int] = field(default_factory=dict)
+    loops: int = 0
+    interrupted: bool = False
+    read: BagReadSummary = field(default_factory=BagReadSummary)
+
+    def describe(self) -> str:
+        """Return a multi-line human-readable summary."""
+        total = sum(self.published.values())
+        lines = [f'published {total} messages in {self.loops} complete pass(es)'
+                 + (' (interrupted)' if self.interrupted else '')]
+        lines += [f'  {topic}: {n}' for topic, n in sorted(self.published.items())]
+        lines += [f'  {topic}: type {type_name} unknown here, not published'
+                  for topic, type_name in sorted(self.read.unknown_types.items())]
+        lines += [f'  error: {error}' for error in self.read.errors]
+        return '\n'.join(lines)
+
+
+def _qos() -> Any:
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(depth=QOS_DEPTH, history=HistoryPolicy.KEEP_LAST,
+                      reliability=ReliabilityPolicy.RELIABLE)
+
+
+def play_bag(path: Union[Path, str], node: Any, rate: float = 1.0, loop: bool = False,
+             topics: Optional[Collection[str]] = None, clock: bool = False,
+             stop_event: Optional[threading.Event] = None,
+             start_event: Optional[threading.Event] = None,
+             wait_for_subscribers: float = 0.0,
+             on_message: Optional[Callable[[str, int], None]] = None) -> PlaySummary:
+    """
+    Publish a bag's messages from ``node`` at the recorded speed.
+
+    Parameters
+    ----------
+    path : Path or str
+        Bag folder or ``.mcap`` file.
+    node : rclpy.node.Node
+        Node that owns the publishers (created on the first message of each topic).
+    rate : float
+        Speed factor, > 0 (2.0 plays twice as fast).
+    loop : bool
+        Start again at the end until stopped.
+    topics : collection of str, optional
+        Topics to publish; all when omitted.
+    clock : bool
+        Publish the bag time on ``/clock`` before each message.
+    stop_event : threading.Event, optional
+        Set it (from a signal handler or another thread) to stop between two messages.
+    start_event : threading.Event, optional
+        When given, playback waits until it is set (``--start-paused``).
+    wait_for_subscribers : float
+        Seconds to wait, before the first message, for every publisher to be matched by at
+        least one subscriber (0: do not wait).
+    on_message : callable, optional
+        Called with ``(topic, stamp_ns)`` after each publication.
+
+    Returns
+    -------
+    PlaySummary
+
+    Raises
+    ------
+    ValueError
+        When ``rate`` is not positive.
+
+    """
+    if not rate > 0:
+        raise ValueError(f'rate must be > 0, got {rate}')
+    stop = stop_event if stop_event is not None else threading.Event()
+    summary = PlaySummary()
+    publishers: Dict[str, Any] = {}
+    clock_pub = None
+    if clock:
+        from rosgraph_msgs.msg import Clock
+
+        clock_pub = node.create_publisher(Clock, CLOCK_TOPIC, _qos())
+    _create_publishers(path, node, topics, publishers, summary.read)
+    if start_event is not None:
+        while not start_event.wait(0.1):
+            if stop.is_set():
+                summary.interrupted = True
+                return summary
+    _wait_matched(list(publishers.values()), wait_for_subscribers, stop)
+    while not stop.is_set():
+        summary.read = BagReadSummary()
+        wall_start = None
+        bag_start = 0
+        for topic, type_name, stamp_ns, data in iter_raw(path, topics, summary.read):
+            publisher = publishers.get(topic)
+            if publisher is None:
+                continue
+            if wall_start is None:
+                wall_start, bag_start = time.monotonic(), stamp_ns
+            due = wall_start + (stamp_ns - bag_start) / 1e9 / rate
+            if stop.wait(max(0.0, due - time.monotonic())):
+                break
+            if clock_pub is not None:
+                clock_pub.publish(_clock_msg(stamp_ns))
+            publisher.publish(data)
+            summary.published[topic] = summary.published.get(topic, 0) + 1
+            if on_message is not None:
+                on_message(topic, stamp_ns)
+        else:
+            summary.loops += 1
+            if loop and summary.published:
+                continue
+            break
+    summary.interrupted = stop.is_set()
+    return summary
+
+
+def _create_publishers(path: Union[Path, str], node: Any, topics: Optional[Collection[str]],
+                       publishers: Dict[str, Any], read: BagReadSummary) -> None:
+    # One pass over the bag's connections only: rosbags lists them without reading messages.
+    from rosbags.rosbag2 import Reader
+
+    try:
+        with Reader(Path(path)) as reader:
+            connections = [(c.topic, c.msgtype) for c in reader.connections]
+    except Exception:  # noqa: B902 - damaged bag: learn the topics by scanning it
+        seen: Dict[str, str] = {}
+        for topic, type_name, _, _ in iter_raw(path, topics, BagReadSummary()):
+            seen.setdefault(topic, type_name)
+        connections = list(seen.items())
+    for topic, type_name in connections:
+        if (topics is not None and topic not in topics) or topic in publishers:
+            continue
+        try:
+            cls = message_class(type_name)
+        except UnknownMessageType:
+            read.unknown_types[topic] = type_name
+            continue
+        publishers[topic] = node.create_publisher(cls, topic, _qos())
+
+
+def _wait_matched(publishers: List[Any], timeout: float, stop: threading.Event) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stop.is_set():
+        if all(p.get_subscription_count() > 0 for p in publishers):
+            return
+        time.sleep(0.05)
+
+
+def _clock_msg(stamp_ns: int) -> Any:
+    from rosgraph_msgs.msg import Clock
+
+    msg = Clock()
+    msg.clock.sec, msg.clock.nanosec = divmod(stamp_ns, 1_000_000_000)
+    return msg
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """
+    Add the ``play`` options to a parser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The sub-command's parser.
+
+    """
+    parser.add_argument('bag', type=Path, metavar='BAG', help='bag folder or .mcap file')
+    parser.add_argument('--rate', type=float, default=1.0, help='speed factor (default 1)')
+    parser.add_argument('--loop', action='store_true', help='play again at the end')
+    parser.add_argument('--clock', action='store_true',
+                        help='publish rosgraph_msgs/Clock on /clock (for use_sim_time)')
+    parser.add_argument('--topics', nargs='+', metavar='TOPIC', help='only these topics')
+    parser.add_argument('--start-paused', action='store_true',
+                        help='wait for Enter on stdin before publishing')
+    parser.add_argument('--wait-for-subscribers', type=float, default=0.0, metavar='SEC',
+                        help='wait up to SEC for every topic to have a subscriber')
+
+
+def main(args: argparse.Namespace) -> int:
+    """
+    Run ``deepsort-ros play``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options (see :func:`add_arguments`).
+
+    Returns
+    -------
+    int
+        0 when the bag was played (or stopped by Ctrl-C / SIGTERM), 1 on an error.
+
+    """
+    if not args.bag.exists():
+        print(f'play: bag {args.bag} does not exist', file=sys.stderr)
+        return 1
+    if not args.rate > 0:
+        print(f'play: --rate must be > 0, got {args.rate}', file=sys.stderr)
+        return 1
+    import rclpy
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    start = None
+    if args.start_paused:
+        start = threading.Event()
+        print('play: paused; press Enter to start', file=sys.stderr)
+
+        def wait_enter() -> None:
+            sys.stdin.readline()
+            start.set()
+
+        threading.Thread(target=wait_enter, daemon=True).start()
+    from rclpy.signals import SignalHandlerOptions
+
+    rclpy.init(args=None, signal_handler_options=SignalHandlerOptions.NO)
+    node = rclpy.create_node('bag_player')
+    try:
+        summary = play_bag(args.bag, node, rate=args.rate, loop=args.loop, topics=args.topics,
+                           clock=args.clock, stop_event=stop, start_event=start,
+                           wait_for_subscribers=args.wait_for_subscribers)
+    except ValueError as error:
+        print(f'play: {error}', file=sys.stderr)
+        return 1
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(summary.describe())
+    return 0
