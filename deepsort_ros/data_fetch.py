@@ -1,0 +1,100 @@
+"""
+Find or fetch the PETS09-S2L1 video that the demos and detector checks use.
+
+OpenCV's sample ``vtest.avi`` is the PETS09-S2L1 sequence (video frame k is MOT frame k).
+Developers have it in ``../shared/data/PETS09-S2L1``; anyone else gets the same file from
+Debian's ``opencv-doc`` package without root (``apt-get download`` + ``dpkg -x``), cached.
+"""
+
+import os
+from pathlib import Path
+import shutil
+import subprocess
+import tempfile
+from typing import Optional
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_VIDEO = REPO_ROOT.parent / 'shared' / 'data' / 'PETS09-S2L1' / 'vtest.avi'
+VIDEO_NAME = 'vtest.avi'
+VIDEO_SIZE_BYTES = 8_131_690
+DEB_PACKAGE = 'opencv-doc'
+DEB_MEMBER = Path('usr/share/doc/opencv-doc/examples/data/vtest.avi')
+FETCH_TIMEOUT_S = 600.0
+
+
+class DataFetchError(RuntimeError):
+    """The video is neither present nor fetchable; the message says what to do."""
+
+
+def _valid(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size == VIDEO_SIZE_BYTES
+
+
+def _run(command: list, cwd: Path, what: str) -> None:
+    try:
+        result = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
+                                timeout=FETCH_TIMEOUT_S)
+    except FileNotFoundError:
+        raise DataFetchError(
+            f'cannot fetch the PETS09 video: {command[0]} is not installed (it comes with '
+            f'Debian/Ubuntu); copy {VIDEO_NAME} ({VIDEO_SIZE_BYTES} bytes) from OpenCV\'s '
+            f'samples/data into the cache folder instead') from None
+    except subprocess.TimeoutExpired:
+        raise DataFetchError(f'{what} took longer than {FETCH_TIMEOUT_S:.0f} s') from None
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise DataFetchError(f'{what} failed (exit {result.returncode}): '
+                             f'{detail[-1] if detail else "no message"}')
+
+
+def ensure_pets09_video(cache_dir: Path, shared_video: Optional[Path] = None) -> Path:
+    """
+    Return the path of PETS09-S2L1's ``vtest.avi``, downloading it once when needed.
+
+    Parameters
+    ----------
+    cache_dir : Path
+        Folder for the downloaded copy (created when missing).
+    shared_video : Path, optional
+        Where the developers' shared copy lies; ``../shared/data/PETS09-S2L1/vtest.avi``
+        beside the repository when omitted.
+
+    Returns
+    -------
+    Path
+        The shared copy when present, else ``cache_dir / 'vtest.avi'``.
+
+    Raises
+    ------
+    DataFetchError
+        When the file must be fetched and ``apt-get`` / ``dpkg`` are missing or fail, or the
+        package's file does not have the expected size.
+
+    """
+    shared = SHARED_VIDEO if shared_video is None else Path(shared_video)
+    if _valid(shared):
+        return shared
+    cache_dir = Path(cache_dir)
+    cached = cache_dir / VIDEO_NAME
+    if _valid(cached):
+        return cached
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix='pets09-', dir=cache_dir) as tmp:
+        work = Path(tmp)
+        _run(['apt-get', 'download', DEB_PACKAGE], work, f'apt-get download {DEB_PACKAGE}')
+        debs = sorted(work.glob(f'{DEB_PACKAGE}_*.deb'))
+        if not debs:
+            raise DataFetchError(f'apt-get download {DEB_PACKAGE} left no .deb file')
+        _run(['dpkg', '-x', str(debs[0]), 'root'], work, f'dpkg -x {debs[0].name}')
+        extracted = work / 'root' / DEB_MEMBER
+        if not extracted.is_file():
+            raise DataFetchError(f'{debs[0].name} has no {DEB_MEMBER}')
+        size = extracted.stat().st_size
+        if size != VIDEO_SIZE_BYTES:
+            raise DataFetchError(f'{DEB_MEMBER} in {debs[0].name} has {size} bytes, expected '
+                                 f'{VIDEO_SIZE_BYTES}: not the PETS09 video')
+        # Same file system as the cache: the rename is atomic, readers never see half a file.
+        partial = cache_dir / f'.{VIDEO_NAME}.{os.getpid()}.partial'
+        shutil.move(str(extracted), partial)
+        os.replace(partial, cached)
+    return cached
