@@ -37,7 +37,7 @@ def _run(command: list, cwd: Path, what: str) -> None:
     except FileNotFoundError:
         raise DataFetchError(
             f'cannot fetch the PETS09 video: {command[0]} is not installed (it comes with '
-            f'Debian/Ubuntu); copy {VIDEO_NAME} ({VIDEO_SIZE_BYTES} bytes) from OpenCV\'s '
+            f'Debian/Ubuntu); copy {VIDEO_NAME} ({VIDEO_SIZE_BYTES} bytes) from the OpenCV '
             f'samples/data into the cache folder instead') from None
     except subprocess.TimeoutExpired:
         raise DataFetchError(f'{what} took longer than {FETCH_TIMEOUT_S:.0f} s') from None
