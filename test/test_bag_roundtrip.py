@@ -242,3 +242,25 @@ def test_pets09_video_bag(tmp_path):
     rows = np.loadtxt(seq / 'det' / 'det.txt', delimiter=',')
     assert [len(d.detections) for d in dets] == [int((rows[:, 0] == f).sum()) for f in (1, 2, 3)]
     assert images[1].header.stamp.nanosec == round(1e9 / 7)
+
+
+def test_video_source_and_sqlite3_storage(tmp_path):
+    video = tmp_path / 'clip.avi'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'MJPG'), 5.0, (WIDTH, HEIGHT))
+    assert writer.isOpened(), 'this OpenCV cannot write MJPG avi files'
+    for i in range(6):
+        writer.write(np.full((HEIGHT, WIDTH, 3), 40 * i, np.uint8))
+    writer.release()
+    bag = tmp_path / 'video_bag'
+    assert run_bag_from_sequence(['--video', str(video), '--out', str(bag), '--storage',
+                                  'sqlite3', '--odometry']) == 0
+    assert list(bag.glob('*.db3'))
+    summary = BagReadSummary()
+    messages = read_all(bag, summary)
+    assert summary.counts == {'/camera/image_raw': 6, '/camera/camera_info': 6, '/odom': 6}
+    images = [m for m in messages if m[0] == '/camera/image_raw']
+    assert images[-1][2] - images[0][2] == 1_000_000_000  # 5 frames at the video's 5 fps
+    odom = [m[3] for m in messages if m[0] == '/odom']
+    assert all(o.pose.pose.orientation.w == 1.0 and o.twist.twist.angular.z == 0 for o in odom)
+    assert run_bag_from_sequence(['--video', str(tmp_path / 'missing.avi'), '--out',
+                                  str(tmp_path / 'other')]) == 1
