@@ -8,6 +8,7 @@ exposed as ``tracker.<name>`` parameters.
 """
 
 from dataclasses import dataclass, field, fields
+import inspect
 import math
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -149,6 +150,35 @@ def tracker_config_class() -> Any:
 def tracker_fields() -> List[Any]:
     """Return the fields of the core's ``TrackerConfig``, exposed as ``tracker.<name>``."""
     return [f for f in fields(tracker_config_class()) if f.init]
+
+
+def tracker_descriptions() -> Dict[str, str]:
+    """
+    Return ``name -> description`` of the tracker settings, from ``TrackerConfig``'s docstring.
+
+    The core documents each setting in the numpydoc ``Attributes`` section; reading it here
+    keeps one description per setting instead of a second copy in the node.
+    """
+    doc = inspect.getdoc(tracker_config_class()) or ''
+    descriptions: Dict[str, str] = {}
+    current: Optional[str] = None
+    in_attributes = False
+    for line in doc.splitlines():
+        stripped = line.strip()
+        if stripped in ('Attributes', 'Parameters'):
+            in_attributes = True
+            continue
+        if not in_attributes or set(stripped) == {'-'}:
+            continue
+        if line and not line.startswith(' ') and ':' in line:
+            current = line.split(':', 1)[0].strip()
+            descriptions[current] = ''
+        elif line and not line.startswith(' '):
+            in_attributes = False
+            current = None
+        elif current is not None and stripped:
+            descriptions[current] = (descriptions[current] + ' ' + stripped).strip()
+    return descriptions
 
 
 def split_parameters(values: Dict[str, Any]) -> Tuple[NodeConfig, Any]:

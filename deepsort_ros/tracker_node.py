@@ -86,11 +86,12 @@ class TrackerNode(LifecycleNode):
         for f in nc.node_fields():
             default = f.default_factory() if callable(f.default_factory) else f.default
             self.declare_parameter(f.name, default, _descriptor(f))
+        descriptions = nc.tracker_descriptions()
         for f in nc.tracker_fields():
             default = f.default_factory() if callable(f.default_factory) else f.default
             if default is None:
                 continue
-            description = str(f.metadata.get('description', f'tracker setting {f.name}'))
+            description = descriptions.get(f.name) or f'tracker setting {f.name}'
             self.declare_parameter(nc.TRACKER_PREFIX + f.name, default,
                                    ParameterDescriptor(description=description, read_only=True))
 
