@@ -3,10 +3,12 @@
 
 The bag holds what a robot's camera and detector would publish: ``sensor_msgs/Image`` (bgr8)
 or ``CompressedImage`` (jpeg), ``CameraInfo``, ``vision_msgs/Detection2DArray`` from det.txt
-(stamped exactly like the image) and, optionally, ``nav_msgs/Odometry``. ``--camera-pan``
-makes a moving-camera variant of a static sequence: each frame (and its detections) is warped
-by the homography of a camera yawing about its vertical axis, and odometry carries that yaw,
-so the tracker's ego-motion compensation can be tested on real footage.
+(stamped exactly like the image) and, optionally, ``nav_msgs/Odometry``. ``--camera-pan``,
+``--camera-tilt`` and ``--camera-roll`` make a moving-camera variant of a static sequence
+(:mod:`deepsort_ros.offline.virtual_camera`): each frame and its detections are warped by the
+homography of the rotating camera, and odometry carries the rotation, so the tracker's
+ego-motion compensation can be tested on real footage. :func:`iter_sequence_messages` makes
+the same messages for live publishing.
 """
 
 import argparse
@@ -14,12 +16,13 @@ from dataclasses import dataclass
 import math
 from pathlib import Path
 import sys
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import cv2
 from deepsort_ros.bag.writer import BagExistsError, BagWriter
 from deepsort_ros.offline.mot_sequence import (IMAGE_SUFFIXES, read_detections,
                                                read_sequence_info, VIDEO_SUFFIXES)
+from deepsort_ros.offline.virtual_camera import RotationProfile, VirtualCamera, warp_boxes_tlwh
 import numpy as np
 import numpy.typing as npt
 
@@ -55,99 +58,6 @@ class Intrinsics:
     def matrix(self) -> npt.NDArray[np.float64]:
         """Return K, shape (3, 3)."""
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
-
-
-def pan_homography(intrinsics: Intrinsics, yaw_rad: float) -> npt.NDArray[np.float64]:
-    """
-    Return the homography from the unpanned image to the image after yawing the camera.
-
-    Parameters
-    ----------
-    intrinsics : Intrinsics
-        Camera intrinsics.
-    yaw_rad : float
-        Yaw of the camera (and robot base) about the vertical axis, counter-clockwise seen from
-        above (REP 103): a positive yaw turns the camera left, so the scene moves right.
-
-    Returns
-    -------
-    ndarray, shape (3, 3)
-        ``H = K Ry(yaw) K^-1`` in the optical frame (x right, y down, z forward).
-
-    """
-    c, s = math.cos(yaw_rad), math.sin(yaw_rad)
-    rotation = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
-    k = intrinsics.matrix()
-    return k @ rotation @ np.linalg.inv(k)
-
-
-def warp_boxes_tlwh(boxes_tlwh: npt.NDArray[np.float64], homography: npt.NDArray[np.float64],
-                    width: int, height: int) -> Tuple[npt.NDArray[np.float64],
-                                                      npt.NDArray[np.bool_]]:
-    """
-    Map boxes through a homography, as the axis-aligned boxes of their warped corners.
-
-    Parameters
-    ----------
-    boxes_tlwh : ndarray, shape (N, 4)
-        Boxes in the source image, pixels.
-    homography : ndarray, shape (3, 3)
-        Source -> target pixels.
-    width, height : int
-        Target image size; boxes are clipped to it.
-
-    Returns
-    -------
-    boxes_tlwh : ndarray, shape (N, 4)
-        Warped, clipped boxes.
-    keep : ndarray of bool, shape (N,)
-        False for boxes with less than half their area left inside the image.
-
-    """
-    n = len(boxes_tlwh)
-    if n == 0:
-        return np.zeros((0, 4)), np.zeros(0, dtype=bool)
-    x, y, w, h = boxes_tlwh.T
-    corners = np.stack([np.stack([x, y], 1), np.stack([x + w, y], 1),
-                        np.stack([x, y + h], 1), np.stack([x + w, y + h], 1)], 1)
-    warped = cv2.perspectiveTransform(corners.reshape(-1, 1, 2).astype(np.float64),
-                                      homography).reshape(n, 4, 2)
-    tl, br = warped.min(axis=1), warped.max(axis=1)
-    area = np.prod(br - tl, axis=1)
-    tl_clip = np.clip(tl, 0, [width, height])
-    br_clip = np.clip(br, 0, [width, height])
-    inside = np.prod(np.maximum(br_clip - tl_clip, 0), axis=1)
-    keep = inside >= 0.5 * np.maximum(area, 1e-9)
-    return np.hstack([tl_clip, br_clip - tl_clip]), keep
-
-
-def triangle_yaw(t_s: float, rate_deg_s: float, amplitude_deg: float) -> Tuple[float, float]:
-    """
-    Return yaw and yaw rate of a camera panning back and forth at a constant speed.
-
-    Parameters
-    ----------
-    t_s : float
-        Time since the first frame, seconds.
-    rate_deg_s : float
-        Pan speed, degrees per second (the sign gives the first direction).
-    amplitude_deg : float
-        The pan turns round at +-amplitude; 0 or less pans on without turning.
-
-    Returns
-    -------
-    yaw_rad, yaw_rate_rad_s : float
-
-    """
-    travel = rate_deg_s * t_s
-    if amplitude_deg <= 0 or rate_deg_s == 0:
-        return math.radians(travel), math.radians(rate_deg_s)
-    period = 4.0 * amplitude_deg
-    phase = (abs(travel) + amplitude_deg) % period  # 0..period, yaw 0 at phase = amplitude
-    sign = math.copysign(1.0, rate_deg_s)
-    if phase < 2.0 * amplitude_deg:
-        return math.radians(sign * (phase - amplitude_deg)), math.radians(rate_deg_s)
-    return math.radians(sign * (3.0 * amplitude_deg - phase)), -math.radians(rate_deg_s)
 
 
 def iter_images(source: Path, max_frames: Optional[int]) -> Iterator[Tuple[int, npt.NDArray]]:
@@ -214,51 +124,134 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap')
     parser.add_argument('--fps', type=float, help='frame rate (default: seqinfo.ini / video)')
     parser.add_argument('--max-frames', type=int, metavar='N', help='write at most N frames')
-    parser.add_argument('--image-topic', default='/camera/image_raw')
+    parser.add_argument('--image-topic', default=BagTopics.image)
     parser.add_argument('--compressed', action='store_true',
                         help='write sensor_msgs/CompressedImage (jpeg) on IMAGE_TOPIC/compressed')
     parser.add_argument('--jpeg-quality', type=int, default=90)
-    parser.add_argument('--camera-info-topic', default='/camera/camera_info')
-    parser.add_argument('--detections-topic', default='/detections')
+    parser.add_argument('--camera-info-topic', default=BagTopics.camera_info)
+    parser.add_argument('--detections-topic', default=BagTopics.detections)
     parser.add_argument('--frame-id', default=CAMERA_FRAME, help='frame of images/detections')
     for name in ('fx', 'fy', 'cx', 'cy'):
         parser.add_argument(f'--{name}', type=float,
                             help='intrinsics, pixels (default: 60 degree field of view, centred)')
     parser.add_argument('--odometry', action='store_true',
-                        help='write nav_msgs/Odometry (static unless --camera-pan)')
-    parser.add_argument('--odometry-topic', default='/odom')
-    parser.add_argument('--camera-pan', type=float, default=0.0, metavar='DEG_PER_S',
-                        help='synthesise a camera yawing at this speed: frames and detections '
-                             'are warped, odometry (implied) carries the yaw')
-    parser.add_argument('--pan-amplitude', type=float, default=10.0, metavar='DEG',
-                        help='the pan turns round at +-DEG (0: never turns)')
+                        help='write nav_msgs/Odometry (static unless the camera moves)')
+    parser.add_argument('--odometry-topic', default=BagTopics.odometry)
+    motion = parser.add_argument_group(
+        'virtual camera motion', 'turn a static sequence into moving-camera footage: the robot '
+        "base rotates, frames and detections are warped by the rotation's homography, and "
+        'odometry (implied) carries the orientation. Each angle sweeps at its speed and turns '
+        'round at +-its amplitude')
+    for axis, what in (('pan', 'yaw'), ('tilt', 'pitch'), ('roll', 'roll')):
+        motion.add_argument(f'--camera-{axis}', type=float, default=0.0, metavar='DEG_PER_S',
+                            help=f'{what} speed of the base, degrees per second')
+        motion.add_argument(f'--{axis}-amplitude', type=float, default=10.0, metavar='DEG',
+                            help=f'{what} turns round at +-DEG (0: never turns; default 10)')
 
 
-@dataclass
-class _Source:
+def profile_from_args(args: argparse.Namespace) -> RotationProfile:
+    """Return the virtual camera's rotation profile that the options describe."""
+    return RotationProfile(rates_deg_s=(args.camera_roll, args.camera_tilt, args.camera_pan),
+                           amplitudes_deg=(args.roll_amplitude, args.tilt_amplitude,
+                                           args.pan_amplitude))
+
+
+@dataclass(frozen=True)
+class BagTopics:
+    """
+    Topic names of the messages made from a sequence.
+
+    Attributes
+    ----------
+    image : str
+        ``sensor_msgs/Image`` (``<image>/compressed`` for ``CompressedImage``).
+    camera_info, detections, odometry : str
+
+    """
+
+    image: str = '/camera/image_raw'
+    camera_info: str = '/camera/camera_info'
+    detections: str = '/detections'
+    odometry: str = '/odom'
+
+
+@dataclass(frozen=True)
+class SequenceSource:
+    """
+    Where a sequence's frames and detections come from.
+
+    Attributes
+    ----------
+    images : Path
+        Video file or folder of numbered frames.
+    fps : float
+        Frames per second; frame k is stamped ``START_EPOCH_NS + (k - 1) / fps``.
+    detections : Path or None
+        A det.txt, or None for images only.
+
+    """
+
     images: Path
     fps: float
     detections: Optional[Path]
 
-
-def _resolve_source(args: argparse.Namespace) -> _Source:
-    if args.sequence is not None:
-        info = read_sequence_info(args.sequence)
+    @classmethod
+    def from_sequence(cls, directory: Path, det: Optional[Path] = None,
+                      fps: Optional[float] = None) -> 'SequenceSource':
+        """Describe a MOTChallenge-style folder (``det`` overrides ``det/det.txt``)."""
+        info = read_sequence_info(directory)
         if info.image_source is None:
-            raise FileNotFoundError(f'{args.sequence} has no frames (img1/ or the imDir video)')
-        det = args.det if args.det is not None else args.sequence / 'det' / 'det.txt'
-        fps = args.fps or info.frame_rate
-        return _Source(info.image_source, fps, det if det.is_file() or args.det else None)
-    if not args.video.is_file() or args.video.suffix.lower() not in VIDEO_SUFFIXES:
-        raise FileNotFoundError(f'{args.video} is not a video file ({", ".join(VIDEO_SUFFIXES)})')
-    fps = args.fps
-    if not fps:
-        capture = cv2.VideoCapture(str(args.video))
-        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-        capture.release()
-    if not fps or fps <= 0:
-        raise ValueError(f'{args.video} does not say its frame rate; pass --fps')
-    return _Source(args.video, fps, args.det)
+            raise FileNotFoundError(f'{directory} has no frames (img1/ or the imDir video)')
+        det_path = det if det is not None else Path(directory) / 'det' / 'det.txt'
+        return cls(info.image_source, fps or info.frame_rate,
+                   det_path if det_path.is_file() or det is not None else None)
+
+    @classmethod
+    def from_video(cls, video: Path, det: Optional[Path] = None,
+                   fps: Optional[float] = None) -> 'SequenceSource':
+        """Describe a video file; its frame rate is read from the file unless given."""
+        if not video.is_file() or video.suffix.lower() not in VIDEO_SUFFIXES:
+            raise FileNotFoundError(f'{video} is not a video file ({", ".join(VIDEO_SUFFIXES)})')
+        if not fps:
+            capture = cv2.VideoCapture(str(video))
+            fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+            capture.release()
+        if not fps or fps <= 0:
+            raise ValueError(f'{video} does not say its frame rate; pass --fps')
+        return cls(video, fps, det)
+
+
+@dataclass(frozen=True)
+class MessageOptions:
+    """
+    How the messages of a sequence are made.
+
+    Attributes
+    ----------
+    topics : BagTopics
+    frame_id : str
+        Optical frame of images, camera info and detections.
+    intrinsics : tuple of 4 optional floats
+        fx, fy, cx, cy; a None takes the 60-degree, centred default.
+    compressed : bool
+        ``CompressedImage`` (jpeg) instead of ``Image`` (bgr8).
+    jpeg_quality : int
+    odometry : bool
+        Also make ``nav_msgs/Odometry`` (always when the virtual camera moves).
+    profile : RotationProfile
+        The virtual camera's rotation (none by default).
+    max_frames : int, optional
+
+    """
+
+    topics: BagTopics = BagTopics()
+    frame_id: str = CAMERA_FRAME
+    intrinsics: Tuple[Optional[float], ...] = (None, None, None, None)
+    compressed: bool = False
+    jpeg_quality: int = 90
+    odometry: bool = False
+    profile: RotationProfile = RotationProfile()
+    max_frames: Optional[int] = None
 
 
 def _stamp(msg_header: object, stamp_ns: int, frame_id: str) -> None:
@@ -296,15 +289,108 @@ def _detections(boxes_tlwh: npt.NDArray[np.float64], scores: npt.NDArray[np.floa
     return msg
 
 
-def _odometry(yaw_rad: float, yaw_rate: float) -> object:
+def _odometry(profile: RotationProfile, t_s: float) -> object:
     from nav_msgs.msg import Odometry
 
     msg = Odometry()
     msg.child_frame_id = 'base_link'
-    msg.pose.pose.orientation.z = math.sin(yaw_rad / 2.0)
-    msg.pose.pose.orientation.w = math.cos(yaw_rad / 2.0)
-    msg.twist.twist.angular.z = yaw_rate
+    orientation = msg.pose.pose.orientation
+    orientation.x, orientation.y, orientation.z, orientation.w = (
+        float(v) for v in profile.quaternion_xyzw_at(t_s))
+    angular = msg.twist.twist.angular
+    angular.x, angular.y, angular.z = (float(v) for v in profile.angular_velocity_at(t_s))
     return msg
+
+
+def iter_sequence_messages(source: SequenceSource, options: MessageOptions = MessageOptions()
+                           ) -> Iterator[Tuple[int, int, List[Tuple[str, Any]]]]:
+    """
+    Yield, frame by frame, the messages a robot's camera and detector would publish.
+
+    Parameters
+    ----------
+    source : SequenceSource
+        Frames and detections.
+    options : MessageOptions
+        Topics, encoding, intrinsics, odometry and the virtual camera's motion.
+
+    Yields
+    ------
+    (frame, stamp_ns, [(topic, message), ...])
+        1-based frame, its stamp (every message of the frame carries it), and the image,
+        camera info, detections (when there is a det.txt) and odometry (when asked for or
+        the camera moves), in that order.
+
+    """
+    from sensor_msgs.msg import CompressedImage, Image
+
+    from deepsort_ros.image_conversion import bgr_to_image_msg
+
+    dets = read_detections(source.detections) if source.detections is not None else None
+    dets_by_frame = ({f: list(rows) for f, rows in dets.rows_by_frame().items()}
+                     if dets is not None else {})
+    profile = options.profile
+    topics = options.topics
+    image_topic = topics.image.rstrip('/') + ('/compressed' if options.compressed else '')
+    camera: Optional[VirtualCamera] = None
+    intrinsics: Optional[Intrinsics] = None
+    for frame, image in iter_images(source.images, options.max_frames):
+        height, width = image.shape[:2]
+        if intrinsics is None:
+            default = Intrinsics.plausible(width, height)
+            intrinsics = Intrinsics(*(given if given is not None else getattr(default, name)
+                                      for given, name in zip(options.intrinsics,
+                                                             ('fx', 'fy', 'cx', 'cy'))))
+            camera = VirtualCamera(intrinsics.matrix(), profile)
+        t_s = (frame - 1) / source.fps
+        stamp_ns = START_EPOCH_NS + round(t_s * 1e9)
+        rows = dets_by_frame.get(frame, [])
+        boxes = dets.boxes_tlwh[rows] if dets is not None else np.zeros((0, 4))
+        scores = dets.scores[rows] if dets is not None else np.zeros(0)
+        if profile.moving:
+            homography = camera.homography_at(t_s)
+            image = cv2.warpPerspective(image, homography, (width, height))
+            boxes, keep = warp_boxes_tlwh(boxes, homography, width, height)
+            boxes, scores = boxes[keep], scores[keep]
+        if options.compressed:
+            ok, jpeg = cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY,
+                                                    options.jpeg_quality])
+            if not ok:
+                raise ValueError(f'frame {frame}: jpeg encoding failed')
+            image_msg = CompressedImage()
+            image_msg.format = 'bgr8; jpeg compressed bgr8'
+            image_msg.data = jpeg.tobytes()
+        else:
+            image_msg = bgr_to_image_msg(np.ascontiguousarray(image), Image)
+        _stamp(image_msg.header, stamp_ns, options.frame_id)
+        messages: List[Tuple[str, Any]] = [(image_topic, image_msg)]
+        info_msg = _camera_info(width, height, intrinsics)
+        _stamp(info_msg.header, stamp_ns, options.frame_id)
+        messages.append((topics.camera_info, info_msg))
+        if dets is not None:
+            det_msg = _detections(boxes, scores)
+            _stamp(det_msg.header, stamp_ns, options.frame_id)
+            messages.append((topics.detections, det_msg))
+        if options.odometry or profile.moving:
+            odom_msg = _odometry(profile, t_s)
+            _stamp(odom_msg.header, stamp_ns, 'odom')
+            messages.append((topics.odometry, odom_msg))
+        yield frame, stamp_ns, messages
+
+
+def options_from_args(args: argparse.Namespace) -> Tuple[SequenceSource, MessageOptions]:
+    """Turn parsed ``bag-from-sequence`` options into a source and message options."""
+    if args.sequence is not None:
+        source = SequenceSource.from_sequence(args.sequence, args.det, args.fps)
+    else:
+        source = SequenceSource.from_video(args.video, args.det, args.fps)
+    options = MessageOptions(
+        topics=BagTopics(args.image_topic, args.camera_info_topic, args.detections_topic,
+                         args.odometry_topic),
+        frame_id=args.frame_id, intrinsics=(args.fx, args.fy, args.cx, args.cy),
+        compressed=args.compressed, jpeg_quality=args.jpeg_quality, odometry=args.odometry,
+        profile=profile_from_args(args), max_frames=args.max_frames)
+    return source, options
 
 
 def write_bag(args: argparse.Namespace) -> Dict[str, int]:
@@ -322,64 +408,15 @@ def write_bag(args: argparse.Namespace) -> Dict[str, int]:
         Messages written per topic.
 
     """
-    from sensor_msgs.msg import CompressedImage, Image
     from tqdm import tqdm
 
-    from deepsort_ros.image_conversion import bgr_to_image_msg
-
-    source = _resolve_source(args)
-    dets_by_frame: Dict[int, List[int]] = {}
-    dets = None
-    if source.detections is not None:
-        dets = read_detections(source.detections)
-        dets_by_frame = {f: list(rows) for f, rows in dets.rows_by_frame().items()}
-    odometry = args.odometry or args.camera_pan != 0.0
-    image_topic = args.image_topic.rstrip('/') + ('/compressed' if args.compressed else '')
+    source, options = options_from_args(args)
     writer = BagWriter(args.out, storage=args.storage, overwrite=args.overwrite)
-    intrinsics: Optional[Intrinsics] = None
     with writer, tqdm(desc=f'bag {args.out.name}', unit='frame', total=args.max_frames,
                       disable=None) as progress:
-        for frame, image in iter_images(source.images, args.max_frames):
-            height, width = image.shape[:2]
-            if intrinsics is None:
-                default = Intrinsics.plausible(width, height)
-                intrinsics = Intrinsics(*(getattr(args, n) if getattr(args, n) is not None
-                                          else getattr(default, n)
-                                          for n in ('fx', 'fy', 'cx', 'cy')))
-            t_s = (frame - 1) / source.fps
-            stamp_ns = START_EPOCH_NS + round(t_s * 1e9)
-            rows = dets_by_frame.get(frame, [])
-            boxes = dets.boxes_tlwh[rows] if dets is not None else np.zeros((0, 4))
-            scores = dets.scores[rows] if dets is not None else np.zeros(0)
-            yaw, yaw_rate = triangle_yaw(t_s, args.camera_pan, args.pan_amplitude)
-            if args.camera_pan != 0.0:
-                homography = pan_homography(intrinsics, yaw)
-                image = cv2.warpPerspective(image, homography, (width, height))
-                boxes, keep = warp_boxes_tlwh(boxes, homography, width, height)
-                boxes, scores = boxes[keep], scores[keep]
-            if args.compressed:
-                ok, jpeg = cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY,
-                                                        args.jpeg_quality])
-                if not ok:
-                    raise ValueError(f'frame {frame}: jpeg encoding failed')
-                image_msg = CompressedImage()
-                image_msg.format = 'bgr8; jpeg compressed bgr8'
-                image_msg.data = jpeg.tobytes()
-            else:
-                image_msg = bgr_to_image_msg(np.ascontiguousarray(image), Image)
-            _stamp(image_msg.header, stamp_ns, args.frame_id)
-            writer.write(image_topic, image_msg, stamp_ns)
-            info_msg = _camera_info(width, height, intrinsics)
-            _stamp(info_msg.header, stamp_ns, args.frame_id)
-            writer.write(args.camera_info_topic, info_msg, stamp_ns)
-            if dets is not None:
-                det_msg = _detections(boxes, scores)
-                _stamp(det_msg.header, stamp_ns, args.frame_id)
-                writer.write(args.detections_topic, det_msg, stamp_ns)
-            if odometry:
-                odom_msg = _odometry(yaw, yaw_rate)
-                _stamp(odom_msg.header, stamp_ns, 'odom')
-                writer.write(args.odometry_topic, odom_msg, stamp_ns)
+        for _, stamp_ns, messages in iter_sequence_messages(source, options):
+            for topic, msg in messages:
+                writer.write(topic, msg, stamp_ns)
             progress.update(1)
     return dict(writer.counts)
 
