@@ -14,7 +14,11 @@ from typing import Optional, Sequence
 # name -> (module, one-line help)
 SUBCOMMANDS = {
     'track': ('deepsort_ros.offline.track_command',
-              'track a MOTChallenge-style sequence and write MOTChallenge results'),
+              'track a MOTChallenge-style sequence or a ROS 2 bag offline'),
+    'bag-from-sequence': ('deepsort_ros.bag.from_sequence',
+                          'write a ROS 2 bag (images, camera info, detections, odometry) from '
+                          'a MOTChallenge sequence or a video'),
+    'play': ('deepsort_ros.bag.play', "publish a bag's topics at the recorded speed"),
     'train-reid': ('deepsort_ros.reid.train_command',
                    'train or fine-tune the Re-ID encoder on MOTChallenge-style sequences'),
 }

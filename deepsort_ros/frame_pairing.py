@@ -24,12 +24,17 @@ class PairingConfig:
         is processed motion-only (without an image) rather than dropped.
     max_pending : int
         Most images and most detection arrays held while waiting for their partner.
+    jump_reset_s : float
+        A stamp this much older than the newest one seen means the clock restarted (a bag
+        played in a loop, a simulator reset): everything pending is dropped and pairing starts
+        again from that stamp, instead of rejecting every later message as late.
 
     """
 
     tolerance_s: float = 0.005
     timeout_s: float = 0.5
     max_pending: int = 30
+    jump_reset_s: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.tolerance_s <= 1.0:
@@ -38,6 +43,8 @@ class PairingConfig:
             raise ValueError(f'timeout_s must be in (0, 60] s, got {self.timeout_s}')
         if not 1 <= self.max_pending <= 10000:
             raise ValueError(f'max_pending must be in [1, 10000], got {self.max_pending}')
+        if not 0.0 < self.jump_reset_s <= 3600.0:
+            raise ValueError(f'jump_reset_s must be in (0, 3600] s, got {self.jump_reset_s}')
 
 
 @dataclass
@@ -58,6 +65,7 @@ class PairingCounters:
     images_without_detections: int = 0
     detections_dropped_overflow: int = 0
     late_dropped: int = 0
+    clock_resets: int = 0
     extra: Dict[str, int] = field(default_factory=dict)
 
 
@@ -79,11 +87,13 @@ class FramePairer:
         self._detections: 'OrderedDict[int, Any]' = OrderedDict()
         self._tolerance_ns = int(round(config.tolerance_s * 1e9))
         self._timeout_ns = int(round(config.timeout_s * 1e9))
+        self._jump_ns = int(round(config.jump_reset_s * 1e9))
         self._newest_ns: Optional[int] = None
         self._last_released_ns: Optional[int] = None
 
     def add_image(self, stamp_ns: int, image: Any) -> List[PairedFrame]:
         """Buffer an image; return the frames that became ready, in stamp order."""
+        self._check_clock(stamp_ns)
         self._see(stamp_ns)
         self._images[stamp_ns] = image
         while len(self._images) > self.config.max_pending:
@@ -93,6 +103,7 @@ class FramePairer:
 
     def add_detections(self, stamp_ns: int, detections: Any) -> List[PairedFrame]:
         """Buffer a detection array; return the frames that became ready, in stamp order."""
+        self._check_clock(stamp_ns)
         if self._last_released_ns is not None and stamp_ns <= self._last_released_ns:
             # Older than a frame already tracked: the tracker's time cannot go back.
             self.counters.late_dropped += 1
@@ -109,6 +120,15 @@ class FramePairer:
         """Release everything still pending (end of a bag), motion-only where unpaired."""
         self._newest_ns = None
         return self._release(force=True)
+
+    def _check_clock(self, stamp_ns: int) -> None:
+        if self._newest_ns is not None and stamp_ns < self._newest_ns - self._jump_ns:
+            # Frames pending from before the jump can never pair with what comes now.
+            self._images.clear()
+            self._detections.clear()
+            self._newest_ns = None
+            self._last_released_ns = None
+            self.counters.clock_resets += 1
 
     def _see(self, stamp_ns: int) -> None:
         if self._newest_ns is None or stamp_ns > self._newest_ns:

@@ -23,6 +23,8 @@ IMAGE_TRANSPORTS = ('raw', 'compressed')
 QOS_PROFILES = ('sensor_data', 'reliable')
 ANNOTATED_MODES = ('auto', 'always', 'never')
 ENCODER_BACKENDS = ('auto', 'torch', 'torchscript', 'onnx')
+# A choice YAML turns into a boolean when written bare; accepted as false too.
+YAML_OFF = 'off'
 # Parameters every rclpy node declares itself.
 ROS_OWN_PARAMETERS = ('use_sim_time', 'start_type_description_service')
 
@@ -65,6 +67,9 @@ class NodeConfig:
     max_queued_frames: int = _param(2, 'paired frames waiting for the tracker; the oldest is '
                                     'dropped (and counted) beyond this', low=1, high=1000)
     min_score: float = _param(0.0, 'detections below this score are ignored', low=0.0, high=1.0)
+    time_jump_reset: float = _param(1.0, 'a stamp this much older than the newest seen means the '
+                                    'clock restarted (a looped bag): pairing, odometry and '
+                                    'tracks start again, s', low=0.001, high=3600.0)
     ego_motion_mode: str = _param('auto', 'camera-motion compensation: odometry, image '
                                   '(optical flow), auto (odometry when fresh, else image), off',
                                   choices=EGO_MOTION_MODES)
@@ -108,6 +113,10 @@ class NodeConfig:
         for f in fields(self):
             value = getattr(self, f.name)
             meta = f.metadata
+            if value is False and YAML_OFF in meta['choices']:
+                # YAML (PyYAML and ROS's parser alike) reads a bare `off` as false.
+                value = YAML_OFF
+                object.__setattr__(self, f.name, value)
             if isinstance(f.default, bool) and not isinstance(value, bool):
                 raise ValueError(f'{f.name} must be true or false, got {value!r}')
             if meta['choices'] and value not in meta['choices']:

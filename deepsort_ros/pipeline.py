@@ -9,7 +9,7 @@ messages of a bag in recorded order, so both run exactly the same code.
 from collections import deque
 from dataclasses import dataclass, field
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 import uuid
 
 from deepsort_ros.conversions import (ClassRegistry, DetectionBatch, detections_to_batch,
@@ -23,8 +23,43 @@ import numpy.typing as npt
 
 STAGES = ('convert', 'ego_motion', 'encode', 'track', 'publish')
 LATENCY_WINDOW = 500
-# Odometry this much older than the newest sample means the clock restarted, not reordering.
-ODOM_RESET_S = 1.0
+
+
+def load_encoder(config: NodeConfig) -> Tuple[Optional[Callable], str, str]:
+    """
+    Load the Re-ID encoder that a node config asks for (torch is imported only then).
+
+    Parameters
+    ----------
+    config : NodeConfig
+        ``use_appearance``, ``encoder_weights``, ``encoder_device``, ``encoder_backend``.
+
+    Returns
+    -------
+    encoder : callable or None
+        ``(image_bgr, boxes_tlwh) -> (N, D)``; None when appearance is off.
+    name, device : str
+        What the encoder is and where it runs, for logs and diagnostics ('none' when off).
+
+    Raises
+    ------
+    RuntimeError
+        When the model cannot be loaded; the message says what to change.
+
+    """
+    if not config.use_appearance:
+        return None, 'none', 'none'
+    try:
+        from deepsort_ros.reid import create_encoder
+
+        encoder = create_encoder(config.encoder_weights or None, device=config.encoder_device,
+                                 backend=config.encoder_backend)
+    except (ImportError, OSError, RuntimeError, ValueError) as error:
+        raise RuntimeError(
+            f'cannot load the Re-ID encoder ({error}); set encoder_weights to a valid file, or '
+            'use_appearance:=false to track on motion only') from None
+    name = str(getattr(encoder, 'name', type(encoder).__name__))
+    return encoder, name, str(getattr(encoder, 'device', 'cpu'))
 
 
 @dataclass
@@ -52,6 +87,7 @@ class PipelineStats:
     bad_detections: int = 0
     bad_odometry: int = 0
     time_backwards: int = 0
+    clock_resets: int = 0
     ego_motion_sources: Dict[str, int] = field(default_factory=dict)
     stage_ms: Dict[str, Deque[float]] = field(
         default_factory=lambda: {s: deque(maxlen=LATENCY_WINDOW) for s in STAGES})
@@ -96,7 +132,8 @@ class TrackingPipeline:
         self._header_type = Header
         self._log = logger or (lambda level, text: None)
         self._pairer = FramePairer(PairingConfig(
-            node_config.sync_tolerance, node_config.detection_timeout, node_config.max_pending))
+            node_config.sync_tolerance, node_config.detection_timeout, node_config.max_pending,
+            node_config.time_jump_reset))
         self._ego = ego_motion.EgoMotionEstimator(ego_motion.EgoMotionConfig(
             mode=node_config.ego_motion_mode, odom_buffer_size=node_config.odom_buffer_size,
             odom_max_gap=node_config.odom_max_gap, use_ground_plane=node_config.use_ground_plane,
@@ -142,7 +179,8 @@ class TrackingPipeline:
             return
         self._odom_frame = msg.header.frame_id or self._odom_frame
         stamp_s = stamp_to_ns(msg.header.stamp) * 1e-9
-        if self._last_odom_s is not None and stamp_s < self._last_odom_s - ODOM_RESET_S:
+        if self._last_odom_s is not None and \
+                stamp_s < self._last_odom_s - self.config.time_jump_reset:
             # A looped bag or a restarted clock: old poses would be interpolated across.
             self._ego.odometry.clear()
             self._log('warn', 'odometry time jumped backwards: odometry buffer cleared')
@@ -204,9 +242,17 @@ class TrackingPipeline:
         stage_ms: Dict[str, float] = {}
         t0 = time.perf_counter()
         if self._last_stamp_ns is not None and frame.stamp_ns <= self._last_stamp_ns:
-            self.stats.time_backwards += 1
-            self._log('warn', 'frame stamp not after the previous one: dropped')
-            return None
+            if self._last_stamp_ns - frame.stamp_ns <= self.config.time_jump_reset * 1e9:
+                self.stats.time_backwards += 1
+                self._log('warn', 'frame stamp not after the previous one: dropped')
+                return None
+            # The clock restarted (a looped bag): the tracker resets itself on the earlier
+            # stamp and odometry was cleared when it jumped; the optical flow must not compare
+            # with a frame from before the jump.
+            self.stats.clock_resets += 1
+            self._log('warn', 'time jumped back: tracks and image motion restarted')
+            self._ego.image_motion.reset()
+            self._last_stamp_ns = None
         try:
             batch = detections_to_batch(frame.detections, self.classes, self.config.min_score)
         except (AttributeError, TypeError, ValueError) as error:

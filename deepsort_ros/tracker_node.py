@@ -19,7 +19,7 @@ from typing import Any, Deque, List, Optional
 
 from deepsort_ros import node_config as nc
 from deepsort_ros.image_conversion import bgr_to_image_msg
-from deepsort_ros.pipeline import FrameResult, STAGES, TrackingPipeline
+from deepsort_ros.pipeline import FrameResult, load_encoder, STAGES, TrackingPipeline
 from deepsort_ros.visualization import draw_tracks, MarkerBuilder, TrailHistory
 from deepsort_ros_msgs.msg import TargetStatus, TrackArray
 from deepsort_ros_msgs.srv import SelectTarget
@@ -43,7 +43,8 @@ def _descriptor(f: Any) -> ParameterDescriptor:
     text = meta.get('description', '')
     if meta.get('choices'):
         text += f' (one of: {", ".join(meta["choices"])})'
-    descriptor = ParameterDescriptor(description=text, read_only=bool(meta.get('read_only')))
+    descriptor = ParameterDescriptor(description=text, read_only=bool(meta.get('read_only')),
+                                     dynamic_typing=nc.YAML_OFF in meta.get('choices', ()))
     low, high = meta.get('low'), meta.get('high')
     if low is not None and high is not None:
         if isinstance(f.default, float):
@@ -117,20 +118,12 @@ class TrackerNode(LifecycleNode):
         except ValueError as error:
             self.get_logger().error(f'invalid parameters: {error}')
             return TransitionCallbackReturn.FAILURE
-        encoder = None
-        if config.use_appearance:
-            try:
-                from deepsort_ros.reid import create_encoder
-                encoder = create_encoder(config.encoder_weights or None,
-                                         device=config.encoder_device,
-                                         backend=config.encoder_backend)
-            except (ImportError, OSError, RuntimeError, ValueError) as error:
-                self.get_logger().error(
-                    f'cannot load the Re-ID encoder ({error}); set encoder_weights to a valid '
-                    'file, or use_appearance:=false to track on motion only')
-                return TransitionCallbackReturn.FAILURE
-            self._encoder_name = str(getattr(encoder, 'name', type(encoder).__name__))
-            self._encoder_device = str(getattr(encoder, 'device', 'cpu'))
+        try:
+            encoder, self._encoder_name, self._encoder_device = load_encoder(config)
+        except RuntimeError as error:
+            self.get_logger().error(str(error))
+            return TransitionCallbackReturn.FAILURE
+        if encoder is not None:
             self.get_logger().info(
                 f'Re-ID encoder: {self._encoder_name} on {self._encoder_device}')
         self.config = config

@@ -37,6 +37,20 @@ def test_detections_older_than_released_frame_are_dropped_and_counted():
     assert pairer.counters.late_dropped == 1
 
 
+def test_a_looping_bag_restarts_pairing_instead_of_dropping_everything():
+    pairer = FramePairer(PairingConfig(jump_reset_s=1.0))
+    for i in range(5):
+        pairer.add_image(10_000 * MS + i * 500 * MS, f'img{i}')
+        assert len(pairer.add_detections(10_000 * MS + i * 500 * MS, f'det{i}')) == 1
+    pairer.add_detections(11_900 * MS, 'reordered')  # slightly late: dropped, no restart
+    assert (pairer.counters.late_dropped, pairer.counters.clock_resets) == (1, 0)
+    # The bag starts again at its first stamp: 2 s back.
+    pairer.add_image(10_000 * MS, 'again-img0')
+    ready = pairer.add_detections(10_000 * MS, 'again-det0')
+    assert [(f.detections, f.image) for f in ready] == [('again-det0', 'again-img0')]
+    assert pairer.counters.clock_resets == 1 and pairer.counters.late_dropped == 1
+
+
 def test_buffers_are_bounded():
     pairer = FramePairer(PairingConfig(max_pending=3, timeout_s=10.0))
     for i in range(10):
@@ -48,7 +62,7 @@ def test_buffers_are_bounded():
 
 
 @pytest.mark.parametrize('kwargs', [{'tolerance_s': -1.0}, {'timeout_s': 0.0},
-                                    {'max_pending': 0}])
+                                    {'max_pending': 0}, {'jump_reset_s': 0.0}])
 def test_invalid_settings_are_rejected(kwargs):
     with pytest.raises(ValueError):
         PairingConfig(**kwargs)

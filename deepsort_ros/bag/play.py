@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any, Callable, Collection, Dict, List, Optional, Union
 
-from deepsort_ros.bag.reader import BagReadSummary, iter_raw
+from deepsort_ros.bag.reader import bag_topics, BagReadSummary, iter_raw
 from deepsort_ros.bag.typestore import message_class, UnknownMessageType
 
 # Reliable, keep last 10 for every topic (images included: a slow subscriber gets the newest).
@@ -157,17 +157,8 @@ def play_bag(path: Union[Path, str], node: Any, rate: float = 1.0, loop: bool = 
 
 def _create_publishers(path: Union[Path, str], node: Any, topics: Optional[Collection[str]],
                        publishers: Dict[str, Any], read: BagReadSummary) -> None:
-    # One pass over the bag's connections only: rosbags lists them without reading messages.
-    from rosbags.rosbag2 import Reader
-
-    try:
-        with Reader(Path(path)) as reader:
-            connections = [(c.topic, c.msgtype) for c in reader.connections]
-    except Exception:  # noqa: B902 - damaged bag: learn the topics by scanning it
-        seen: Dict[str, str] = {}
-        for topic, type_name, _, _ in iter_raw(path, topics, BagReadSummary()):
-            seen.setdefault(topic, type_name)
-        connections = list(seen.items())
+    types, _ = bag_topics(path)
+    connections = list(types.items())
     for topic, type_name in connections:
         if (topics is not None and topic not in topics) or topic in publishers:
             continue

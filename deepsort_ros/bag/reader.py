@@ -176,6 +176,48 @@ def scan_mcap(path: Path, errors: List[str]) -> Iterator[RawMessage]:
             errors.append(f'bag ends early: {error}')
 
 
+def bag_topics(path: Union[Path, str]) -> Tuple[Dict[str, str], Dict[str, int]]:
+    """
+    List a bag's topics without reading its messages (scanning a damaged bag instead).
+
+    Parameters
+    ----------
+    path : Path or str
+        Bag folder (or a single ``.mcap`` / ``.db3`` file).
+
+    Returns
+    -------
+    types : dict of str to str
+        Topic -> ROS type name.
+    counts : dict of str to int
+        Topic -> number of messages (as the bag's index says, or as counted by the scan).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f'bag {path} does not exist')
+    types: Dict[str, str] = {}
+    counts: Dict[str, int] = {}
+    try:
+        with Reader(path) as reader:
+            for connection in reader.connections:
+                types.setdefault(connection.topic, connection.msgtype)
+                counts[connection.topic] = counts.get(connection.topic, 0) + \
+                    connection.msgcount
+        return types, counts
+    except Exception:  # noqa: B902 - damaged bag: learn the topics by scanning it
+        pass
+    for topic, type_name, _, _ in iter_raw(path, None, BagReadSummary()):
+        types.setdefault(topic, type_name)
+        counts[topic] = counts.get(topic, 0) + 1
+    return types, counts
+
+
 def iter_raw(path: Union[Path, str], topics: Optional[Collection[str]] = None,
              summary: Optional[BagReadSummary] = None) -> Iterator[RawMessage]:
     """
