@@ -68,15 +68,70 @@ def test_nan_and_degenerate_rows_are_dropped_and_counted():
     assert tracker.dropped_detections == 5
 
 
-def test_time_going_backwards_raises_and_changes_nothing():
+def test_time_going_backwards_resets_cleanly_and_keeps_counting_ids():
+    feats = identity_features(2, seed=6)
+    boxes = [[10, 10, 20, 40], [300, 10, 20, 40]]
+    tracker = Tracker(TrackerConfig(n_init=3, lost_gallery_size=10, max_age=0.1))
+    for k in range(4):
+        tracker.update(**frame(boxes, list(feats)), timestamp=5.0 + 0.1 * k)
+    tracker.update(**frame(boxes[:1], [feats[0]]), timestamp=5.5)  # identity 2 is lost
+    assert tracker.lost_identities == 1
+    assert tracker.select_target(track_id=1) == 1
+    old_ids = {1, 2}
+
+    out = tracker.update(**frame(boxes, list(feats)), timestamp=1.0)  # the bag looped
+    assert tracker.time_resets == 1
+    deleted = [t.track_id for t in out if t.state is TrackState.DELETED]
+    active = [t for t in out if t.state is not TrackState.DELETED]
+    assert deleted == [1]  # the only confirmed active track, reported once more
+    assert len(active) == 2 and min(t.track_id for t in active) > max(old_ids)
+    assert all(t.state is TrackState.CONFIRMED for t in active)  # a first frame again
+    assert all(t.time_since_update == 0.0 and t.hits == 1 for t in active)
+    assert tracker.lost_identities == 0 and tracker.relinked == 0
+    assert tracker.target_id is None
+    new_ids = sorted(t.track_id for t in active)
+    for k in range(1, 4):
+        later = tracker.update(**frame(boxes, list(feats)), timestamp=1.0 + 0.1 * k)
+        assert sorted(t.track_id for t in later) == new_ids
+        assert all(t.state is TrackState.CONFIRMED and t.hits == k + 1 for t in later)
+    assert tracker.time_resets == 1 and tracker.dropped_detections == 0
+    assert tracker.frame_count == 9
+
+
+def test_explicit_reset_starts_ids_again():
     tracker = Tracker(TrackerConfig(n_init=1))
     tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=5.0)
-    with pytest.raises(ValueError, match='backwards'):
-        tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=4.0)
-    same = tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=5.0)  # dt = 0 is fine
-    assert same[0].track_id == 1 and same[0].hits == 2
-    with pytest.raises(ValueError, match='finite'):
-        tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=float('nan'))
+    tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=4.0)
+    assert tracker.time_resets == 1 and [t.track_id for t in tracker.tracks] == [2, 1]
+    tracker.reset()
+    assert tracker.time_resets == 0 and tracker.frame_count == 0
+    assert tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=0.0)[0].track_id == 1
+
+
+def test_equal_timestamps_update_with_zero_dt():
+    tracker = Tracker(TrackerConfig(n_init=1))
+    first = tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=5.0)
+    same = tracker.update(np.array([[14, 10, 20, 40.0]]), timestamp=5.0)
+    assert same[0].track_id == 1 and same[0].hits == 2 and tracker.time_resets == 0
+    assert same[0].time_since_update == 0.0
+    # No time passed: no process noise, and the detection only shrinks the covariance.
+    assert np.all(np.diag(same[0].covariance) <= np.diag(first[0].covariance))
+    assert np.all(np.isfinite(same[0].velocity_cxcywh))
+
+
+@pytest.mark.parametrize('stamp', [float('nan'), float('inf'), -float('inf')])
+def test_non_finite_timestamp_drops_the_frame_and_changes_nothing(stamp):
+    tracker = Tracker(TrackerConfig(n_init=1))
+    before = tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=5.0)
+    mean = tracker._table.mean.copy()
+    out = tracker.update(np.array([[10, 10, 20, 40.0], [90, 10, 20, 40.0]]), timestamp=stamp,
+                         camera_motion=np.diag([2.0, 2.0, 1.0]))
+    assert out == [] and tracker.bad_timestamps == 1 and tracker.dropped_detections == 2
+    assert tracker.frame_count == 1 and tracker.time_resets == 0
+    assert [t.track_id for t in tracker.tracks] == [t.track_id for t in before]
+    assert np.array_equal(tracker._table.mean, mean)
+    after = tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=5.1)
+    assert [(t.track_id, t.hits) for t in after] == [(1, 2)]
 
 
 def test_inconsistent_lengths_raise():
@@ -100,6 +155,7 @@ def test_inconsistent_lengths_raise():
     ({'low_score_threshold': 0.8, 'high_score_threshold': 0.5}, 'low_score_threshold'),
     ({'lost_gallery_size': -1}, 'lost_gallery_size'),
     ({'max_iou_distance': 1.5}, 'max_iou_distance'),
+    ({'max_box_coordinate': 0.0}, 'max_box_coordinate'),
 ])
 def test_config_rejects_bad_values(settings, name):
     with pytest.raises(ValueError, match=name):

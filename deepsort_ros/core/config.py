@@ -93,6 +93,11 @@ class TrackerConfig:
         Report a confirmed track once more, state DELETED, in the update that deletes it.
     max_time_step : float
         Largest dt predicted in one step; longer gaps are clamped (a paused stream).
+    max_box_coordinate : float
+        Pixels; a detection with a left, top, width or height beyond this in magnitude is
+        dropped as bad data (squared box sizes feed the covariances and would overflow). A
+        track whose box or box standard deviation grows beyond it (only absurd camera motions
+        get there) is deleted.
 
     """
 
@@ -130,6 +135,7 @@ class TrackerConfig:
     target_reacquire_max_cosine_distance: float = 0.3
     report_deleted: bool = True
     max_time_step: float = 5.0
+    max_box_coordinate: float = 1e5
 
     def __post_init__(self) -> None:
         """Check every value; raise ValueError naming the setting and the allowed range."""
@@ -161,7 +167,7 @@ class TrackerConfig:
         self._check_range('new_track_score', 0.0, 1.0)
         for name in ('gating_threshold', 'std_position', 'std_velocity', 'std_measurement',
                      'initial_velocity_std', 'max_age', 'lost_gallery_max_age',
-                     'relink_max_speed', 'max_time_step'):
+                     'relink_max_speed', 'max_time_step', 'max_box_coordinate'):
             if getattr(self, name) <= 0.0:
                 raise ValueError(f'{name} must be > 0, got {getattr(self, name)!r}')
         for name in ('tentative_max_age', 'relink_min_radius', 'target_search_time',

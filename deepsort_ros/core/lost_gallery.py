@@ -86,7 +86,22 @@ class LostGallery:
         hits = np.flatnonzero(self.valid & (self.track_id == track_id))
         return int(hits[0]) if len(hits) else -1
 
-    def warp(self, homography: FloatArray) -> None:
-        """Move the remembered boxes with the camera (centre exactly, size by the Jacobian)."""
+    def warp(self, homography: FloatArray, max_coordinate: float = np.inf) -> None:
+        """
+        Move the remembered boxes with the camera (centre exactly, size by the Jacobian).
+
+        Parameters
+        ----------
+        homography : ndarray, shape (3, 3)
+            Maps previous-image pixels to current-image pixels.
+        max_coordinate : float
+            Pixels; an identity whose box leaves this range (or stops being finite) is
+            forgotten: it can no longer be compared with anything in the image.
+
+        """
         slots = np.flatnonzero(self.valid)
-        self.box_cxcywh[slots] = warp_boxes_cxcywh(self.box_cxcywh[slots], homography)
+        boxes_cxcywh = warp_boxes_cxcywh(self.box_cxcywh[slots], homography)
+        self.box_cxcywh[slots] = boxes_cxcywh
+        with np.errstate(invalid='ignore'):
+            in_range = np.all(np.abs(boxes_cxcywh) <= max_coordinate, axis=1)
+        self.valid[slots[~in_range]] = False

@@ -33,8 +33,9 @@ def normalise_rows(features: npt.NDArray[np.floating]) -> npt.NDArray[np.float32
 
     """
     features = np.asarray(features, dtype=np.float32)
-    norms = np.linalg.norm(features, axis=1, keepdims=True)
-    return features / np.maximum(norms, 1e-12)
+    # Norms in float64: squares of large float32 features would overflow to inf.
+    norms = np.linalg.norm(features.astype(np.float64), axis=1, keepdims=True)
+    return (features / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 class TrackTable:

@@ -6,6 +6,10 @@ last update, associate in three stages (appearance with Mahalanobis gating, IoU,
 optionally low-score detections by IoU), update the filters, start, confirm and delete tracks,
 re-link new tracks to remembered identities, and report. All per-track numerics run on stacked
 arrays; Python loops only build the returned records.
+
+Bad data (non-finite or absurd numbers, clocks that jump, degenerate camera motions) is dropped
+and counted, never raised: a tracker fed by a live robot or a looping bag must keep running.
+Only API misuse (array shapes that do not fit) raises ValueError.
 """
 
 from typing import List, Optional, Tuple
@@ -34,12 +38,43 @@ class Tracker:
     config : TrackerConfig, optional
         Defaults when omitted.
 
+    Attributes
+    ----------
+    frame_count : int
+        Updates processed (a frame with a non-finite timestamp is not one).
+    dropped_detections : int
+        Detection rows dropped as bad data (see Notes).
+    relinked : int
+        New tracks given a remembered identity.
+    time_resets : int
+        Updates whose timestamp was earlier than the previous one's (see Notes).
+    bad_timestamps : int
+        Updates ignored for a non-finite timestamp.
+    bad_camera_motions : int
+        Camera motions given to :meth:`update` and ignored as unusable (see :meth:`warp`).
+    diverged_tracks : int
+        Tracks deleted, unreported, because their state left the coordinate range.
+
     Notes
     -----
-    A timestamp earlier than the previous update's raises ValueError and changes nothing (call
-    :meth:`reset` after a clock jump); an equal timestamp is accepted with dt = 0. Rows with a
-    non-finite box, score or feature, or a non-positive size, are dropped and counted in
-    :attr:`dropped_detections`.
+    Timestamps: an equal timestamp is accepted with dt = 0; a gap longer than
+    ``max_time_step`` is predicted as ``max_time_step`` (tracks coast and age by the real
+    gap, so a long pause deletes them, and covariances stay bounded). A timestamp earlier than
+    the previous update's (a looping bag, a restarted clock) resets the tracker: its active
+    tracks (reported once more as DELETED when ``report_deleted``), remembered identities and
+    followed target are forgotten, its clock restarts at the new timestamp, and the frame is
+    then tracked like a first frame. Identities keep counting up, so an old identity never
+    names a new object. A non-finite timestamp drops the frame: all its rows count as
+    dropped, nothing else changes and the update returns an empty list.
+
+    Detections: rows with a non-finite box, score, class id or feature, a non-positive width
+    or height, a left, top, width or height beyond ``max_box_coordinate`` in magnitude, or a
+    class id that is not a whole number in int64's range are dropped and counted in
+    :attr:`dropped_detections`. Duplicated rows are ordinary detections.
+
+    A track whose filter stops being finite, or whose box or box standard deviation leaves
+    ``max_box_coordinate`` (only absurd camera motions get there), is deleted without a report
+    and counted in :attr:`diverged_tracks`.
 
     """
 
@@ -53,15 +88,23 @@ class Tracker:
         self.reset()
 
     def reset(self) -> None:
-        """Forget every track, identity, target and the clock; ids start again at 1."""
-        self._table = TrackTable(self.config.nn_budget, self.config.feature_ema_alpha)
-        self._lost = LostGallery(self.config.lost_gallery_size)
+        """Forget every track, identity, target and the clock; ids and counters start again."""
         self._next_id = 1
-        self._last_time: Optional[float] = None
-        self._outputs: List[TrackOutput] = []
         self.frame_count = 0
         self.dropped_detections = 0
         self.relinked = 0
+        self.time_resets = 0
+        self.bad_timestamps = 0
+        self.bad_camera_motions = 0
+        self.diverged_tracks = 0
+        self._forget()
+
+    def _forget(self) -> None:
+        """Forget every track, identity, target and the clock; keep ids and counters going."""
+        self._table = TrackTable(self.config.nn_budget, self.config.feature_ema_alpha)
+        self._lost = LostGallery(self.config.lost_gallery_size)
+        self._last_time: Optional[float] = None
+        self._outputs: List[TrackOutput] = []
         self._target_id: Optional[int] = None
         self._target_status = TargetStatus.NONE
         self._target_last_seen = 0.0
@@ -171,19 +214,36 @@ class Tracker:
             Maps previous-image pixels to current-image pixels (an affine transform has a last
             row (0, 0, 1)).
 
+        Raises
+        ------
+        ValueError
+            When the matrix is not 3x3, not finite, singular (rank below 3 by
+            ``numpy.linalg.matrix_rank``), or maps a track centre to infinity; nothing changes
+            then. :meth:`update` counts such a camera motion in :attr:`bad_camera_motions` and
+            tracks the frame without it.
+
+        Notes
+        -----
+        A remembered identity whose box the homography sends out of the coordinate range is
+        forgotten; a track sent there is deleted by the next update (see the class Notes).
+
         """
         h = np.asarray(homography, dtype=np.float64)
         if h.shape != (3, 3) or not np.isfinite(h).all():
             raise ValueError(f'camera motion must be a finite 3x3 matrix, got {h!r}')
-        slots = self._table.active
-        if len(slots):
-            mean, cov = self.kalman.warp(self._table.mean[slots], self._table.covariance[slots],
-                                         h)
-            self._table.mean[slots] = mean
-            self._table.covariance[slots] = cov
-            self._table.last_box_cxcywh[slots] = warp_boxes_cxcywh(
-                self._table.last_box_cxcywh[slots], h)
-        self._lost.warp(h)
+        if np.linalg.matrix_rank(h) < 3:
+            raise ValueError(f'camera motion is a singular matrix, not a homography: {h!r}')
+        table = self._table
+        slots = table.active
+        # Extreme (but invertible) homographies may overflow; the next update deletes the
+        # tracks they break, so the warnings would say nothing the counters do not.
+        with np.errstate(over='ignore', invalid='ignore', divide='ignore'):
+            mean, cov = self.kalman.warp(table.mean[slots], table.covariance[slots], h)
+            last_box_cxcywh = warp_boxes_cxcywh(table.last_box_cxcywh[slots], h)
+            self._lost.warp(h, self.config.max_box_coordinate)
+        table.mean[slots] = mean
+        table.covariance[slots] = cov
+        table.last_box_cxcywh[slots] = last_box_cxcywh
 
     # ---- the update -----------------------------------------------------------------------
 
@@ -204,11 +264,13 @@ class Tracker:
             Detection classes; 0 when omitted.
         features : array_like, shape (N, D), optional
             Appearance features (normalised here); None tracks on motion and IoU only. An
-            all-zero row is a detection without appearance.
+            all-zero row is a detection without appearance. D must not change between frames.
         timestamp : float
-            Seconds; not earlier than the previous update's.
+            Seconds. An earlier timestamp than the previous update's resets the tracker, a
+            non-finite one drops the frame (see the class Notes).
         camera_motion : array_like, shape (3, 3), optional
-            Homography from the previous image to this one, applied before prediction.
+            Homography from the previous image to this one, applied before prediction; one
+            :meth:`warp` refuses is ignored and counted in :attr:`bad_camera_motions`.
 
         Returns
         -------
@@ -219,32 +281,49 @@ class Tracker:
         Raises
         ------
         ValueError
-            For a timestamp earlier than the previous one, a non-finite timestamp, or arrays
-            of inconsistent lengths.
+            Only for API misuse, before anything changes: boxes not of shape (N, 4), scores,
+            class ids or features whose lengths differ from N, features not 2-D or of another
+            size D than before, a camera motion not of shape (3, 3). Bad values never raise.
 
         """
         cfg = self.config
+        boxes, det_scores, det_classes, det_features, ok, homography = self._parse_inputs(
+            boxes_tlwh, scores, class_ids, features, camera_motion)
         now = float(timestamp)
         if not np.isfinite(now):
-            raise ValueError(f'timestamp must be finite, got {timestamp!r}')
+            # No place in time: the frame cannot be predicted to, so it is not tracked.
+            self.dropped_detections += len(boxes)
+            self.bad_timestamps += 1
+            return []
+        self.dropped_detections += int(len(boxes) - ok.sum())
+        reset_deleted: List[TrackOutput] = []
         if self._last_time is not None and now < self._last_time:
-            raise ValueError(f'timestamp {now:.6f} s is earlier than the previous update at '
-                             f'{self._last_time:.6f} s: time went backwards (call reset() '
-                             'after a clock jump)')
-        boxes_cxcywh, det_scores, det_classes, det_features, det_rows = self._clean_inputs(
-            boxes_tlwh, scores, class_ids, features)
-        dt = 0.0 if self._last_time is None else min(now - self._last_time, cfg.max_time_step)
+            reset_deleted = self._restart_clock()
+        first_frame = self._last_time is None
+        det_rows = np.flatnonzero(ok & (det_scores >= cfg.low_score_threshold))
+        boxes_cxcywh = tlwh_to_cxcywh(boxes[det_rows])
+        det_scores = det_scores[det_rows]
+        det_classes = det_classes[det_rows]
+        if det_features is not None:
+            self._table.set_feature_dim(det_features.shape[1])
+            det_features = normalise_rows(det_features[det_rows])
+        dt = 0.0 if first_frame else min(now - self._last_time, cfg.max_time_step)
         self._last_time = now
         self.frame_count += 1
 
-        if camera_motion is not None:
-            self.warp(camera_motion)
+        if homography is not None:
+            try:
+                self.warp(homography)
+            except ValueError:
+                self.bad_camera_motions += 1
         table = self._table
         slots = table.active
         if len(slots) and dt > 0.0:
-            mean, cov = self.kalman.predict(table.mean[slots], table.covariance[slots], dt)
+            with np.errstate(over='ignore', invalid='ignore'):
+                mean, cov = self.kalman.predict(table.mean[slots], table.covariance[slots], dt)
             table.mean[slots] = mean
             table.covariance[slots] = cov
+        slots = self._delete_diverged(slots)
         self._lost.expire(now, cfg.lost_gallery_max_age)
 
         track_match, det_match = self._associate(slots, boxes_cxcywh, det_scores, det_classes,
@@ -263,7 +342,7 @@ class Tracker:
                                         & (table.hits[matched_slots] >= cfg.n_init)]
         table.confirmed[newly_confirmed] = True
         new_slots = self._start_tracks(det_match, boxes_cxcywh, det_scores, det_classes,
-                                       det_features, det_rows, now)
+                                       det_features, det_rows, now, first_frame)
         if cfg.n_init <= 1:
             newly_confirmed = np.concatenate([newly_confirmed, new_slots])
         deleted = self._delete_stale(unmatched_slots, now)
@@ -271,13 +350,16 @@ class Tracker:
         self._relink(newly_confirmed, now)
         self._mark_occluded(table.active)
         self._update_target_status(now)
-        self._outputs = self._report(table.active, now) + deleted
+        self._outputs = self._report(table.active, now) + reset_deleted + deleted
         return list(self._outputs)
 
-    def _clean_inputs(self, boxes_tlwh: npt.ArrayLike, scores: Optional[npt.ArrayLike],
-                      class_ids: Optional[npt.ArrayLike], features: Optional[npt.ArrayLike]
+    def _parse_inputs(self, boxes_tlwh: npt.ArrayLike, scores: Optional[npt.ArrayLike],
+                      class_ids: Optional[npt.ArrayLike], features: Optional[npt.ArrayLike],
+                      camera_motion: Optional[npt.ArrayLike]
                       ) -> Tuple[FloatArray, FloatArray, IntArray,
-                                 Optional[npt.NDArray[np.float32]], IntArray]:
+                                 Optional[npt.NDArray[np.float32]], npt.NDArray[np.bool_],
+                                 Optional[FloatArray]]:
+        """Check shapes (raising ValueError) and flag good rows; change nothing."""
         boxes = np.asarray(boxes_tlwh, dtype=np.float64)
         if boxes.size == 0:
             boxes = boxes.reshape(0, 4)
@@ -286,27 +368,74 @@ class Tracker:
         n = len(boxes)
         det_scores = (np.ones(n) if scores is None
                       else np.asarray(scores, dtype=np.float64).reshape(-1))
-        det_classes_raw = (np.zeros(n) if class_ids is None
-                           else np.asarray(class_ids, dtype=np.float64).reshape(-1))
-        if len(det_scores) != n or len(det_classes_raw) != n:
+        det_classes, classes_ok = self._parse_class_ids(n, class_ids)
+        if len(det_scores) != n or len(det_classes) != n:
             raise ValueError(f'{n} boxes but {len(det_scores)} scores and '
-                             f'{len(det_classes_raw)} class ids')
-        ok = (np.isfinite(boxes).all(axis=1) & np.isfinite(det_scores)
-              & np.isfinite(det_classes_raw) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0))
+                             f'{len(det_classes)} class ids')
         det_features = None
         if features is not None:
-            det_features = np.asarray(features, dtype=np.float32)
+            with np.errstate(over='ignore'):  # beyond float32: inf, a dropped row
+                det_features = np.asarray(features, dtype=np.float32)
             if det_features.ndim != 2 or len(det_features) != n:
                 raise ValueError(f'features must have shape ({n}, D), got {det_features.shape}')
-            ok &= np.isfinite(det_features).all(axis=1)
-        self.dropped_detections += int(n - ok.sum())
-        keep = ok & (det_scores >= self.config.low_score_threshold)
-        rows = np.flatnonzero(keep)
+            known = self._table.feature_dim
+            if known is not None and det_features.shape[1] != known:
+                raise ValueError(f'features have {det_features.shape[1]} columns, earlier ones '
+                                 f'had {known}')
+        homography = None
+        if camera_motion is not None:
+            homography = np.asarray(camera_motion, dtype=np.float64)
+            if homography.shape != (3, 3):
+                raise ValueError(f'camera_motion must have shape (3, 3), got {homography.shape}')
+        limit = self.config.max_box_coordinate
+        with np.errstate(invalid='ignore'):
+            ok = (np.all(np.abs(boxes) <= limit, axis=1) & (boxes[:, 2] > 0)
+                  & (boxes[:, 3] > 0) & np.isfinite(det_scores) & classes_ok)
         if det_features is not None:
-            self._table.set_feature_dim(det_features.shape[1])
-            det_features = normalise_rows(det_features[rows])
-        return (tlwh_to_cxcywh(boxes[rows]), det_scores[rows],
-                det_classes_raw[rows].astype(np.int64), det_features, rows)
+            ok &= np.isfinite(det_features).all(axis=1)
+        return boxes, det_scores, det_classes, det_features, ok, homography
+
+    @staticmethod
+    def _parse_class_ids(n: int, class_ids: Optional[npt.ArrayLike]
+                         ) -> Tuple[IntArray, npt.NDArray[np.bool_]]:
+        """Return int64 class ids and which of them are usable (finite whole int64 numbers)."""
+        if class_ids is None:
+            return np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
+        raw = np.asarray(class_ids).reshape(-1)
+        if np.issubdtype(raw.dtype, np.signedinteger) or raw.dtype == np.bool_:
+            return raw.astype(np.int64), np.ones(len(raw), dtype=bool)
+        values = raw.astype(np.float64)
+        with np.errstate(invalid='ignore'):
+            ok = (values == np.round(values)) & (np.abs(values) < 2.0 ** 63)  # int64's range
+        return np.where(ok, values, 0.0).astype(np.int64), ok
+
+    def _restart_clock(self) -> List[TrackOutput]:
+        """Forget everything after time went backwards; return the reports of lost tracks."""
+        table = self._table
+        active = table.active
+        gone = active[table.confirmed[active]]
+        reported = (self._report(gone, self._last_time, TrackState.DELETED)
+                    if self.config.report_deleted and self._last_time is not None else [])
+        self._forget()
+        self.time_resets += 1
+        return reported
+
+    def _delete_diverged(self, slots: IntArray) -> IntArray:
+        """Delete tracks whose state is not finite or out of range; return the others."""
+        table = self._table
+        limit = self.config.max_box_coordinate
+        idx = np.arange(4)
+        with np.errstate(invalid='ignore'):
+            sane = (np.isfinite(table.mean[slots]).all(axis=1)
+                    & np.isfinite(table.covariance[slots]).all(axis=(1, 2))
+                    & np.all(np.abs(table.mean[slots, :4]) <= limit, axis=1)
+                    & np.all(np.abs(table.last_box_cxcywh[slots]) <= limit, axis=1)
+                    & np.all(table.covariance[slots][:, idx, idx] <= limit ** 2, axis=1))
+        if sane.all():
+            return slots
+        table.release(slots[~sane])
+        self.diverged_tracks += int((~sane).sum())
+        return slots[sane]
 
     def _associate(self, slots: IntArray, boxes_cxcywh: FloatArray, scores: FloatArray,
                    classes: IntArray, features: Optional[npt.NDArray[np.float32]]
@@ -404,7 +533,7 @@ class Tracker:
 
     def _start_tracks(self, det_match: IntArray, boxes_cxcywh: FloatArray, scores: FloatArray,
                       classes: IntArray, features: Optional[npt.NDArray[np.float32]],
-                      rows: IntArray, now: float) -> IntArray:
+                      rows: IntArray, now: float, first_frame: bool) -> IntArray:
         dets = np.flatnonzero((det_match < 0) & (scores >= self.config.new_track_score)
                               & (scores >= self.config.high_score_threshold))
         table = self._table
@@ -419,7 +548,7 @@ class Tracker:
         table.class_id[slots] = classes[dets]
         table.score[slots] = scores[dets]
         table.confirmed[slots] = self.config.n_init <= 1 or (self.config.confirm_first_frame
-                                                             and self.frame_count == 1)
+                                                             and first_frame)
         table.hits[slots] = 1
         table.age[slots] = 1
         table.misses[slots] = 0
