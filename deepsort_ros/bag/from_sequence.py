@@ -317,9 +317,9 @@ def iter_sequence_messages(source: SequenceSource, options: MessageOptions = Mes
     Yields
     ------
     (frame, stamp_ns, [(topic, message), ...])
-        1-based frame, its stamp (every message of the frame carries it), and the image,
-        camera info, detections (when there is a det.txt) and odometry (when asked for or
-        the camera moves), in that order.
+        1-based frame, its stamp (every message of the frame carries it), and, in this
+        order: odometry (when asked for or the camera moves), camera info, the image, and
+        detections (when there is a det.txt).
 
     """
     from sensor_msgs.msg import CompressedImage, Image
@@ -363,18 +363,20 @@ def iter_sequence_messages(source: SequenceSource, options: MessageOptions = Mes
         else:
             image_msg = bgr_to_image_msg(np.ascontiguousarray(image), Image)
         _stamp(image_msg.header, stamp_ns, options.frame_id)
-        messages: List[Tuple[str, Any]] = [(image_topic, image_msg)]
-        info_msg = _camera_info(width, height, intrinsics)
-        _stamp(info_msg.header, stamp_ns, options.frame_id)
-        messages.append((topics.camera_info, info_msg))
-        if dets is not None:
-            det_msg = _detections(boxes, scores)
-            _stamp(det_msg.header, stamp_ns, options.frame_id)
-            messages.append((topics.detections, det_msg))
+        # The order a robot delivers them in: odometry (fast, cheap) before the frame, and the
+        # detector's output last, so the node can interpolate odometry at the frame's stamp.
+        messages: List[Tuple[str, Any]] = []
         if options.odometry or profile.moving:
             odom_msg = _odometry(profile, t_s)
             _stamp(odom_msg.header, stamp_ns, 'odom')
             messages.append((topics.odometry, odom_msg))
+        info_msg = _camera_info(width, height, intrinsics)
+        _stamp(info_msg.header, stamp_ns, options.frame_id)
+        messages += [(topics.camera_info, info_msg), (image_topic, image_msg)]
+        if dets is not None:
+            det_msg = _detections(boxes, scores)
+            _stamp(det_msg.header, stamp_ns, options.frame_id)
+            messages.append((topics.detections, det_msg))
         yield frame, stamp_ns, messages
 
 
