@@ -93,3 +93,16 @@ def test_single_object_follows_through_occlusion_with_statuses():
     assert len(followed) == 1 and followed[0].detection_index == 1
     tracker.clear_target()
     assert tracker.target_status is TargetStatus.NONE and tracker.target_id is None
+
+
+def test_identity_relinked_in_its_deleting_update_is_not_also_reported_deleted():
+    # Deleted (unseen 0.3 s > max_age) in the very update where a look-alike appears 100 px
+    # away: beyond the motion gate, inside the re-link radius, so it inherits the identity.
+    tracker = Tracker(TrackerConfig(n_init=1, max_age=0.25))
+    feature = np.array([[1.0, 0.0, 0.0, 0.0]])
+    [first] = tracker.update([[100.0, 100.0, 40.0, 100.0]], [0.9], [0], feature, 0.0)
+    for t in (0.1, 0.2):
+        tracker.update(np.zeros((0, 4)), None, None, np.zeros((0, 4)), t)
+    out = tracker.update([[200.0, 100.0, 40.0, 100.0]], [0.9], [0], feature, 0.3)
+    assert tracker.relinked == 1
+    assert [(t.track_id, t.state) for t in out] == [(first.track_id, TrackState.CONFIRMED)]

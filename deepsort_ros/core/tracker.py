@@ -350,7 +350,12 @@ class Tracker:
         self._relink(newly_confirmed, now)
         self._mark_occluded(table.active)
         self._update_target_status(now)
-        self._outputs = self._report(table.active, now) + reset_deleted + deleted
+        active = self._report(table.active, now)
+        # An identity deleted and re-linked in the same update lives on: reporting it DELETED
+        # beside its active self would make consumers drop a live track.
+        alive = {t.track_id for t in active}
+        deleted = [t for t in deleted if t.track_id not in alive]
+        self._outputs = active + reset_deleted + deleted
         return list(self._outputs)
 
     def _parse_inputs(self, boxes_tlwh: npt.ArrayLike, scores: Optional[npt.ArrayLike],
