@@ -89,6 +89,7 @@ class PipelineStats:
     time_backwards: int = 0
     clock_resets: int = 0
     ego_motion_sources: Dict[str, int] = field(default_factory=dict)
+    ego_motion_reason: str = ''
     stage_ms: Dict[str, Deque[float]] = field(
         default_factory=lambda: {s: deque(maxlen=LATENCY_WINDOW) for s in STAGES})
     last_error: str = ''
@@ -275,6 +276,7 @@ class TrackingPipeline:
             result = self._ego.estimate(self._last_stamp_ns * 1e-9, stamp_s, image_bgr, self._K,
                                         batch.boxes_tlwh)
             homography, source = result.homography, result.source
+            self.stats.ego_motion_reason = result.reason
         elif image_bgr is not None and self.config.ego_motion_mode in ('image', 'auto'):
             # Prime the image-based estimator with the first frame.
             self._ego.estimate(stamp_s, stamp_s, image_bgr, self._K, batch.boxes_tlwh)

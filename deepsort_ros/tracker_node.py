@@ -12,6 +12,7 @@ The node is thin: callbacks convert and buffer, a worker thread runs
 
 from collections import deque
 import math
+import os
 import sys
 import threading
 import time
@@ -365,12 +366,14 @@ class TrackerNode(LifecycleNode):
             'bad images': stats.bad_images,
             'bad detections': stats.bad_detections,
             'bad odometry': stats.bad_odometry,
-            'time went backwards': stats.time_backwards,
+            'time went backwards (dropped)': stats.time_backwards,
+            'clock restarts': stats.clock_resets + pairing.clock_resets,
             'encoder': self._encoder_name,
             'encoder device': self._encoder_device,
             'ego-motion mode': self.config.ego_motion_mode,
             'ego-motion sources': ', '.join(f'{k}: {v}' for k, v in
                                             sorted(stats.ego_motion_sources.items())),
+            'ego-motion last reason': stats.ego_motion_reason,
             'tracks': len(tracks),
             'last error': stats.last_error,
         }
@@ -384,10 +387,24 @@ class TrackerNode(LifecycleNode):
         self._diagnostics_pub.publish(array)
 
 
+def _warn_about_small_dds_segments(node: TrackerNode) -> None:
+    if 'fastrtps' not in rclpy.get_rmw_implementation_identifier():
+        return
+    if os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE') or \
+            os.environ.get('FASTRTPS_DEFAULT_PROFILES_FILE'):
+        return
+    node.get_logger().warning(
+        'Fast DDS runs with its default 512 KB shared-memory segment: camera images larger '
+        'than that are lost, and messages beside them (odometry) with them. Export '
+        'FASTDDS_DEFAULT_PROFILES_FILE=<install>/share/deepsort_ros/config/'
+        'fastdds_large_data.xml for every process (the launch file does it for the node).')
+
+
 def main(args: Optional[List[str]] = None) -> int:
     """Run the tracker node until shutdown (Ctrl-C)."""
     rclpy.init(args=args)
     node = TrackerNode()
+    _warn_about_small_dds_segments(node)
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):

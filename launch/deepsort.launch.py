@@ -4,16 +4,22 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
 
 
 def generate_launch_description() -> LaunchDescription:
     """Describe the tracker node, its parameters file and its remappings."""
-    default_params = os.path.join(
-        get_package_share_directory('deepsort_ros'), 'config', 'deepsort.yaml')
+    share = get_package_share_directory('deepsort_ros')
+    default_params = os.path.join(share, 'config', 'deepsort.yaml')
+    # Fast DDS's default shared-memory segment (512 KB) loses camera images and the messages
+    # beside them; keep a profile the user chose, else use ours (config/fastdds_large_data.xml).
+    dds_profile = EnvironmentVariable(
+        'FASTDDS_DEFAULT_PROFILES_FILE',
+        default_value=os.path.join(share, 'config', 'fastdds_large_data.xml'))
     return LaunchDescription([
+        SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', dds_profile),
         DeclareLaunchArgument('params_file', default_value=default_params,
                               description='YAML file with the tracker parameters'),
         DeclareLaunchArgument('image', default_value='/camera/image_raw',

@@ -18,5 +18,10 @@ case ":${AMENT_PREFIX_PATH:-}:" in
 esac
 # shellcheck disable=SC1091
 COLCON_TRACE= source "$_deepsort_repo/install/setup.bash"
+# Fast DDS's default 512 KB shared-memory segment loses camera images and the messages beside
+# them (see config/fastdds_large_data.xml); use the large-data profile unless one is chosen.
+if [ -z "${FASTDDS_DEFAULT_PROFILES_FILE:-}" ] && [ -z "${FASTRTPS_DEFAULT_PROFILES_FILE:-}" ]; then
+  export FASTDDS_DEFAULT_PROFILES_FILE="$_deepsort_repo/install/deepsort_ros/share/deepsort_ros/config/fastdds_large_data.xml"
+fi
 [ "$_deepsort_nounset" = 1 ] && set -u
 unset _deepsort_repo _deepsort_venv _deepsort_nounset
