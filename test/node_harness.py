@@ -10,15 +10,16 @@ from pathlib import Path
 import subprocess
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 from deepsort_ros_msgs.msg import TargetStatus, TrackArray
 from diagnostic_msgs.msg import DiagnosticArray
+from nav_msgs.msg import Odometry
 import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
@@ -61,16 +62,44 @@ def scene_frame(width: int, height: int, boxes_tlwh: np.ndarray, seed: int = 0) 
     return image
 
 
+def list_ahead(items: Iterable[Any]) -> Iterator[Tuple[Any, Optional[Any]]]:
+    """Yield ``(item, next item or None)`` pairs."""
+    iterator = iter(items)
+    current = next(iterator, None)
+    while current is not None:
+        upcoming = next(iterator, None)
+        yield current, upcoming
+        current = upcoming
+
+
+def tracks_to_mot_rows(arrays: Sequence[TrackArray], frame_of_stamp: Dict[int, int]
+                       ) -> np.ndarray:
+    """Turn received TrackArrays into MOT rows: confirmed tracks matched in their frame."""
+    rows = []
+    for array in arrays:
+        frame = frame_of_stamp.get(array.header.stamp.sec * 1_000_000_000
+                                   + array.header.stamp.nanosec)
+        for t in array.tracks if frame is not None else []:
+            if t.state == t.STATE_CONFIRMED and t.detection_index >= 0:
+                rows.append([frame, t.id, t.center_x - t.size_x / 2, t.center_y - t.size_y / 2,
+                             t.size_x, t.size_y])
+    return np.array(rows, dtype=np.float64).reshape(-1, 6)
+
+
 class Harness:
     """A test-side node: publishes inputs to the tracker and records what it publishes."""
 
-    def __init__(self, domain_id: int, namespace: str) -> None:
+    def __init__(self, domain_id: int, namespace: str, reliable_images: bool = False) -> None:
         self.namespace = namespace
         self.context = rclpy.Context()
         rclpy.init(context=self.context, domain_id=domain_id)
         self.node = rclpy.create_node('deepsort_test_harness', context=self.context)
-        self.image_pub = self.node.create_publisher(Image, f'{namespace}/image',
-                                                    qos_profile_sensor_data)
+        # Reliable images (for a node started with image_qos:=reliable) are never lost, so a
+        # lock-step test can wait for every frame.
+        image_qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE) \
+            if reliable_images else qos_profile_sensor_data
+        self.image_pub = self.node.create_publisher(Image, f'{namespace}/image', image_qos)
+        self.odom_pub = self.node.create_publisher(Odometry, f'{namespace}/odom', 50)
         self.detections_pub = self.node.create_publisher(Detection2DArray,
                                                          f'{namespace}/detections', 10)
         self.camera_info_pub = self.node.create_publisher(CameraInfo,
@@ -137,6 +166,35 @@ class Harness:
             det.results.append(hyp)
             detections.detections.append(det)
         self.detections_pub.publish(detections)
+
+    def play_sequence(self, frames: Iterable[Tuple[int, int, List[Tuple[str, Any]]]],
+                      timeout: float = 30.0) -> Dict[int, int]:
+        """
+        Publish frames from :func:`iter_sequence_messages` in lock-step with the node.
+
+        Each frame's odometry goes out one frame early (a robot's odometry is ahead of its
+        camera), then camera info, image and detections; the next frame waits for this one's
+        ``TrackArray`` (at most ``timeout`` s). Returns ``stamp_ns -> frame`` of what was
+        published.
+        """
+        publishers = {CameraInfo: self.camera_info_pub, Image: self.image_pub,
+                      Detection2DArray: self.detections_pub}
+        frame_of_stamp: Dict[int, int] = {}
+        first = True
+        for (frame, stamp_ns, messages), upcoming in list_ahead(frames):
+            ahead = ([m for _, m in messages] if first else []) + \
+                ([m for _, m in upcoming[2]] if upcoming is not None else [])
+            for msg in ahead:
+                if isinstance(msg, Odometry):
+                    self.odom_pub.publish(msg)
+            first = False
+            frame_of_stamp[stamp_ns] = frame
+            count = len(self.received['tracks'])
+            for _, msg in messages:
+                if not isinstance(msg, Odometry):
+                    publishers[type(msg)].publish(msg)
+            self.spin_until(lambda: len(self.received['tracks']) > count, timeout)
+        return frame_of_stamp
 
     def close(self) -> None:
         """Destroy the harness node and its context."""

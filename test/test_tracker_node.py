@@ -107,6 +107,79 @@ def test_bad_input_is_counted_and_good_input_still_tracked(ros_domain_id, namesp
     assert 'non-finite' in output or 'ignored' in output
 
 
+def _image_msg(stamp_ns, image_bgr, encoding='bgr8', step=None, data=None):
+    from sensor_msgs.msg import Image
+
+    msg = Image()
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+    msg.header.frame_id = 'camera_optical_frame'
+    msg.height, msg.width = image_bgr.shape[:2]
+    msg.encoding = encoding
+    msg.step = image_bgr.shape[1] * 3 if step is None else step
+    msg.data = image_bgr.tobytes() if data is None else data
+    return msg
+
+
+def test_malformed_messages_never_kill_the_node(ros_domain_id, namespace):
+    node = start_node(namespace, ['use_appearance:=false', 'diagnostics_period:=0.2'])
+    harness = Harness(ros_domain_id, namespace)
+    start_ns = 1_000_000_000_000
+    image = scene_frame(WIDTH, HEIGHT, _boxes(0))
+    broken = {
+        3: {'step': WIDTH * 3 - 1},                      # wrong step
+        4: {'data': image.tobytes()[:1000]},             # short data
+        5: {'encoding': 'yuv422_yuy2'},                  # an encoding the node does not take
+    }
+
+    def publish(frame, stamp_ns, boxes=None):
+        boxes = _boxes(frame) if boxes is None else boxes
+        drawn = scene_frame(WIDTH, HEIGHT, boxes[np.isfinite(boxes).all(axis=1)], frame)
+        harness.image_pub.publish(_image_msg(stamp_ns, drawn, **broken.get(frame, {})))
+        harness.publish_frame(stamp_ns, None, boxes)
+
+    def tracked_after(count):
+        return harness.spin_until(lambda: len(harness.received['tracks']) > count, WAIT_S)
+
+    try:
+        assert harness.wait_for_tracker(WAIT_S)
+        for frame in range(12):
+            count = len(harness.received['tracks'])
+            boxes = np.zeros((0, 4)) if frame == 6 else None     # an empty detection array
+            if frame == 7:                                       # a NaN box beside good ones
+                boxes = np.vstack([_boxes(frame), [[np.nan, 5.0, 10.0, 10.0]]])
+            publish(frame, start_ns + frame * FRAME_NS, boxes)
+            assert tracked_after(count), f'no TrackArray for frame {frame}'
+        ids_before = {t.id for t in harness.received['tracks'][-1].tracks}
+        # A frame 0.3 s older than the last one: dropped, nothing published for it.
+        count = len(harness.received['tracks'])
+        publish(12, start_ns + 8 * FRAME_NS + FRAME_NS // 2)
+        assert not harness.spin_until(lambda: len(harness.received['tracks']) > count, 2.0), \
+            'a frame older than the last one was tracked'
+        # The bag loops: 1.1 s back to its start, good frames only. The node restarts.
+        broken.clear()
+        for frame in range(6):
+            count = len(harness.received['tracks'])
+            publish(frame, start_ns + frame * FRAME_NS)
+            assert tracked_after(count), f'no TrackArray after the loop, frame {frame}'
+        assert harness.spin_until(
+            lambda: int(diagnostics_values(harness.received['diagnostics'][-1]).get(
+                'clock restarts', 0)) >= 1 if harness.received['diagnostics'] else False,
+            WAIT_S)
+        values = diagnostics_values(harness.received['diagnostics'][-1])
+        last = harness.received['tracks'][-1]
+        assert node.poll() is None, 'the node died on bad input'
+    finally:
+        harness.close()
+        output = stop_node(node)
+    assert int(values['bad images']) == 3, values
+    assert int(values['bad detections']) == 1, values
+    assert int(values['time went backwards (dropped)']) >= 1, values
+    confirmed = [t for t in last.tracks if t.state == t.STATE_CONFIRMED]
+    assert len(confirmed) == 2, 'the good frames after the loop are tracked'
+    assert min(t.id for t in confirmed) > max(ids_before), 'ids are never reused after a reset'
+    assert 'yuv422_yuy2' in output
+
+
 def test_invalid_parameter_is_rejected_with_its_reason(ros_domain_id, namespace):
     node = start_node(namespace, ['ego_motion_mode:=sideways', 'use_appearance:=false'])
     try:
