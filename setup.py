@@ -25,6 +25,7 @@ setup(
     entry_points={
         'console_scripts': [
             'tracker_node = deepsort_ros.tracker_node:main',
+            'hog_detector = deepsort_ros.detector.detector_node:main',
             'deepsort-ros = deepsort_ros.cli:main',
         ],
     },

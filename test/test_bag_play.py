@@ -139,3 +139,51 @@ def test_play_command_stops_cleanly_on_sigterm(tmp_path, ros_domain_id):
             process.communicate()
     assert process.returncode == 0, output
     assert '(interrupted)' in output and '/camera/image_raw:' in output, output
+
+
+@pytest.mark.dds
+def test_lockstep_waits_for_each_frame_to_be_answered(tmp_path, ros_domain_id):
+    """A slow pipeline answering each image late still gets every frame, none skipped."""
+    bag = tmp_path / 'bag'
+    assert run_bag_from_sequence(['--sequence', str(make_sequence(tmp_path)),
+                                  '--out', str(bag)]) == 0
+    answer_context, player_context = rclpy.Context(), rclpy.Context()
+    rclpy.init(context=answer_context, domain_id=ros_domain_id)
+    rclpy.init(context=player_context, domain_id=ros_domain_id)
+    slow = rclpy.create_node('slow_pipeline', context=answer_context)
+    player = rclpy.create_node('lockstep_player', context=player_context)
+    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    answers = slow.create_publisher(Detection2DArray, '/answers', qos)
+    seen = []
+
+    def answer(image):
+        time.sleep(0.15)  # slower than the bag's 10 fps
+        seen.append(image.header.stamp)
+        answers.publish(Detection2DArray(header=image.header))
+
+    slow.create_subscription(Image, '/camera/image_raw', answer, qos)
+    executor = SingleThreadedExecutor(context=answer_context)
+    executor.add_node(slow)
+    spinning = threading.Event()
+    spinning.set()
+    thread = threading.Thread(target=lambda: [executor.spin_once(timeout_sec=0.05)
+                                              for _ in iter(spinning.is_set, False)],
+                              daemon=True)
+    thread.start()
+    try:
+        summary = play_bag(bag, player, topics=['/camera/image_raw'], lockstep_topic='/answers',
+                           lockstep_timeout=WAIT_SECONDS, wait_for_subscribers=WAIT_SECONDS)
+    finally:
+        spinning.clear()
+        thread.join(timeout=5)
+        executor.shutdown()
+        slow.destroy_node()
+        player.destroy_node()
+        rclpy.shutdown(context=answer_context)
+        rclpy.shutdown(context=player_context)
+    assert summary.lockstep_timeouts == 0
+    assert len(seen) == N_FRAMES, 'a frame was skipped'
+    stamps = [s for s, _ in summary.frame_times]
+    assert stamps == [s.sec * 1_000_000_000 + s.nanosec for s in seen]
+    walls = [w for _, w in summary.frame_times]
+    assert min(b - a for a, b in zip(walls, walls[1:])) >= 0.14e9, 'did not wait for answers'

@@ -25,10 +25,11 @@ def test_colcon_build_installs_launch_config_and_executables(tmp_path: Path):
     share = prefix / 'share' / 'deepsort_ros'
     assert (share / 'launch' / 'deepsort.launch.py').is_file()
     assert (share / 'config' / 'deepsort.yaml').is_file()
+    assert (share / 'config' / 'fastdds_large_data.xml').is_file()
     assert (share / 'package.xml').is_file()
     assert (prefix / 'share' / 'ament_index' / 'resource_index' / 'packages' /
             'deepsort_ros').is_file()
-    for exe in ('tracker_node', 'deepsort-ros'):
+    for exe in ('tracker_node', 'hog_detector', 'deepsort-ros'):
         path = prefix / 'lib' / 'deepsort_ros' / exe
         assert path.is_file(), f'{exe} is not installed under {path.parent}'
         assert os.access(path, os.X_OK), f'{path} is not executable'

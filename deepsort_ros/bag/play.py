@@ -5,7 +5,9 @@ A stand-in for ``ros2 bag play`` where ros2cli is not installed. Messages are pu
 the CDR bytes stored in the bag (``Publisher.publish(bytes)``), so subscribers receive exactly
 what was recorded. Timing follows the recorded time offsets scaled by ``rate``; ``--clock``
 publishes ``rosgraph_msgs/Clock`` on ``/clock`` before each message, for nodes run with
-``use_sim_time``.
+``use_sim_time``. ``--lockstep TOPIC`` plays as fast as a slow pipeline can follow instead:
+after each image, it waits until TOPIC carries a message stamped like that image (what a
+controller calling rosbag2's ``play_next`` would do), so no frame is dropped for load.
 """
 
 import argparse
@@ -15,14 +17,15 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Callable, Collection, Dict, List, Optional, Union
+from typing import Any, Callable, Collection, Dict, List, Optional, Set, Tuple, Union
 
-from deepsort_ros.bag.reader import bag_topics, BagReadSummary, iter_raw
+from deepsort_ros.bag.reader import bag_topics, BagReadSummary, header_stamp_ns, iter_raw
 from deepsort_ros.bag.typestore import message_class, UnknownMessageType
 
 # Reliable, keep last 10 for every topic (images included: a slow subscriber gets the newest).
 QOS_DEPTH = 10
 CLOCK_TOPIC = '/clock'
+FRAME_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 
 
 @dataclass
@@ -40,6 +43,10 @@ class PlaySummary:
         Stopped by a signal or the stop event before the end.
     read : BagReadSummary
         Reading problems of the last pass (unknown types, a truncated bag).
+    frame_times : list of (int, int)
+        ``(image header stamp ns, wall clock ns when published)`` for every image.
+    lockstep_timeouts : int
+        Images after which the lockstep topic did not answer in time.
 
     """
 
@@ -47,6 +54,8 @@ class PlaySummary:
     loops: int = 0
     interrupted: bool = False
     read: BagReadSummary = field(default_factory=BagReadSummary)
+    frame_times: List[Tuple[int, int]] = field(default_factory=list)
+    lockstep_timeouts: int = 0
 
     def describe(self) -> str:
         """Return a multi-line human-readable summary."""
@@ -57,6 +66,8 @@ class PlaySummary:
         lines += [f'  {topic}: type {type_name} unknown here, not published'
                   for topic, type_name in sorted(self.read.unknown_types.items())]
         lines += [f'  error: {error}' for error in self.read.errors]
+        if self.lockstep_timeouts:
+            lines.append(f'  lockstep: {self.lockstep_timeouts} images got no answer in time')
         return '\n'.join(lines)
 
 
@@ -72,7 +83,9 @@ def play_bag(path: Union[Path, str], node: Any, rate: float = 1.0, loop: bool = 
              stop_event: Optional[threading.Event] = None,
              start_event: Optional[threading.Event] = None,
              wait_for_subscribers: float = 0.0,
-             on_message: Optional[Callable[[str, int], None]] = None) -> PlaySummary:
+             on_message: Optional[Callable[[str, int], None]] = None,
+             lockstep_topic: Optional[str] = None,
+             lockstep_timeout: float = 10.0) -> PlaySummary:
     """
     Publish a bag's messages from ``node`` at the recorded speed.
 
@@ -99,6 +112,11 @@ def play_bag(path: Union[Path, str], node: Any, rate: float = 1.0, loop: bool = 
         least one subscriber (0: do not wait).
     on_message : callable, optional
         Called with ``(topic, stamp_ns)`` after each publication.
+    lockstep_topic : str, optional
+        Ignore the recorded pace: after each image, wait (spinning ``node``) until this topic
+        carries a message whose header stamp equals the image's.
+    lockstep_timeout : float
+        Longest wait for that answer, seconds; the image is then counted and play goes on.
 
     Returns
     -------
@@ -121,6 +139,8 @@ def play_bag(path: Union[Path, str], node: Any, rate: float = 1.0, loop: bool = 
 
         clock_pub = node.create_publisher(Clock, CLOCK_TOPIC, _qos())
     _create_publishers(path, node, topics, publishers, summary.read)
+    answered = _Answers(node, lockstep_topic) if lockstep_topic else None
+    frame_topics = {t for t, kind in bag_topics(path)[0].items() if kind in FRAME_TYPES}
     if start_event is not None:
         while not start_event.wait(0.1):
             if stop.is_set():
@@ -135,15 +155,22 @@ def play_bag(path: Union[Path, str], node: Any, rate: float = 1.0, loop: bool = 
             publisher = publishers.get(topic)
             if publisher is None:
                 continue
-            if wall_start is None:
-                wall_start, bag_start = time.monotonic(), stamp_ns
-            due = wall_start + (stamp_ns - bag_start) / 1e9 / rate
-            if stop.wait(max(0.0, due - time.monotonic())):
-                break
+            if answered is None:
+                if wall_start is None:
+                    wall_start, bag_start = time.monotonic(), stamp_ns
+                due = wall_start + (stamp_ns - bag_start) / 1e9 / rate
+                if stop.wait(max(0.0, due - time.monotonic())):
+                    break
             if clock_pub is not None:
                 clock_pub.publish(_clock_msg(stamp_ns))
             publisher.publish(data)
             summary.published[topic] = summary.published.get(topic, 0) + 1
+            if topic in frame_topics:
+                frame_stamp = header_stamp_ns(data)
+                summary.frame_times.append((frame_stamp or stamp_ns, time.time_ns()))
+                if answered is not None and not answered.wait(frame_stamp, lockstep_timeout,
+                                                              stop):
+                    summary.lockstep_timeouts += 1
             if on_message is not None:
                 on_message(topic, stamp_ns)
         else:
@@ -168,6 +195,46 @@ def _create_publishers(path: Union[Path, str], node: Any, topics: Optional[Colle
             read.unknown_types[topic] = type_name
             continue
         publishers[topic] = node.create_publisher(cls, topic, _qos())
+
+
+class _Answers:
+    """The header stamps a topic (any type starting with a Header) carried, for lockstep."""
+
+    def __init__(self, node: Any, topic: str) -> None:
+        from rclpy.executors import SingleThreadedExecutor
+
+        self.stamps: Set[int] = set()
+        node.create_subscription(_type_of(node, topic), topic, self._keep, _qos(), raw=True)
+        self._executor = SingleThreadedExecutor(context=node.context)
+        self._executor.add_node(node)
+
+    def _keep(self, data: bytes) -> None:
+        stamp = header_stamp_ns(data)
+        if stamp is not None:
+            self.stamps.add(stamp)
+
+    def wait(self, stamp: Optional[int], timeout: float, stop: threading.Event) -> bool:
+        """Spin until ``stamp`` was answered; False after ``timeout`` s without it."""
+        deadline = time.monotonic() + timeout
+        while stamp is not None and stamp not in self.stamps:
+            if stop.is_set():
+                return True
+            if time.monotonic() > deadline:
+                return False
+            self._executor.spin_once(timeout_sec=0.01)
+        self.stamps.discard(stamp)
+        return True
+
+
+def _type_of(node: Any, topic: str, timeout: float = 30.0) -> type:
+    # The answer's type is whatever its publisher says; look it up in the ROS graph.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name, types in node.get_topic_names_and_types():
+            if name == topic and types:
+                return message_class(types[0])
+        time.sleep(0.1)
+    raise ValueError(f'lockstep topic {topic} did not appear within {timeout:.0f} s')
 
 
 def _wait_matched(publishers: List[Any], timeout: float, stop: threading.Event) -> None:
@@ -206,6 +273,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='wait for Enter on stdin before publishing')
     parser.add_argument('--wait-for-subscribers', type=float, default=0.0, metavar='SEC',
                         help='wait up to SEC for every topic to have a subscriber')
+    parser.add_argument('--lockstep', metavar='TOPIC',
+                        help='ignore the recorded pace: after each image wait until TOPIC has '
+                        'a message stamped like it (e.g. /deepsort_tracker/tracks)')
+    parser.add_argument('--lockstep-timeout', type=float, default=10.0, metavar='SEC',
+                        help='longest wait for the lockstep answer (default 10)')
+    parser.add_argument('--timing-log', type=Path, metavar='CSV',
+                        help='write "stamp_ns,wall_ns" of every image published')
 
 
 def main(args: argparse.Namespace) -> int:
@@ -251,7 +325,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         summary = play_bag(args.bag, node, rate=args.rate, loop=args.loop, topics=args.topics,
                            clock=args.clock, stop_event=stop, start_event=start,
-                           wait_for_subscribers=args.wait_for_subscribers)
+                           wait_for_subscribers=args.wait_for_subscribers,
+                           lockstep_topic=args.lockstep, lockstep_timeout=args.lockstep_timeout)
     except ValueError as error:
         print(f'play: {error}', file=sys.stderr)
         return 1
@@ -260,5 +335,8 @@ def main(args: argparse.Namespace) -> int:
         rclpy.try_shutdown()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if args.timing_log is not None:
+        args.timing_log.write_text(''.join(f'{stamp},{wall}\n'
+                                           for stamp, wall in summary.frame_times))
     print(summary.describe())
     return 0

@@ -176,6 +176,27 @@ def scan_mcap(path: Path, errors: List[str]) -> Iterator[RawMessage]:
             errors.append(f'bag ends early: {error}')
 
 
+def header_stamp_ns(cdr: bytes) -> Optional[int]:
+    """
+    Read the header stamp of a CDR-serialised message whose first field is a std_msgs/Header.
+
+    Parameters
+    ----------
+    cdr : bytes
+        The message as stored in a bag (4-byte encapsulation, then the fields).
+
+    Returns
+    -------
+    int or None
+        ``sec * 1e9 + nanosec``; None when the bytes are too short or not plain CDR.
+
+    """
+    if len(cdr) < 12 or cdr[0] != 0 or cdr[1] not in (0, 1):
+        return None
+    sec, nanosec = struct.unpack_from('<iI' if cdr[1] == 1 else '>iI', cdr, 4)
+    return sec * 1_000_000_000 + nanosec
+
+
 def bag_topics(path: Union[Path, str]) -> Tuple[Dict[str, str], Dict[str, int]]:
     """
     List a bag's topics without reading its messages (scanning a damaged bag instead).
