@@ -22,6 +22,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+from visualization_msgs.msg import MarkerArray
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALL = REPO / 'install' / 'deepsort_ros'
@@ -105,7 +106,7 @@ class Harness:
         self.camera_info_pub = self.node.create_publisher(CameraInfo,
                                                           f'{namespace}/camera_info', 10)
         self.received: Dict[str, List[Any]] = {'tracks': [], 'diagnostics': [], 'target': [],
-                                               'annotated': []}
+                                               'annotated': [], 'markers': []}
         self._lock = threading.Lock()
         self.node.create_subscription(TrackArray, f'{namespace}/deepsort_tracker/tracks',
                                       self._keep('tracks'), 50)
@@ -113,6 +114,8 @@ class Harness:
                                       self._keep('target'), 50)
         self.node.create_subscription(DiagnosticArray, '/diagnostics',
                                       self._keep('diagnostics'), 50)
+        self.node.create_subscription(MarkerArray, f'{namespace}/deepsort_tracker/markers',
+                                      self._keep('markers'), 50)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
 
@@ -195,6 +198,11 @@ class Harness:
                     publishers[type(msg)].publish(msg)
             self.spin_until(lambda: len(self.received['tracks']) > count, timeout)
         return frame_of_stamp
+
+    def subscribe_annotated(self) -> None:
+        """Subscribe to ~/image_annotated (the node draws it only while someone listens)."""
+        self.node.create_subscription(Image, f'{self.namespace}/deepsort_tracker/image_annotated',
+                                      self._keep('annotated'), qos_profile_sensor_data)
 
     def close(self) -> None:
         """Destroy the harness node and its context."""

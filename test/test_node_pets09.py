@@ -14,7 +14,8 @@ from deepsort_ros.bag.from_sequence import (BagTopics, Intrinsics, iter_sequence
 from deepsort_ros.offline.evaluation import evaluate_mot
 from deepsort_ros.offline.mot_sequence import load_mot_rows, read_sequence_info
 from deepsort_ros.offline.track_command import run_sequence
-from deepsort_ros.offline.virtual_camera import RotationProfile, VirtualCamera, warp_mot_rows
+from deepsort_ros.offline.virtual_camera import (DRONE_PROFILE, RotationProfile, VirtualCamera,
+                                                 warp_mot_rows)
 from node_harness import Harness, start_node, stop_node, tracks_to_mot_rows
 import pytest
 
@@ -22,9 +23,7 @@ pytestmark = pytest.mark.dds
 
 SEQUENCE = SHARED / 'data' / 'PETS09-S2L1'
 WEIGHTS = SHARED / 'models' / 'osnet_x0_25_msmt17.pth'
-# A drone's wobble and pan: roll, pitch, yaw sweeping at these speeds (deg/s), turning round
-# at these amplitudes (deg). Yaw alone shifts the image by ~13 px per frame at 7 fps.
-DRONE = RotationProfile(rates_deg_s=(3.0, 4.0, 8.0), amplitudes_deg=(3.0, 4.0, 10.0))
+DRONE = DRONE_PROFILE
 FRAME_WAIT_S = 30.0
 
 

@@ -180,6 +180,82 @@ def test_malformed_messages_never_kill_the_node(ros_domain_id, namespace):
     assert 'yuv422_yuy2' in output
 
 
+def test_target_selection_markers_and_annotated_image(ros_domain_id, namespace):
+    from deepsort_ros_msgs.msg import TargetStatus
+    from deepsort_ros_msgs.srv import SelectTarget
+    from nav_msgs.msg import Odometry
+    from sensor_msgs.msg import CameraInfo
+    from visualization_msgs.msg import Marker
+
+    # A camera 1 m above flat ground looking ahead: boxes whose bottom is below the horizon
+    # (y > cy) have a world position, so they get RViz markers.
+    node = start_node(namespace, ['use_appearance:=false', 'tracker.max_age:=0.3'])
+    harness = Harness(ros_domain_id, namespace)
+    harness.subscribe_annotated()
+    info = CameraInfo(width=WIDTH, height=HEIGHT)
+    info.k = [300.0, 0.0, WIDTH / 2, 0.0, 300.0, HEIGHT / 2, 0.0, 0.0, 1.0]
+    start_ns = 1_000_000_000_000
+
+    def publish(frame, boxes):
+        stamp_ns = start_ns + frame * FRAME_NS
+        info.header.stamp.sec, info.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+        odom = Odometry()
+        odom.header = info.header
+        odom.header.frame_id = 'odom'
+        odom.pose.pose.orientation.w = 1.0
+        harness.odom_pub.publish(odom)
+        harness.camera_info_pub.publish(info)
+        count = len(harness.received['tracks'])
+        harness.publish_frame(stamp_ns, scene_frame(WIDTH, HEIGHT, boxes, frame), boxes)
+        assert harness.spin_until(lambda: len(harness.received['tracks']) > count, WAIT_S)
+
+    try:
+        assert harness.wait_for_tracker(WAIT_S)
+        for frame in range(8):
+            publish(frame, _boxes(frame))
+        lower = _boxes(7)[1]  # the person walking left, feet at y = 190 (below the horizon)
+        client = harness.node.create_client(SelectTarget,
+                                            f'{namespace}/deepsort_tracker/select_target')
+        assert harness.spin_until(client.service_is_ready, WAIT_S)
+        future = client.call_async(SelectTarget.Request(
+            mode=SelectTarget.Request.BY_POINT, x=lower[0] + lower[2] / 2,
+            y=lower[1] + lower[3] / 2))
+        assert harness.spin_until(future.done, WAIT_S) and future.result().success
+        target_id = future.result().target_id
+        for frame in range(8, 11):
+            publish(frame, _boxes(frame))
+        # The followed person leaves: 0.6 s unseen is twice max_age, the track is deleted.
+        for frame in range(11, 17):
+            publish(frame, _boxes(frame)[:1])
+        assert harness.spin_until(lambda: len(harness.received['annotated']) >= 10, WAIT_S)
+    finally:
+        harness.close()
+        stop_node(node)
+    statuses = [(t.status, t.target_id) for t in harness.received['target'][8:11]]
+    assert statuses == [(TargetStatus.STATUS_TRACKED, target_id)] * 3, statuses
+    assert harness.received['target'][-1].status in (TargetStatus.STATUS_SEARCHING,
+                                                      TargetStatus.STATUS_LOST)
+    tracked = harness.received['tracks'][9]
+    target = tracked.tracks[tracked.target_index]
+    assert target.id == target_id and target.world_valid
+    assert target.pose.pose.position.x > 1.0, 'the target stands ahead of the camera'
+    assert tracked.world_frame_id == 'odom'
+    added = {m.id // 3 for a in harness.received['markers'] for m in a.markers
+             if m.action == Marker.ADD}
+    deleted_at = [i for i, a in enumerate(harness.received['markers'])
+                  if any(m.action == Marker.DELETE and m.id // 3 == target_id
+                         for m in a.markers)]
+    assert target_id in added and deleted_at, 'the dead track must delete its markers'
+    later = harness.received['markers'][deleted_at[0] + 1:]
+    assert not any(m.id // 3 == target_id and m.action == Marker.ADD
+                   for a in later for m in a.markers), 'a ghost marker came back'
+    stamps = {a.header.stamp.sec * 10**9 + a.header.stamp.nanosec
+              for a in harness.received['tracks']}
+    picture = harness.received['annotated'][-1]
+    assert (picture.width, picture.height) == (WIDTH, HEIGHT)
+    assert picture.header.stamp.sec * 10**9 + picture.header.stamp.nanosec in stamps
+
+
 def test_invalid_parameter_is_rejected_with_its_reason(ros_domain_id, namespace):
     node = start_node(namespace, ['ego_motion_mode:=sideways', 'use_appearance:=false'])
     try:

@@ -116,6 +116,12 @@ class RotationProfile:
         return step.as_rotvec() / RATE_STEP_S
 
 
+# A drone's wobble and pan: roll, pitch and yaw sweeping at 3, 4 and 8 deg/s, turning round at
+# 3, 4 and 10 deg. At PETS09's 7 fps and 60-degree field of view the yaw alone moves the image
+# by ~13 px per frame. Used by the node tests and the benchmark.
+DRONE_PROFILE = RotationProfile(rates_deg_s=(3.0, 4.0, 8.0), amplitudes_deg=(3.0, 4.0, 10.0))
+
+
 class VirtualCamera:
     """
     The pixel maps of a camera on a base that rotates by a :class:`RotationProfile`.
