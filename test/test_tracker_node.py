@@ -233,8 +233,8 @@ def test_target_selection_markers_and_annotated_image(ros_domain_id, namespace):
         stop_node(node)
     statuses = [(t.status, t.target_id) for t in harness.received['target'][8:11]]
     assert statuses == [(TargetStatus.STATUS_TRACKED, target_id)] * 3, statuses
-    assert harness.received['target'][-1].status in (TargetStatus.STATUS_SEARCHING,
-                                                      TargetStatus.STATUS_LOST)
+    assert harness.received['target'][-1].status in (
+        TargetStatus.STATUS_SEARCHING, TargetStatus.STATUS_LOST)
     tracked = harness.received['tracks'][9]
     target = tracked.tracks[tracked.target_index]
     assert target.id == target_id and target.world_valid
