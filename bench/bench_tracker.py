@@ -3,9 +3,13 @@ Benchmark our tracker core against the trackers people use, on the same detectio
 
 Runs deepsort_ros.core and the peers (deep_sort_realtime fed the same embeddings, BoxMOT
 ByteTrack / OC-SORT / BoT-SORT, norfair) on synthetic scenes with 10, 50 and 200 objects and
-on PETS09-S2L1 (SORT public detections, OSNet x0.25 embeddings), and prints one table: HOTA,
-IDF1, MOTA, ID switches, median update ms/frame (embedding excluded) and each tracker's time
-divided by ours. A peer that is not installed is reported and skipped. See bench/README.md.
+on PETS09-S2L1 (SORT public detections, OSNet x0.25 embeddings) and its moving-camera variant
+(the drone-like virtual camera of deepsort_ros.offline.virtual_camera: frames, detections and
+gt warped; "ours + camera motion" gets the homographies the node computes from the odometry),
+and prints one table: HOTA, IDF1, MOTA, ID switches, median update ms/frame (embedding
+excluded) and each tracker's time divided by ours. It writes the table as markdown and the
+plots as PNG into --out (bench/results). A peer that is not installed is reported and
+skipped. See bench/README.md.
 """
 
 import argparse
@@ -13,7 +17,7 @@ import os
 from pathlib import Path
 import sys
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / 'shared'
@@ -43,10 +47,12 @@ class Dataset:
     def __init__(self, name: str, gt_rows: np.ndarray, frames: np.ndarray, boxes_tlwh: np.ndarray,
                  scores: np.ndarray, classes: np.ndarray, features: np.ndarray, fps: float,
                  num_frames: int, width: int, height: int,
-                 camera_motion: Optional[np.ndarray] = None) -> None:
+                 camera_motion: Optional[np.ndarray] = None,
+                 images: Optional[List[np.ndarray]] = None) -> None:
         self.name, self.gt_rows, self.fps = name, gt_rows, fps
         self.num_frames, self.width, self.height = num_frames, width, height
         self.camera_motion = camera_motion
+        self.images = images  # real frames, for peers that estimate camera motion from them
         self.frames = []
         for f in range(1, num_frames + 1):
             rows = np.flatnonzero(frames == f)
@@ -64,10 +70,35 @@ def synthetic(num_objects: int, num_frames: int, seed: int, shake_px: float = 0.
                    scene.width, scene.height, scene.camera_motion if shake_px > 0 else None)
 
 
+def _encode_frames(info: Any, boxes_by_frame: Dict[int, np.ndarray], rows_total: int,
+                   rows_by_frame: Dict[int, np.ndarray],
+                   warp: Optional[Callable[[np.ndarray, int], np.ndarray]] = None
+                   ) -> Tuple[np.ndarray, List[np.ndarray]]:
+    """Encode every frame's boxes with OSNet x0.25; return features and the (warped) frames."""
+    from deepsort_ros.offline.mot_sequence import iter_frames
+    from deepsort_ros.reid import create_encoder
+
+    encoder = create_encoder(str(SHARED / 'models' / 'osnet_x0_25_msmt17.pth'), device='cpu',
+                             backend='onnx')
+    features = None
+    images = []
+    for frame, image in iter_frames(info):
+        if warp is not None:
+            image = warp(image, frame)
+        images.append(image)
+        rows = rows_by_frame.get(frame)
+        if rows is None or len(rows) == 0:
+            continue
+        out = encoder(image, boxes_by_frame[frame])
+        if features is None:
+            features = np.zeros((rows_total, out.shape[1]), np.float32)
+        features[rows] = out
+    return features, images
+
+
 def pets09(cache: Path) -> Optional[Dataset]:
     """Return PETS09-S2L1 with OSNet features (computed once and cached), or None."""
     sequence = SHARED / 'data' / 'PETS09-S2L1'
-    weights = SHARED / 'models' / 'osnet_x0_25_msmt17.pth'
     if not sequence.is_dir():
         print(f'PETS09-S2L1 skipped: {sequence} is absent', file=sys.stderr)
         return None
@@ -77,26 +108,70 @@ def pets09(cache: Path) -> Optional[Dataset]:
     if cache_file.is_file():
         features = np.load(cache_file)
     else:
-        from deepsort_ros.offline.mot_sequence import iter_frames
-        from deepsort_ros.reid import create_encoder
-
         print('encoding PETS09 detections with OSNet x0.25 (once)...', file=sys.stderr)
-        encoder = create_encoder(str(weights), device='cpu', backend='onnx')
         by_frame = det.rows_by_frame()
-        features = None
-        for frame, image in iter_frames(info):
-            rows = by_frame.get(frame)
-            if rows is None:
-                continue
-            out = encoder(image, det.boxes_tlwh[rows])
-            if features is None:
-                features = np.zeros((len(det.frames), out.shape[1]), np.float32)
-            features[rows] = out
+        features, _ = _encode_frames(info, {f: det.boxes_tlwh[r] for f, r in by_frame.items()},
+                                     len(det.frames), by_frame)
         cache.mkdir(parents=True, exist_ok=True)
         np.save(cache_file, features)
     return Dataset('PETS09-S2L1', load_mot_rows(sequence / 'gt' / 'gt.txt'), det.frames,
                    det.boxes_tlwh, det.scores, det.class_ids, features, info.frame_rate,
                    info.length, info.width, info.height)
+
+
+def odometry_homographies(camera: Any, num_frames: int, fps: float) -> np.ndarray:
+    """Return what the node's ego-motion computes from odometry: frame f-1 -> f, (F, 3, 3)."""
+    from deepsort_ros import ego_motion
+    from deepsort_ros.node_config import NodeConfig
+
+    node = NodeConfig()
+    estimator = ego_motion.EgoMotionEstimator(ego_motion.EgoMotionConfig(mode='odometry'))
+    estimator.set_extrinsic(np.asarray(node.base_to_camera_xyz),
+                            np.asarray(node.base_to_camera_rpy))
+    estimator.set_intrinsics(camera.intrinsics)
+    motion = np.tile(np.eye(3), (num_frames, 1, 1))
+    for frame in range(1, num_frames + 1):
+        t = (frame - 1) / fps
+        estimator.add_odometry(t, np.zeros(3), camera.profile.quaternion_xyzw_at(t))
+        if frame > 1:
+            motion[frame - 1] = estimator.estimate(t - 1 / fps, t).homography
+    return motion
+
+
+def pets09_moving(cache: Path) -> Optional[Dataset]:
+    """Return PETS09-S2L1 seen by the drone-like virtual camera, or None."""
+    from deepsort_ros.bag.from_sequence import Intrinsics
+    from deepsort_ros.offline.virtual_camera import DRONE_PROFILE, VirtualCamera, warp_mot_rows
+
+    sequence = SHARED / 'data' / 'PETS09-S2L1'
+    if not sequence.is_dir():
+        return None
+    info = read_sequence_info(sequence)
+    camera = VirtualCamera(Intrinsics.plausible(info.width, info.height).matrix(),
+                           DRONE_PROFILE)
+    det = warp_mot_rows(load_mot_rows(sequence / 'det' / 'det.txt'), camera, info.frame_rate,
+                        info.width, info.height)
+    gt = warp_mot_rows(load_mot_rows(sequence / 'gt' / 'gt.txt'), camera, info.frame_rate,
+                       info.width, info.height)
+    frames = det[:, 0].astype(int)
+    by_frame = {f: np.flatnonzero(frames == f) for f in np.unique(frames).tolist()}
+    cache_file = cache / 'pets09_drone_osnet_x0_25_msmt17.npy'
+    print('warping PETS09 frames for the moving camera...', file=sys.stderr)
+    features, images = _encode_frames(
+        info, {f: det[r, 2:6] for f, r in by_frame.items()}, len(det), by_frame,
+        lambda image, f: camera.warp_image(image, (f - 1) / info.frame_rate)) \
+        if not cache_file.is_file() else (np.load(cache_file), None)
+    if images is None:
+        from deepsort_ros.offline.mot_sequence import iter_frames
+
+        images = [camera.warp_image(image, (f - 1) / info.frame_rate)
+                  for f, image in iter_frames(info)]
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(cache_file, features)
+    return Dataset('PETS09-S2L1-drone', gt, frames, det[:, 2:6], det[:, 6],
+                   np.zeros(len(det), dtype=np.int64), features, info.frame_rate, info.length,
+                   info.width, info.height,
+                   odometry_homographies(camera, info.length, info.frame_rate), images)
 
 
 # ---- adapters: make(dataset) -> (prepare(frame) -> args, step(args) -> FrameOut) -------------
@@ -143,25 +218,31 @@ def _xyxy(boxes_tlwh):
     return np.concatenate([boxes_tlwh[:, :2], boxes_tlwh[:, :2] + boxes_tlwh[:, 2:]], axis=1)
 
 
-def boxmot_tracker(kind: str) -> Callable:
-    """Return a BoxMOT tracker's adapter (library defaults; BoT-SORT gets our embeddings)."""
+def boxmot_tracker(kind: str, cmc: bool = False) -> Callable:
+    """
+    Return a BoxMOT tracker's adapter (library defaults; BoT-SORT gets our embeddings).
+
+    With ``cmc``, BoT-SORT estimates camera motion from the real frames (its default ECC),
+    which only datasets with images have.
+    """
     def make(data: Dataset):
         import boxmot
 
-        image = np.zeros((data.height or 1080, data.width or 1920, 3), np.uint8)
+        blank = np.zeros((data.height or 1080, data.width or 1920, 3), np.uint8)
         fps = int(round(data.fps))
         if kind == 'ByteTrack':
             tracker = boxmot.ByteTrack(frame_rate=fps)
         elif kind == 'OcSort':
             tracker = boxmot.OcSort()
         else:
-            tracker = boxmot.BotSort(reid_weights=None, use_cmc=False, frame_rate=fps)
+            tracker = boxmot.BotSort(reid_weights=None, use_cmc=cmc, frame_rate=fps)
 
         def prepare(frame):
             f, boxes, scores, classes, feats, _ = frame
+            image = data.images[f - 1] if cmc else blank
             dets = np.concatenate([_xyxy(boxes), scores[:, None], classes[:, None]], axis=1)
             if kind != 'BotSort':
-                return dets
+                return dets, image
             import torch
             from boxmot.structures.detections import Detections
             from boxmot.structures.geometry import Boxes
@@ -170,9 +251,10 @@ def boxmot_tracker(kind: str) -> Callable:
                               scores=torch.as_tensor(scores, dtype=torch.float32),
                               class_ids=torch.as_tensor(classes, dtype=torch.int64),
                               sample_id=str(f),
-                              embeddings=torch.as_tensor(feats, dtype=torch.float32))
+                              embeddings=torch.as_tensor(feats, dtype=torch.float32)), image
 
-        def step(dets):
+        def step(args):
+            dets, image = args
             out = tracker.update(dets, image)
             if kind == 'BotSort':
                 xyxy = out.geometry.values.numpy()
@@ -216,6 +298,7 @@ TRACKERS: Dict[str, Callable] = {
     'BoxMOT ByteTrack': boxmot_tracker('ByteTrack'),
     'BoxMOT OC-SORT': boxmot_tracker('OcSort'),
     'BoxMOT BoT-SORT': boxmot_tracker('BotSort'),
+    'BoxMOT BoT-SORT + CMC': boxmot_tracker('BotSort', cmc=True),
     'norfair IoU': norfair_iou,
 }
 
@@ -236,8 +319,75 @@ def run(make: Callable, data: Dataset) -> Tuple[np.ndarray, float]:
     return result, float(np.median(times) * 1e3)
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return 'unknown CPU'
+
+
+def plot(results: List[Dict[str, Any]], path: Path) -> None:
+    """Draw HOTA/IDF1 per tracker on the PETS09 sequences and ms/frame against objects."""
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    real = [name for name in ('PETS09-S2L1', 'PETS09-S2L1-drone')
+            if any(r['sequence'] == name for r in results)]
+    figure, axes = plt.subplots(1, len(real) + 1, figsize=(6.5 * (len(real) + 1), 5.2))
+    axes = np.atleast_1d(axes)
+    for axis, sequence in zip(axes, real):
+        rows = [r for r in results if r['sequence'] == sequence]
+        y = np.arange(len(rows))
+        axis.barh(y - 0.2, [r['hota'] for r in rows], 0.4, label='HOTA', color='#4c72b0')
+        axis.barh(y + 0.2, [r['idf1'] for r in rows], 0.4, label='IDF1', color='#dd8452')
+        axis.set_yticks(y, [r['tracker'] for r in rows])
+        axis.invert_yaxis()
+        axis.set_xlim(0, 1)
+        axis.set_title(sequence + (' (moving camera)' if 'drone' in sequence else ''))
+        axis.legend(loc='lower right')
+        axis.grid(axis='x', alpha=0.3)
+    axis = axes[-1]
+    synthetic_rows = [r for r in results if r['sequence'].startswith('synthetic-')
+                      and r['sequence'].split('-')[-1].isdigit()]
+    for tracker in dict.fromkeys(r['tracker'] for r in synthetic_rows):
+        points = sorted((int(r['sequence'].split('-')[-1]), r['ms']) for r in synthetic_rows
+                        if r['tracker'] == tracker)
+        axis.plot(*zip(*points), marker='o', label=tracker,
+                  linewidth=3 if tracker == 'ours' else 1.5)
+    axis.set_xscale('log')
+    axis.set_yscale('log')
+    axis.set_xlabel('objects in the scene')
+    axis.set_ylabel('median update time, ms/frame (embedding excluded)')
+    axis.set_title('speed (synthetic scenes)')
+    axis.grid(alpha=0.3, which='both')
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def markdown(results: List[Dict[str, Any]], machine: str) -> str:
+    """Return the results table as markdown."""
+    lines = [f'Measured {time.strftime("%Y-%m-%d")} on {machine}.', '',
+             '| sequence | tracker | HOTA | IDF1 | MOTA | IDSW | ms/frame | x ours |',
+             '|---|---|---|---|---|---|---|---|']
+    for r in results:
+        ratio = f'{r["ratio"]:.1f}' if r['ratio'] is not None else '-'
+        lines.append(f'| {r["sequence"]} | {r["tracker"]} | {r["hota"]:.3f} | '
+                     f'{r["idf1"]:.3f} | {r["mota"]:.3f} | {r["idsw"]} | {r["ms"]:.2f} | '
+                     f'{ratio} |')
+    return '\n'.join(lines) + '\n'
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run the benchmark and print the table."""
+    """Run the benchmark, print the table and write it with its plots."""
+    import platform
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument('--objects', type=int, nargs='*', default=[10, 50, 200])
     parser.add_argument('--frames', type=int, default=200, help='frames per synthetic scene')
@@ -245,44 +395,61 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--shake', type=float, default=6.0,
                         help='camera shake (px per frame and axis) of the extra 50-object '
                         'scene; 0 leaves it out')
-    parser.add_argument('--no-pets', action='store_true', help='skip PETS09-S2L1')
+    parser.add_argument('--no-pets', action='store_true', help='skip PETS09-S2L1 (both)')
+    parser.add_argument('--no-moving', action='store_true',
+                        help='skip the moving-camera PETS09-S2L1')
     parser.add_argument('--trackers', nargs='*', default=list(TRACKERS),
                         help=f'subset of: {", ".join(TRACKERS)}')
     parser.add_argument('--cache', type=Path, default=REPO / '.cache' / 'bench',
                         help='where PETS09 OSNet features are cached')
+    parser.add_argument('--out', type=Path, default=REPO / 'bench' / 'results',
+                        help='folder for tracker.md and tracker.png')
     args = parser.parse_args(argv)
     datasets = [synthetic(n, args.frames, args.seed) for n in args.objects]
     if args.shake > 0:
         datasets.append(synthetic(50, args.frames, args.seed, args.shake))
     if not args.no_pets:
-        pets = pets09(args.cache)
-        if pets is not None:
-            datasets.append(pets)
-    header = (f'| {"sequence":<18} | {"tracker":<20} | HOTA  | IDF1  | MOTA  | IDSW | '
+        for load in (pets09,) + (() if args.no_moving else (pets09_moving,)):
+            data = load(args.cache)
+            if data is not None:
+                datasets.append(data)
+    header = (f'| {"sequence":<18} | {"tracker":<21} | HOTA  | IDF1  | MOTA  | IDSW | '
               'ms/frame | x ours |')
     print(header)
     print('|' + '|'.join('-' * (len(c) + 0) for c in header.split('|')[1:-1]) + '|')
     failures: Dict[str, str] = {}
+    results: List[Dict[str, Any]] = []
     for data in datasets:
         ours_ms = None
         for name in args.trackers:
-            if name in failures or ('camera' in name and data.camera_motion is None):
+            if name in failures or ('camera' in name and data.camera_motion is None) or (
+                    'CMC' in name and data.images is None):
                 continue
             try:
                 result, ms = run(TRACKERS[name], data)
             except Exception as error:  # noqa: B902 - a peer failing must not stop the bench
                 failures[name] = f'{type(error).__name__}: {error}'
-                print(f'| {data.name:<18} | {name:<20} | failed: {failures[name][:60]}')
+                print(f'| {data.name:<18} | {name:<21} | failed: {failures[name][:60]}')
                 continue
             if name == 'ours':
                 ours_ms = ms
             scores = evaluate_mot(data.gt_rows, result)
-            ratio = f'{ms / ours_ms:6.1f}' if ours_ms else '     -'
-            print(f'| {data.name:<18} | {name:<20} | {scores.hota:.3f} | {scores.idf1:.3f} | '
-                  f'{scores.mota:.3f} | {scores.id_switches:4d} | {ms:8.2f} | {ratio} |',
+            ratio = ms / ours_ms if ours_ms else None
+            results.append({'sequence': data.name, 'tracker': name, 'hota': scores.hota,
+                            'idf1': scores.idf1, 'mota': scores.mota,
+                            'idsw': int(scores.id_switches), 'ms': ms, 'ratio': ratio})
+            ratio_text = f'{ratio:6.1f}' if ratio else '     -'
+            print(f'| {data.name:<18} | {name:<21} | {scores.hota:.3f} | {scores.idf1:.3f} | '
+                  f'{scores.mota:.3f} | {scores.id_switches:4d} | {ms:8.2f} | {ratio_text} |',
                   flush=True)
     for name, why in failures.items():
         print(f'{name} failed: {why}', file=sys.stderr)
+    machine = (f'{_cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, '
+               f'Python {platform.python_version()}, one thread for BLAS')
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / 'tracker.md').write_text(markdown(results, machine))
+    plot(results, args.out / 'tracker.png')
+    print(f'wrote {args.out / "tracker.md"} and {args.out / "tracker.png"}')
     return 0
 
 
