@@ -26,6 +26,34 @@ def ns_to_stamp(stamp_ns: int, stamp_type: Any) -> Any:
     return stamp
 
 
+def transform_to_xyz_quaternion(transform: Any) -> Tuple[npt.NDArray[np.float64],
+                                                         npt.NDArray[np.float64]]:
+    """
+    Return a ``geometry_msgs/Transform`` (or ``TransformStamped``) as arrays.
+
+    Returns
+    -------
+    translation : ndarray, shape (3,)
+        Metres.
+    quaternion_xyzw : ndarray, shape (4,)
+
+    Raises
+    ------
+    ValueError
+        When a value is not finite or the quaternion is zero.
+
+    """
+    transform = getattr(transform, 'transform', transform)
+    t, q = transform.translation, transform.rotation
+    translation = np.array([t.x, t.y, t.z], dtype=np.float64)
+    quaternion = np.array([q.x, q.y, q.z, q.w], dtype=np.float64)
+    if not (np.isfinite(translation).all() and np.isfinite(quaternion).all()) or \
+            np.linalg.norm(quaternion) < 1e-9:
+        raise ValueError(f'transform is not finite or has a zero quaternion: {translation}, '
+                         f'{quaternion}')
+    return translation, quaternion / np.linalg.norm(quaternion)
+
+
 class ClassRegistry:
     """Map detector class labels (strings in vision_msgs) to the core's integer class ids."""
 

@@ -1,13 +1,16 @@
 """
 Convert between ``sensor_msgs/Image`` / ``CompressedImage`` and numpy arrays.
 
-cv_bridge is used where it is installed; PyPI's ``cv-bridge`` is an old ROS 1 copy that crashes
-on numpy 2, so the conversion below is the default. It reads any object with the fields of
-``sensor_msgs/Image`` (rclpy messages and rosbags' deserialised messages alike).
+The conversion here handles the common encodings itself (checked: step, size, byte order) and
+reads any object with the fields of ``sensor_msgs/Image`` (rclpy messages and rosbags'
+deserialised messages alike). For other encodings (Bayer, YUV, ...) it uses ROS 2's cv_bridge
+where a working one is installed; PyPI's ``cv-bridge`` is an old ROS 1 copy that crashes on
+numpy 2, so a bridge counts as working only once it converted a probe image.
 """
 
+import functools
 import sys
-from typing import Any
+from typing import Any, Optional
 
 import cv2
 import numpy as np
@@ -82,12 +85,40 @@ def image_msg_to_array(msg: Any) -> npt.NDArray:
     return array.reshape(shape)
 
 
+@functools.lru_cache(maxsize=1)
+def working_cv_bridge() -> Optional[Any]:
+    """
+    Return a ``cv_bridge.CvBridge`` that converts images correctly here, or None.
+
+    Probed once: import it, convert a 2x2 ``bgr8`` image to a message and back.
+    """
+    try:
+        from cv_bridge import CvBridge
+
+        bridge = CvBridge()
+        probe = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+        back = bridge.imgmsg_to_cv2(bridge.cv2_to_imgmsg(probe, 'bgr8'), 'bgr8')
+        return bridge if np.array_equal(back, probe) else None
+    except Exception:  # noqa: B902 - any failure (ImportError, numpy 2 AttributeError) = none
+        return None
+
+
 def image_msg_to_bgr(msg: Any) -> npt.NDArray[np.uint8]:
     """
     Return a ``sensor_msgs/Image`` as an (H, W, 3) uint8 BGR array, the encoder's input.
 
     16-bit images are scaled to 8 bits by their maximum so that they can still be viewed.
+    Encodings not in :data:`SUPPORTED_ENCODINGS` go through a working cv_bridge when there is
+    one; without it they raise :class:`ImageConversionError` naming the encoding.
     """
+    if msg.encoding not in SUPPORTED_ENCODINGS:
+        bridge = working_cv_bridge()
+        if bridge is not None:
+            try:
+                return np.asarray(bridge.imgmsg_to_cv2(msg, 'bgr8'))
+            except Exception as error:  # noqa: B902 - CvBridgeError and cv2 errors alike
+                raise ImageConversionError(
+                    f'cv_bridge cannot convert encoding {msg.encoding!r}: {error}') from None
     array = image_msg_to_array(msg)
     encoding = msg.encoding
     if encoding == 'bgr8':

@@ -149,6 +149,8 @@ class TrackingPipeline:
         self._last_stamp_ns: Optional[int] = None
         self._last_odom_s: Optional[float] = None
         self._odom_frame = ''
+        self.base_frame = ''  # child frame of the odometry: the robot base
+        self.camera_frame = ''  # frame of the images: the camera's optical frame
         self.target_id: Optional[int] = None
 
     # ---- inputs -----------------------------------------------------------------------------
@@ -179,6 +181,7 @@ class TrackingPipeline:
             self._log('warn', 'odometry with a non-finite or zero-norm pose ignored')
             return
         self._odom_frame = msg.header.frame_id or self._odom_frame
+        self.base_frame = getattr(msg, 'child_frame_id', '') or self.base_frame
         stamp_s = stamp_to_ns(msg.header.stamp) * 1e-9
         if self._last_odom_s is not None and \
                 stamp_s < self._last_odom_s - self.config.time_jump_reset:
@@ -188,9 +191,16 @@ class TrackingPipeline:
         self._last_odom_s = stamp_s
         self._ego.add_odometry(stamp_s, position, orientation)
 
+    def set_extrinsic(self, translation_xyz: npt.ArrayLike,
+                      quaternion_xyzw: npt.ArrayLike) -> None:
+        """Set the camera optical frame's pose in the base frame (e.g. from TF)."""
+        self._ego.set_extrinsic(np.asarray(translation_xyz, dtype=np.float64),
+                                quaternion_xyzw=np.asarray(quaternion_xyzw, dtype=np.float64))
+
     def add_image(self, msg: Any) -> List[FrameResult]:
         """Buffer an Image or CompressedImage; return the frames that could be tracked now."""
         self.stats.images += 1
+        self.camera_frame = msg.header.frame_id or self.camera_frame
         return self._run(self._pairer.add_image(stamp_to_ns(msg.header.stamp), msg))
 
     def add_detections(self, msg: Any) -> List[FrameResult]:

@@ -19,6 +19,7 @@ import time
 from typing import Any, Deque, List, Optional
 
 from deepsort_ros import node_config as nc
+from deepsort_ros.conversions import transform_to_xyz_quaternion
 from deepsort_ros.image_conversion import bgr_to_image_msg
 from deepsort_ros.pipeline import FrameResult, load_encoder, STAGES, TrackingPipeline
 from deepsort_ros.visualization import draw_tracks, MarkerBuilder, TrailHistory
@@ -32,11 +33,13 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
 import rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 import visualization_msgs.msg as marker_msgs
 
 LOG_THROTTLE_S = 5.0
+TF_LOOKUP_PERIOD_S = 1.0
 
 
 def _descriptor(f: Any) -> ParameterDescriptor:
@@ -127,6 +130,18 @@ class TrackerNode(LifecycleNode):
         if encoder is not None:
             self.get_logger().info(
                 f'Re-ID encoder: {self._encoder_name} on {self._encoder_device}')
+        self._tf_buffer = None
+        if config.extrinsic_from_tf:
+            try:
+                import tf2_ros
+            except ImportError:
+                self.get_logger().error(
+                    'extrinsic_from_tf is true but tf2_ros cannot be imported: install it '
+                    '(ros-$ROS_DISTRO-tf2-ros) or set base_to_camera_xyz/rpy and '
+                    'extrinsic_from_tf:=false')
+                return TransitionCallbackReturn.FAILURE
+            self._tf_buffer = tf2_ros.Buffer()
+            self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
         self.config = config
         self.pipeline = TrackingPipeline(config, tracker_config, encoder, self._log_throttled)
         self._trails = TrailHistory(config.trail_length)
@@ -165,6 +180,8 @@ class TrackerNode(LifecycleNode):
                                                self._on_select_target)
         self._diagnostics_timer = self.create_timer(config.diagnostics_period,
                                                     self._publish_diagnostics)
+        self._tf_timer = self.create_timer(TF_LOOKUP_PERIOD_S, self._lookup_extrinsic) \
+            if self._tf_buffer is not None else None
         self._running = True
         self._worker = threading.Thread(target=self._work, name='deepsort_worker', daemon=True)
         self._worker.start()
@@ -186,6 +203,8 @@ class TrackerNode(LifecycleNode):
         self._subscriptions = []
         self.destroy_service(self._select_srv)
         self.destroy_timer(self._diagnostics_timer)
+        if self._tf_timer is not None:
+            self.destroy_timer(self._tf_timer)
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -289,6 +308,27 @@ class TrackerNode(LifecycleNode):
         if self._worker is not None:
             self._worker.join(timeout=5.0)
             self._worker = None
+
+    # ---- extrinsic from TF (where tf2_ros exists) ------------------------------------------
+
+    def _lookup_extrinsic(self) -> None:
+        pipeline = self.pipeline
+        base = self.config.base_frame_id or (pipeline.base_frame if pipeline else '')
+        camera = self.config.camera_frame_id or (pipeline.camera_frame if pipeline else '')
+        if pipeline is None or not base or not camera:
+            return  # the frames are named by the first odometry and image messages
+        try:
+            transform = self._tf_buffer.lookup_transform(base, camera, Time())
+            translation, quaternion = transform_to_xyz_quaternion(transform)
+        except Exception as error:  # noqa: B902 - tf2 lookup errors are several classes
+            self._log_throttled('warn', f'no TF {base} -> {camera} yet ({error}); using '
+                                'base_to_camera_xyz/rpy')
+            return
+        pipeline.set_extrinsic(translation, quaternion)
+        self.get_logger().info(f'camera extrinsic from TF {base} -> {camera}: '
+                               f'{translation.round(3).tolist()}')
+        self.destroy_timer(self._tf_timer)  # extrinsics are static; looked up once
+        self._tf_timer = None
 
     # ---- single-object mode -----------------------------------------------------------------
 
