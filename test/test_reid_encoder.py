@@ -177,3 +177,44 @@ def test_state_dict_through_onnxruntime(osnet_weights: Path, frame: np.ndarray) 
     reference = create_encoder(str(osnet_weights), device='cpu')
     boxes = [[30, 20, 30, 80], [90, 10, 50, 100]]
     assert np.all(np.sum(encoder(frame, boxes) * reference(frame, boxes), axis=1) > 0.99)
+
+
+class _DeviceMemoryLimit(torch.nn.Module):
+    """
+    A network on a device that holds at most ``limit`` crops: a stand-in for a GPU.
+
+    A real CUDA out-of-memory error cannot happen on this CPU-only machine; this double raises
+    the same exception type (torch.OutOfMemoryError) for larger batches and otherwise runs the
+    real network.
+    """
+
+    def __init__(self, network: torch.nn.Module, limit: int) -> None:
+        super().__init__()
+        self.network, self.limit, self.batches = network, limit, []
+
+    def forward(self, crops):
+        self.batches.append(len(crops))
+        if len(crops) > self.limit:
+            raise torch.OutOfMemoryError('CUDA out of memory (stand-in)')
+        return self.network(crops)
+
+
+def test_out_of_device_memory_splits_the_batch_and_gives_the_same_features(frame):
+    from deepsort_ros.reid.osnet import osnet_x0_25
+    from deepsort_ros.reid.torch_encoder import TorchEncoder
+
+    torch.manual_seed(3)
+    network = osnet_x0_25(num_classes=10).eval()
+    boxes = np.array([[5.0 + 9 * i, 10.0, 30.0, 70.0] for i in range(10)])
+    plain = TorchEncoder(network, 512, 'osnet', device='cpu', batch_size=64)
+    limited = _DeviceMemoryLimit(network, limit=3)
+    splitting = TorchEncoder(limited, 512, 'osnet', device='cpu', batch_size=64)
+    expected = plain(frame, boxes)
+    got = splitting(frame, boxes)
+    assert np.allclose(got, expected, atol=1e-5)
+    assert limited.batches[0] == 10, 'the whole frame is tried in one pass first'
+    assert sum(b for b in limited.batches if b <= 3) == 10 and splitting.batch_size <= 3
+    # Later frames start at the reduced size: no more failed attempts.
+    limited.batches.clear()
+    splitting(frame, boxes)
+    assert max(limited.batches) <= 3
