@@ -44,6 +44,7 @@ OFFLINE_FRAMES = 60  # frames of the in-process comparison run
 STOP_TIMEOUT_S = 15.0
 START_TIMEOUT_S = 120.0
 LATENCY_TARGET = 1.25  # end-to-end p99 / offline pipeline p99 (issue: the main job)
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -117,10 +118,20 @@ def _write_params(path: Path, weights: Optional[str]) -> None:
     path.write_text('\n'.join(lines) + '\n')
 
 
+def _die_with_parent() -> None:
+    # Linux: the child gets SIGTERM when the demo dies, even by SIGKILL, so nothing is left.
+    try:
+        import ctypes
+
+        ctypes.CDLL('libc.so.6', use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def _start(command: List[str], log: Path, env: Dict[str, str]) -> subprocess.Popen:
     # Own session: a Ctrl-C reaches only the demo, which then stops the others in order.
     return subprocess.Popen(command, stdout=open(log, 'w'), stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_die_with_parent)
 
 
 def _stop(process: Optional[subprocess.Popen]) -> None:
@@ -332,9 +343,20 @@ def run(args: argparse.Namespace) -> int:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
+    from rclpy.signals import SignalHandlerOptions
+
     lib = Path(get_package_prefix('deepsort_ros')) / 'lib' / 'deepsort_ros'
     context = rclpy.Context()
-    rclpy.init(context=context, domain_id=domain)
+    # Our own handlers: rclpy's would shut the context down quietly instead of stopping us.
+    rclpy.init(context=context, domain_id=domain,
+               signal_handler_options=SignalHandlerOptions.NO)
+    stop_requested: List[int] = []
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        stop_requested.append(signum)
+
+    previous_handlers = {sig: signal.signal(sig, request_stop)
+                         for sig in (signal.SIGINT, signal.SIGTERM)}
     collected = Collected()
     node = _collector(collected, context)
     executor = SingleThreadedExecutor(context=context)
@@ -361,6 +383,8 @@ def run(args: argparse.Namespace) -> int:
         with tqdm(total=frames, desc='demo: tracking', unit='frame',
                   disable=args.no_progress) as bar:
             while processes['player'].poll() is None:
+                if stop_requested:
+                    raise KeyboardInterrupt
                 executor.spin_once(timeout_sec=0.05)
                 bar.update(len(collected.tracks) - bar.n)
                 for name in ('tracker', 'detector'):
@@ -369,12 +393,12 @@ def run(args: argparse.Namespace) -> int:
                         raise RuntimeError(f'{name} exited with {process.returncode}; see '
                                            f'{out / "logs"}')
             deadline = time.monotonic() + 5.0
-            while time.monotonic() < deadline and len(collected.tracks) < frames:
+            while time.monotonic() < deadline and len(collected.tracks) < frames \
+                    and not stop_requested:
                 executor.spin_once(timeout_sec=0.05)
             bar.update(len(collected.tracks) - bar.n)
     except KeyboardInterrupt:
         interrupted = True
-        report.notes.append('interrupted by Ctrl-C: the outputs hold what was tracked so far')
     except RuntimeError as error:
         report.notes.append(str(error))
         print(f'demo: {error}', file=sys.stderr)
@@ -384,6 +408,11 @@ def run(args: argparse.Namespace) -> int:
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown(context=context)
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
+    interrupted = interrupted or bool(stop_requested)
+    if interrupted:
+        report.notes.append('interrupted by Ctrl-C: the outputs hold what was tracked so far')
 
     frame_times = [tuple(int(v) for v in line.split(','))
                    for line in timing.read_text().split()] if timing.is_file() else []

@@ -89,6 +89,7 @@ def test_ctrl_c_stops_every_process_and_keeps_what_was_tracked(video, tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+            process.wait()
     assert process.returncode == 130, printed[-4000:]
     report = json.loads((out / 'report.json').read_text())
     assert 0 < report['frames_tracked'] < 300
