@@ -376,9 +376,19 @@ def run(args: argparse.Namespace) -> int:
                  '-p', 'image_transport:=compressed', '-p',
                  f'detections_topic:={DETECTIONS_TOPIC}'], out / 'logs' / 'hog_detector.log',
                 env)
+        # Start playing only once every process listens: the player's own wait is satisfied
+        # by the first subscriber, and a frame the tracker misses would never be answered.
+        listeners = 2 if args.detector == 'hog' else 1
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while node.count_subscribers(IMAGE_TOPIC + '/compressed') < listeners or \
+                node.count_publishers(TRACKS_TOPIC) < 1:
+            if time.monotonic() > deadline or stop_requested:
+                raise RuntimeError(f'the detector and tracker did not come up within '
+                                   f'{START_TIMEOUT_S:.0f} s; see {out / "logs"}')
+            executor.spin_once(timeout_sec=0.1)
         processes['player'] = _start(
             [str(lib / 'deepsort-ros'), 'play', str(bag), '--lockstep', TRACKS_TOPIC,
-             '--lockstep-timeout', '30', '--wait-for-subscribers', str(START_TIMEOUT_S),
+             '--lockstep-timeout', '10', '--wait-for-subscribers', str(START_TIMEOUT_S),
              '--timing-log', str(timing)], out / 'logs' / 'player.log', env)
         with tqdm(total=frames, desc='demo: tracking', unit='frame',
                   disable=args.no_progress) as bar:
