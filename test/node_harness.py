@@ -33,8 +33,11 @@ PARAMS = REPO / 'config' / 'deepsort.yaml'
 def start_node(namespace: str, overrides: Sequence[str] = (), autostart: bool = True
                ) -> subprocess.Popen:
     """Start the tracker node in ``namespace`` with the default parameters file."""
+    # Reliable images (the harness publishes them reliably too): a lock-step test must not
+    # lose a frame to best effort on a loaded machine. Overrides may say otherwise.
     args = [str(NODE_EXE), '--ros-args', '--params-file', str(PARAMS), '-r',
-            f'__ns:={namespace}', '-p', f'autostart:={str(autostart).lower()}']
+            f'__ns:={namespace}', '-p', f'autostart:={str(autostart).lower()}',
+            '-p', 'image_qos:=reliable']
     for override in overrides:
         args += ['-p', override]
     env = dict(os.environ, PYTHONUNBUFFERED='1')
@@ -90,7 +93,7 @@ def tracks_to_mot_rows(arrays: Sequence[TrackArray], frame_of_stamp: Dict[int, i
 class Harness:
     """A test-side node: publishes inputs to the tracker and records what it publishes."""
 
-    def __init__(self, domain_id: int, namespace: str, reliable_images: bool = False) -> None:
+    def __init__(self, domain_id: int, namespace: str, reliable_images: bool = True) -> None:
         self.namespace = namespace
         self.context = rclpy.Context()
         rclpy.init(context=self.context, domain_id=domain_id)
@@ -108,8 +111,8 @@ class Harness:
         self.received: Dict[str, List[Any]] = {'tracks': [], 'diagnostics': [], 'target': [],
                                                'annotated': [], 'markers': []}
         self._lock = threading.Lock()
-        self.node.create_subscription(TrackArray, f'{namespace}/deepsort_tracker/tracks',
-                                      self._keep('tracks'), 50)
+        self.tracks_sub = self.node.create_subscription(
+            TrackArray, f'{namespace}/deepsort_tracker/tracks', self._keep('tracks'), 50)
         self.node.create_subscription(TargetStatus, f'{namespace}/deepsort_tracker/target',
                                       self._keep('target'), 50)
         self.node.create_subscription(DiagnosticArray, '/diagnostics',
@@ -135,9 +138,16 @@ class Harness:
         return predicate()
 
     def wait_for_tracker(self, timeout: float = 30.0) -> bool:
-        """Wait until the tracker subscribes to our detections and images."""
+        """
+        Wait until the tracker subscribes to our inputs and we to its tracks.
+
+        Both directions matter: a TrackArray published before our subscription matched the
+        node's publisher is never delivered (volatile durability), and a lock-step test would
+        then wait for it in vain.
+        """
         return self.spin_until(lambda: self.detections_pub.get_subscription_count() > 0
-                               and self.image_pub.get_subscription_count() > 0, timeout)
+                               and self.image_pub.get_subscription_count() > 0
+                               and self.tracks_sub.get_publisher_count() > 0, timeout)
 
     def publish_frame(self, stamp_ns: int, image_bgr: Optional[np.ndarray],
                       boxes_tlwh: np.ndarray, labels: Optional[Sequence[str]] = None,

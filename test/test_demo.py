@@ -12,6 +12,7 @@ from pathlib import Path
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from conftest import REPO, SHARED
@@ -73,27 +74,61 @@ def test_demo_writes_video_sheet_tracks_bag_and_report(video, tmp_path):
     assert (out / 'report.md').read_bytes() == before
 
 
+def _tracked_frames_reach(domain_id: int, count: int, timeout: float) -> bool:
+    """Listen on the demo's own domain until ``count`` TrackArrays went by."""
+    import rclpy
+    from deepsort_ros_msgs.msg import TrackArray
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    node = rclpy.create_node('demo_watcher', context=context)
+    seen = []
+    node.create_subscription(TrackArray, '/deepsort_tracker/tracks', seen.append,
+                             QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(seen) < count:
+            executor.spin_once(timeout_sec=0.1)
+        return len(seen) >= count
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+
+
 def test_ctrl_c_stops_every_process_and_keeps_what_was_tracked(video, tmp_path):
     out = tmp_path / 'stopped'
     process = _demo(out, '--frames', '300')
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
     try:
-        # Stop once some frames went through: the tracker's log says it listens, then wait.
-        log = out / 'logs' / 'tracker_node.log'
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not (
-                log.is_file() and 'listening to' in log.read_text()):
-            time.sleep(0.5)
-        time.sleep(10.0)
+        while time.monotonic() < deadline and not any('ROS domain' in x for x in lines):
+            time.sleep(0.2)
+        [announce] = [x for x in lines if 'ROS domain' in x]
+        domain_id = int(announce.split('ROS domain')[1].split(';')[0])
+        # Stop once frames went through, as a user would after watching a little.
+        assert _tracked_frames_reach(domain_id, 3, 180.0), 'the demo tracked nothing'
         process.send_signal(signal.SIGINT)
-        printed = process.communicate(timeout=120)[0]
+        process.wait(timeout=120)
+        reader.join(timeout=10)
+        time.sleep(1.0)  # children get SIGTERM when the demo dies; let them go
+        left = subprocess.run(['pgrep', '-f', str(out)], capture_output=True,
+                              text=True).stdout
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+        subprocess.run(['pkill', '-f', str(out)])  # never leave children behind for CI
+    printed = ''.join(lines)
     assert process.returncode == 130, printed[-4000:]
     report = json.loads((out / 'report.json').read_text())
-    assert 0 < report['frames_tracked'] < 300
+    assert 3 <= report['frames_tracked'] < 300
     assert any('Ctrl-C' in note for note in report['notes'])
     assert len(load_mot_rows(out / 'tracks.txt')) > 0
-    left = subprocess.run(['pgrep', '-f', str(out)], capture_output=True, text=True).stdout
     assert left.strip() == '', f'processes left running: {left}'
