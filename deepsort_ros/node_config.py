@@ -104,8 +104,9 @@ class NodeConfig:
     encoder_weights: str = _param('', 'Re-ID weights (.pth state dict, TorchScript, .onnx); '
                                   'empty: the built-in default model')
     encoder_device: str = _param('auto', 'auto (CUDA when available), cpu, cuda, cuda:N')
-    encoder_backend: str = _param('auto', 'auto (by file suffix), torch, torchscript, onnx '
-                                  '(onnxruntime: the fastest on CPU, also for .pth weights)',
+    encoder_backend: str = _param('auto', 'auto (onnxruntime for .onnx and, on a CPU, for .pth '
+                                  'state dicts and the default model; torch on CUDA), torch, '
+                                  'torchscript, onnx',
                                   choices=ENCODER_BACKENDS)
     publish_markers: bool = _param(True, 'publish visualization_msgs/MarkerArray on ~/markers')
     annotated_image: str = _param('auto', 'publish ~/image_annotated: auto (only while '

@@ -75,7 +75,7 @@ def test_device_crop_matches_image_and_opencv(frame: np.ndarray) -> None:
 
 def test_features_unit_norm_zero_rows_and_deterministic(osnet_weights: Path,
                                                         frame: np.ndarray) -> None:
-    encoder = create_encoder(str(osnet_weights), device='cpu')
+    encoder = create_encoder(str(osnet_weights), device='cpu', backend='torch')
     assert encoder.feature_dim == 512 and encoder.device == 'cpu'
     assert 'OSNet' in encoder.name
     boxes = [[30, 20, 30, 80], [-20, 50, 60, 60], [500, 500, 10, 10], [10, 10, 0, 0],
@@ -91,13 +91,16 @@ def test_features_unit_norm_zero_rows_and_deterministic(osnet_weights: Path,
 
 def test_batches_split_give_the_same_features(osnet_weights: Path, frame: np.ndarray) -> None:
     boxes = np.array([[10 + 7 * i, 5 + 3 * i, 30, 70] for i in range(7)], dtype=float)
-    whole = create_encoder(str(osnet_weights), device='cpu', batch_size=64)(frame, boxes)
-    split = create_encoder(str(osnet_weights), device='cpu', batch_size=3)(frame, boxes)
-    np.testing.assert_allclose(split, whole, atol=1e-4)
+    for backend in ('torch', 'onnx'):
+        whole = create_encoder(str(osnet_weights), device='cpu', backend=backend,
+                               batch_size=64)(frame, boxes)
+        split = create_encoder(str(osnet_weights), device='cpu', backend=backend,
+                               batch_size=3)(frame, boxes)
+        np.testing.assert_allclose(split, whole, atol=1e-4)
 
 
 def test_out_of_memory_splits_the_batch(osnet_weights: Path, frame: np.ndarray) -> None:
-    encoder = create_encoder(str(osnet_weights), device='cpu', batch_size=8)
+    encoder = create_encoder(str(osnet_weights), device='cpu', backend='torch', batch_size=8)
     reference = encoder(frame, [[10, 10, 40, 80]] * 5)
     inner = encoder.module
 
@@ -126,7 +129,7 @@ def test_torchscript_backend(osnet_weights: Path, frame: np.ndarray, tmp_path: P
     torch.jit.save(scripted, str(path))
     encoder = create_encoder(str(path), device='cpu')
     assert encoder.name.startswith('TorchScript') and encoder.feature_dim == 512
-    reference = create_encoder(str(osnet_weights), device='cpu')
+    reference = create_encoder(str(osnet_weights), device='cpu', backend='torch')
     boxes = [[30, 20, 30, 80], [90, 10, 50, 100]]
     np.testing.assert_allclose(encoder(frame, boxes), reference(frame, boxes), atol=1e-4)
 
@@ -139,7 +142,7 @@ def test_onnx_backend_matches_torch(osnet_weights: Path, frame: np.ndarray,
     path = export_onnx(osnet_weights, tmp_path / 'osnet.onnx')
     encoder = create_encoder(str(path))
     assert encoder.name.startswith('ONNX') and encoder.feature_dim == 512
-    reference = create_encoder(str(osnet_weights), device='cpu')
+    reference = create_encoder(str(osnet_weights), device='cpu', backend='torch')
     boxes = [[30, 20, 30, 80], [90, 10, 50, 100], [300, 300, 5, 5]]
     onnx_features, torch_features = encoder(frame, boxes), reference(frame, boxes)
     cosine = np.sum(onnx_features * torch_features, axis=1)
@@ -174,47 +177,20 @@ def test_state_dict_through_onnxruntime(osnet_weights: Path, frame: np.ndarray) 
     pytest.importorskip('onnxruntime')
     encoder = create_encoder(str(osnet_weights), backend='onnx')
     assert encoder.name.startswith('ONNX osnet_random.onnx')
-    reference = create_encoder(str(osnet_weights), device='cpu')
+    reference = create_encoder(str(osnet_weights), device='cpu', backend='torch')
     boxes = [[30, 20, 30, 80], [90, 10, 50, 100]]
     assert np.all(np.sum(encoder(frame, boxes) * reference(frame, boxes), axis=1) > 0.99)
 
 
-class _DeviceMemoryLimit(torch.nn.Module):
-    """
-    A network on a device that holds at most ``limit`` crops: a stand-in for a GPU.
-
-    A real CUDA out-of-memory error cannot happen on this CPU-only machine; this double raises
-    the same exception type (torch.OutOfMemoryError) for larger batches and otherwise runs the
-    real network.
-    """
-
-    def __init__(self, network: torch.nn.Module, limit: int) -> None:
-        super().__init__()
-        self.network, self.limit, self.batches = network, limit, []
-
-    def forward(self, crops):
-        self.batches.append(len(crops))
-        if len(crops) > self.limit:
-            raise torch.OutOfMemoryError('CUDA out of memory (stand-in)')
-        return self.network(crops)
-
-
-def test_out_of_device_memory_splits_the_batch_and_gives_the_same_features(frame):
-    from deepsort_ros.reid.osnet import osnet_x0_25
+def test_auto_backend_runs_state_dicts_on_onnxruntime_on_a_cpu(osnet_weights: Path,
+                                                               frame: np.ndarray) -> None:
+    from deepsort_ros.reid.onnx_encoder import OnnxEncoder
     from deepsort_ros.reid.torch_encoder import TorchEncoder
 
-    torch.manual_seed(3)
-    network = osnet_x0_25(num_classes=10).eval()
-    boxes = np.array([[5.0 + 9 * i, 10.0, 30.0, 70.0] for i in range(10)])
-    plain = TorchEncoder(network, 512, 'osnet', device='cpu', batch_size=64)
-    limited = _DeviceMemoryLimit(network, limit=3)
-    splitting = TorchEncoder(limited, 512, 'osnet', device='cpu', batch_size=64)
-    expected = plain(frame, boxes)
-    got = splitting(frame, boxes)
-    assert np.allclose(got, expected, atol=1e-5)
-    assert limited.batches[0] == 10, 'the whole frame is tried in one pass first'
-    assert sum(b for b in limited.batches if b <= 3) == 10 and splitting.batch_size <= 3
-    # Later frames start at the reduced size: no more failed attempts.
-    limited.batches.clear()
-    splitting(frame, boxes)
-    assert max(limited.batches) <= 3
+    auto = create_encoder(str(osnet_weights), device='cpu')
+    torch_encoder = create_encoder(str(osnet_weights), device='cpu', backend='torch')
+    assert isinstance(auto, OnnxEncoder) and isinstance(torch_encoder, TorchEncoder)
+    boxes = [[30, 20, 30, 80], [90, 10, 50, 100]]
+    assert np.abs(auto(frame, boxes) - torch_encoder(frame, boxes)).max() < 0.05
+    default = create_encoder(None, device='cpu')
+    assert isinstance(default, OnnxEncoder) and 'default MobileNetV2' in default.name

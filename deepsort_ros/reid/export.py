@@ -7,7 +7,8 @@ result loads with ``create_encoder('model.onnx')``.
 
 import logging
 from pathlib import Path
-from typing import Iterable, Optional, Tuple
+import sys
+from typing import Any, Iterable, List, Optional, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +55,40 @@ def export_onnx(weights: 'str | Path', onnx_path: 'str | Path',
                           opset_version=17, dynamo=False)
     LOGGER.info('exported %s to %s', description, onnx_path)
     return onnx_path
+
+
+def calibration_batches(encoder: Any, sequences: Iterable[Path], frames_per_sequence: int = 4
+                        ) -> List[npt.NDArray[np.float32]]:
+    """
+    Network inputs cut from the ground-truth people of MOTChallenge sequences, for int8.
+
+    Parameters
+    ----------
+    encoder : OnnxEncoder or TorchEncoder
+        Its ``preprocess(image, boxes_tlwh)`` makes the crops exactly as at run time.
+    sequences : iterable of Path
+        Folders with gt/gt.txt and frames (use other footage than you evaluate on).
+    frames_per_sequence : int
+        Frames sampled from each.
+
+    Returns
+    -------
+    list of ndarray, shape (N, 3, h, w) each
+
+    """
+    from deepsort_ros.reid.base import clip_boxes_tlwh
+    from deepsort_ros.reid.mot_data import (group_by_frame, iter_frames, read_gt_boxes,
+                                            sample_identity_boxes)
+
+    batches = []
+    for sequence in sequences:
+        grouped = group_by_frame(sample_identity_boxes(read_gt_boxes(Path(sequence)), 5, 3))
+        for number, image in iter_frames(Path(sequence), sorted(grouped)[:frames_per_sequence]):
+            tlwh, valid = clip_boxes_tlwh(np.array([b.tlwh for b in grouped[number]]),
+                                          image.shape[:2])
+            if valid.any():
+                batches.append(np.asarray(encoder.preprocess(image, tlwh[valid])))
+    return batches
 
 
 def quantize_onnx(onnx_path: 'str | Path', int8_path: 'str | Path',
@@ -120,14 +155,34 @@ def main(argv: Optional[list] = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog='python -m deepsort_ros.reid.export',
-        description='Export a Re-ID state dict to ONNX (dynamic batch) for onnxruntime.')
+        description='Export a Re-ID state dict to ONNX (dynamic batch) for onnxruntime, '
+        'optionally quantised to int8 (faster on CPUs with VNNI/AMX: measure with '
+        'bench/bench_reid.py).')
     parser.add_argument('weights', type=Path, help='.pth state dict (OSNet or MobileNetV2)')
     parser.add_argument('output', type=Path, help='.onnx file to write')
     parser.add_argument('--input-hw', type=int, nargs=2, default=(256, 128),
                         metavar=('H', 'W'))
+    parser.add_argument('--int8', nargs='+', type=Path, metavar='SEQUENCE',
+                        help='quantise to int8 (static, per-channel), calibrated on the gt people '
+                        'of these MOTChallenge sequences (e.g. ../shared/data/MOT17-mini/*)')
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(message)s')
-    export_onnx(args.weights, args.output, tuple(args.input_hw))
+    if not args.int8:
+        export_onnx(args.weights, args.output, tuple(args.input_hw))
+        return 0
+    import tempfile
+
+    from deepsort_ros.reid import create_encoder
+
+    with tempfile.TemporaryDirectory(prefix='deepsort_int8_') as work:
+        fp32 = export_onnx(args.weights, Path(work) / 'fp32.onnx', tuple(args.input_hw))
+        batches = calibration_batches(create_encoder(str(fp32), device='cpu'), args.int8)
+        if not batches:
+            print('export: no calibration crops in the given sequences (need gt/gt.txt and '
+                  'frames)', file=sys.stderr)
+            return 2
+        quantize_onnx(fp32, args.output, batches)
+    LOGGER.info('int8 model written to %s (%d calibration batches)', args.output, len(batches))
     return 0
 
 

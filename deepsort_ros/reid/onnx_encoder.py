@@ -79,6 +79,10 @@ class OnnxEncoder(Encoder):
                  providers: Optional[Sequence[str]] = None) -> None:
         import onnxruntime
 
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        if mask_sigma is not None and mask_sigma <= 0:
+            raise ValueError(f'mask_sigma must be > 0, got {mask_sigma}')
         path = Path(path)
         options = onnxruntime.SessionOptions()
         if num_threads is not None:
