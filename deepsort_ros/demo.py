@@ -77,7 +77,9 @@ class Collected:
 
 
 def _stamp_ns(header: Any) -> int:
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+    from deepsort_ros.conversions import stamp_to_ns
+
+    return stamp_to_ns(header.stamp)
 
 
 def _make_bag(video: Path, frames: int, detector: str) -> Path:
@@ -389,6 +391,7 @@ def run(args: argparse.Namespace) -> int:
         processes['player'] = _start(
             [str(lib / 'deepsort-ros'), 'play', str(bag), '--lockstep', TRACKS_TOPIC,
              '--lockstep-timeout', '10', '--wait-for-subscribers', str(START_TIMEOUT_S),
+             '--frame-subscribers', str(listeners),
              '--timing-log', str(timing)], out / 'logs' / 'player.log', env)
         with tqdm(total=frames, desc='demo: tracking', unit='frame',
                   disable=args.no_progress) as bar:

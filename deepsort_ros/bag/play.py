@@ -85,7 +85,7 @@ def play_bag(path: Union[Path, str], node: Any, rate: float = 1.0, loop: bool = 
              wait_for_subscribers: float = 0.0,
              on_message: Optional[Callable[[str, int], None]] = None,
              lockstep_topic: Optional[str] = None,
-             lockstep_timeout: float = 10.0) -> PlaySummary:
+             lockstep_timeout: float = 10.0, frame_subscribers: int = 1) -> PlaySummary:
     """
     Publish a bag's messages from ``node`` at the recorded speed.
 
@@ -117,6 +117,9 @@ def play_bag(path: Union[Path, str], node: Any, rate: float = 1.0, loop: bool = 
         carries a message whose header stamp equals the image's.
     lockstep_timeout : float
         Longest wait for that answer, seconds; the image is then counted and play goes on.
+    frame_subscribers : int
+        With ``wait_for_subscribers``, how many subscribers each image topic must have (a
+        detector and a tracker both reading the camera: 2); other topics need one.
 
     Returns
     -------
@@ -138,15 +141,16 @@ def play_bag(path: Union[Path, str], node: Any, rate: float = 1.0, loop: bool = 
         from rosgraph_msgs.msg import Clock
 
         clock_pub = node.create_publisher(Clock, CLOCK_TOPIC, _qos())
-    _create_publishers(path, node, topics, publishers, summary.read)
+    types = _create_publishers(path, node, topics, publishers, summary.read)
     answered = _Answers(node, lockstep_topic) if lockstep_topic else None
-    frame_topics = {t for t, kind in bag_topics(path)[0].items() if kind in FRAME_TYPES}
+    frame_topics = {t for t, kind in types.items() if kind in FRAME_TYPES}
     if start_event is not None:
         while not start_event.wait(0.1):
             if stop.is_set():
                 summary.interrupted = True
                 return summary
-    _wait_matched(list(publishers.values()), wait_for_subscribers, stop)
+    _wait_matched({pub: frame_subscribers if topic in frame_topics else 1
+                   for topic, pub in publishers.items()}, wait_for_subscribers, stop)
     while not stop.is_set():
         summary.read = BagReadSummary()
         wall_start = None
@@ -183,10 +187,10 @@ def play_bag(path: Union[Path, str], node: Any, rate: float = 1.0, loop: bool = 
 
 
 def _create_publishers(path: Union[Path, str], node: Any, topics: Optional[Collection[str]],
-                       publishers: Dict[str, Any], read: BagReadSummary) -> None:
+                       publishers: Dict[str, Any], read: BagReadSummary) -> Dict[str, str]:
+    """Create a publisher per known topic; return the bag's topic -> type."""
     types, _ = bag_topics(path)
-    connections = list(types.items())
-    for topic, type_name in connections:
+    for topic, type_name in types.items():
         if (topics is not None and topic not in topics) or topic in publishers:
             continue
         try:
@@ -195,6 +199,7 @@ def _create_publishers(path: Union[Path, str], node: Any, topics: Optional[Colle
             read.unknown_types[topic] = type_name
             continue
         publishers[topic] = node.create_publisher(cls, topic, _qos())
+    return types
 
 
 class _Answers:
@@ -237,10 +242,11 @@ def _type_of(node: Any, topic: str, timeout: float = 30.0) -> type:
     raise ValueError(f'lockstep topic {topic} did not appear within {timeout:.0f} s')
 
 
-def _wait_matched(publishers: List[Any], timeout: float, stop: threading.Event) -> None:
+def _wait_matched(wanted: Dict[Any, int], timeout: float, stop: threading.Event) -> None:
+    # wanted: publisher -> subscribers it must have matched
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not stop.is_set():
-        if all(p.get_subscription_count() > 0 for p in publishers):
+        if all(p.get_subscription_count() >= n for p, n in wanted.items()):
             return
         time.sleep(0.05)
 
@@ -278,6 +284,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         'a message stamped like it (e.g. /deepsort_tracker/tracks)')
     parser.add_argument('--lockstep-timeout', type=float, default=10.0, metavar='SEC',
                         help='longest wait for the lockstep answer (default 10)')
+    parser.add_argument('--frame-subscribers', type=int, default=1, metavar='N',
+                        help='with --wait-for-subscribers: subscribers every image topic needs '
+                        '(default 1)')
     parser.add_argument('--timing-log', type=Path, metavar='CSV',
                         help='write "stamp_ns,wall_ns" of every image published')
 
@@ -326,7 +335,8 @@ def main(args: argparse.Namespace) -> int:
         summary = play_bag(args.bag, node, rate=args.rate, loop=args.loop, topics=args.topics,
                            clock=args.clock, stop_event=stop, start_event=start,
                            wait_for_subscribers=args.wait_for_subscribers,
-                           lockstep_topic=args.lockstep, lockstep_timeout=args.lockstep_timeout)
+                           lockstep_topic=args.lockstep, lockstep_timeout=args.lockstep_timeout,
+                           frame_subscribers=args.frame_subscribers)
     except ValueError as error:
         print(f'play: {error}', file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
 
 from deepsort_ros.bag.reader import bag_topics, BagReadSummary, read_messages
+from deepsort_ros.conversions import stamp_to_ns
 from deepsort_ros.node_config import NodeConfig
 from deepsort_ros.offline.mot_sequence import write_mot_rows
 from deepsort_ros.pipeline import FrameResult, STAGES, TrackingPipeline
@@ -256,12 +257,12 @@ def track_bag(bag: Path, node_config: NodeConfig, tracker_config: Any,
         for topic, _, _, msg in read_messages(bag, topics=list(role_of), summary=result.read):
             role = role_of[topic]
             if role == 'image':
-                stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+                stamp_ns = stamp_to_ns(msg.header.stamp)
                 frame_of_stamp.setdefault(stamp_ns, len(frame_of_stamp) + 1)
                 handle(pipeline.add_image(msg))
             elif role == 'detections':
                 if frames_role == 'detections':
-                    stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+                    stamp_ns = stamp_to_ns(msg.header.stamp)
                     frame_of_stamp.setdefault(stamp_ns, len(frame_of_stamp) + 1)
                 handle(pipeline.add_detections(msg))
             elif role == 'camera_info':
