@@ -245,7 +245,7 @@ def _diagnostic_latency(diagnostics: Any) -> Dict[str, Any]:
 
 
 def _write_outputs(out: Path, collected: Collected, frame_times: List[Tuple[int, int]],
-                   report: Any, trail_note: str) -> None:
+                   report: Any) -> None:
     """MOT text, tracks bag, annotated MP4 and contact sheet from what was collected."""
     import cv2
     from deepsort_ros.bag.writer import TrackBagWriter
@@ -287,7 +287,7 @@ def _write_outputs(out: Path, collected: Collected, frame_times: List[Tuple[int,
     writer.release()
     cv2.imwrite(str(out / 'contact_sheet.png'), contact_sheet(tiles, labels))
     report.files['annotated.mp4'] = (f'{len(annotated)} frames with boxes, ids and trails '
-                                     f'({trail_note})')
+                                     '(the followed target, if any, in thick red)')
     report.files['contact_sheet.png'] = f'{len(tiles)} frames across the run'
     missing = len(stamps) - len(annotated)
     if missing > 0:
@@ -432,8 +432,7 @@ def run(args: argparse.Namespace) -> int:
     published = dict(frame_times)
     report.frames_published = len(frame_times)
     report.frames_tracked = len(collected.tracks)
-    _write_outputs(out, collected, frame_times, report,
-                   'the followed target, if any, in thick red')
+    _write_outputs(out, collected, frame_times, report)
     report.latency['detector: image published -> detections received'] = LatencyStats.of(
         latencies_ms(published, collected.detections_at))
     report.latency['tracker: detections received -> tracks received'] = LatencyStats.of(

@@ -214,10 +214,6 @@ class TrackingPipeline:
                       '(time went backwards or arrived too late)')
         return self._run(ready)
 
-    def pending(self) -> List[PairedFrame]:
-        """Release every frame still waiting for its partner (end of input)."""
-        return self._pairer.flush()
-
     def flush(self) -> List[FrameResult]:
         """Track every frame still waiting for its partner (end of a bag)."""
         return self._run(self._pairer.flush())
