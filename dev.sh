@@ -20,7 +20,7 @@ case "$cmd" in
     setup ;;
   demo)
     setup; enter
-    exec python -m deepsort_ros.demo "$@" ;;
+    PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" exec python -m demo "$@" ;;
   test)
     setup; enter
     cd "$repo"

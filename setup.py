@@ -24,9 +24,8 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'tracker_node = deepsort_ros.tracker_node:main',
-            'hog_detector = deepsort_ros.detector.detector_node:main',
-            'deepsort-ros = deepsort_ros.cli:main',
+            'tracker_node = deepsort_ros.ros.tracker_node:main',
+            'deepsort-ros = deepsort_ros.cli.main:main',
         ],
     },
 )

@@ -28,9 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO / '..' / 'shared'
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-from deepsort_ros.reid import create_encoder  # noqa: E402,I100
+from deepsort_ros.evaluation.reid_metrics import evaluate_sequence  # noqa: E402,I100
+from deepsort_ros.reid import create_encoder  # noqa: E402
 from deepsort_ros.reid.base import clip_boxes_tlwh  # noqa: E402
-from deepsort_ros.reid.evaluation import evaluate_sequence  # noqa: E402
 from deepsort_ros.reid.export import (calibration_batches, export_onnx,  # noqa: E402
                                       quantize_onnx)
 from deepsort_ros.reid.mot_data import (iter_frames, read_gt_boxes,  # noqa: E402

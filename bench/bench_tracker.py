@@ -4,7 +4,7 @@ Benchmark our tracker core against the trackers people use, on the same detectio
 Runs deepsort_ros.core and the peers (deep_sort_realtime fed the same embeddings, BoxMOT
 ByteTrack / OC-SORT / BoT-SORT, norfair) on synthetic scenes with 10, 50 and 200 objects and
 on PETS09-S2L1 (SORT public detections, OSNet x0.25 embeddings) and its moving-camera variant
-(the drone-like virtual camera of deepsort_ros.offline.virtual_camera: frames, detections and
+(the drone-like virtual camera of deepsort_ros.sim.virtual_camera: frames, detections and
 gt warped; "ours + camera motion" gets the homographies the node computes from the odometry),
 and prints one table: HOTA, IDF1, MOTA, ID switches, median update ms/frame (embedding
 excluded) and each tracker's time divided by ours. It writes the table as markdown and the
@@ -30,10 +30,10 @@ if os.environ.get('OPENBLAS_NUM_THREADS') != '1':
 sys.path.insert(0, str(REPO))
 
 from deepsort_ros.core import Tracker, TrackerConfig, TrackState  # noqa: E402
-from deepsort_ros.offline.evaluation import evaluate_mot  # noqa: E402
-from deepsort_ros.offline.mot_sequence import (load_mot_rows, read_detections,  # noqa: E402
-                                               read_sequence_info)
-from deepsort_ros.offline.synthetic import make_scene  # noqa: E402
+from deepsort_ros.evaluation.mot_metrics import evaluate_mot  # noqa: E402
+from deepsort_ros.recordings.mot import (load_mot_rows, read_detections,  # noqa: E402
+                                         read_sequence_info)
+from deepsort_ros.sim.synthetic import make_scene  # noqa: E402
 import numpy as np  # noqa: E402
 
 # One frame in: boxes tlwh (N, 4), scores (N,), classes (N,), features (N, D), time s.
@@ -75,7 +75,7 @@ def _encode_frames(info: Any, boxes_by_frame: Dict[int, np.ndarray], rows_total:
                    warp: Optional[Callable[[np.ndarray, int], np.ndarray]] = None
                    ) -> Tuple[np.ndarray, List[np.ndarray]]:
     """Encode every frame's boxes with OSNet x0.25; return features and the (warped) frames."""
-    from deepsort_ros.offline.mot_sequence import iter_frames
+    from deepsort_ros.recordings.mot import iter_frames
     from deepsort_ros.reid import create_encoder
 
     encoder = create_encoder(str(SHARED / 'models' / 'osnet_x0_25_msmt17.pth'), device='cpu',
@@ -121,8 +121,8 @@ def pets09(cache: Path) -> Optional[Dataset]:
 
 def odometry_homographies(camera: Any, num_frames: int, fps: float) -> np.ndarray:
     """Return what the node's ego-motion computes from odometry: frame f-1 -> f, (F, 3, 3)."""
-    from deepsort_ros import ego_motion
-    from deepsort_ros.node_config import NodeConfig
+    from deepsort_ros import ego_motion  # noqa: I100
+    from deepsort_ros.ros.parameters import NodeConfig
 
     node = NodeConfig()
     estimator = ego_motion.EgoMotionEstimator(ego_motion.EgoMotionConfig(mode='odometry'))
@@ -140,8 +140,8 @@ def odometry_homographies(camera: Any, num_frames: int, fps: float) -> np.ndarra
 
 def pets09_moving(cache: Path) -> Optional[Dataset]:
     """Return PETS09-S2L1 seen by the drone-like virtual camera, or None."""
-    from deepsort_ros.bag.from_sequence import Intrinsics
-    from deepsort_ros.offline.virtual_camera import DRONE_PROFILE, VirtualCamera, warp_mot_rows
+    from deepsort_ros.recordings.sequence_to_bag import Intrinsics
+    from deepsort_ros.sim.virtual_camera import DRONE_PROFILE, VirtualCamera, warp_mot_rows
 
     sequence = SHARED / 'data' / 'PETS09-S2L1'
     if not sequence.is_dir():
@@ -162,7 +162,7 @@ def pets09_moving(cache: Path) -> Optional[Dataset]:
         lambda image, f: camera.warp_image(image, (f - 1) / info.frame_rate)) \
         if not cache_file.is_file() else (np.load(cache_file), None)
     if images is None:
-        from deepsort_ros.offline.mot_sequence import iter_frames
+        from deepsort_ros.recordings.mot import iter_frames
 
         images = [camera.warp_image(image, (f - 1) / info.frame_rate)
                   for f, image in iter_frames(info)]

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Counter as CounterType, Dict, List, Optional, Tuple
 
-from deepsort_ros.ego_motion.pose import Pose
+from deepsort_ros.geometry.pose import Pose
 import numpy as np
 import numpy.typing as npt
 from scipy.spatial.transform import Rotation

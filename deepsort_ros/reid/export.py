@@ -7,7 +7,6 @@ result loads with ``create_encoder('model.onnx')``.
 
 import logging
 from pathlib import Path
-import sys
 from typing import Any, Iterable, List, Optional, Tuple
 
 import numpy as np
@@ -136,55 +135,43 @@ def quantize_onnx(onnx_path: 'str | Path', int8_path: 'str | Path',
     return int8_path
 
 
-def main(argv: Optional[list] = None) -> int:
+def export_int8(weights: 'str | Path', int8_path: 'str | Path', sequences: Iterable[Path],
+                input_hw: Tuple[int, int] = (256, 128)) -> Path:
     """
-    Export from the command line: ``python -m deepsort_ros.reid.export IN.pth OUT.onnx``.
+    Export weights to a static int8 ONNX model calibrated on the gt people of sequences.
 
     Parameters
     ----------
-    argv : list of str, optional
-        Arguments; ``sys.argv[1:]`` when omitted.
+    weights : str or Path
+        A .pth state dict (OSNet or MobileNetV2).
+    int8_path : str or Path
+        The model to write.
+    sequences : iterable of Path
+        MOTChallenge-style folders with gt/gt.txt and frames.
+    input_hw : tuple of int
+        Crop height and width.
 
     Returns
     -------
-    int
-        Exit status.
+    Path
+        ``int8_path``.
+
+    Raises
+    ------
+    ValueError
+        When the sequences hold no calibration crop.
 
     """
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog='python -m deepsort_ros.reid.export',
-        description='Export a Re-ID state dict to ONNX (dynamic batch) for onnxruntime, '
-        'optionally quantised to int8 (faster on CPUs with VNNI/AMX: measure with '
-        'bench/bench_reid.py).')
-    parser.add_argument('weights', type=Path, help='.pth state dict (OSNet or MobileNetV2)')
-    parser.add_argument('output', type=Path, help='.onnx file to write')
-    parser.add_argument('--input-hw', type=int, nargs=2, default=(256, 128),
-                        metavar=('H', 'W'))
-    parser.add_argument('--int8', nargs='+', type=Path, metavar='SEQUENCE',
-                        help='quantise to int8 (static, per-channel), calibrated on the gt people '
-                        'of these MOTChallenge sequences (e.g. ../shared/data/MOT17-mini/*)')
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format='%(message)s')
-    if not args.int8:
-        export_onnx(args.weights, args.output, tuple(args.input_hw))
-        return 0
     import tempfile
 
     from deepsort_ros.reid import create_encoder
 
     with tempfile.TemporaryDirectory(prefix='deepsort_int8_') as work:
-        fp32 = export_onnx(args.weights, Path(work) / 'fp32.onnx', tuple(args.input_hw))
-        batches = calibration_batches(create_encoder(str(fp32), device='cpu'), args.int8)
+        fp32 = export_onnx(weights, Path(work) / 'fp32.onnx', tuple(input_hw))
+        batches = calibration_batches(create_encoder(str(fp32), device='cpu'), sequences)
         if not batches:
-            print('export: no calibration crops in the given sequences (need gt/gt.txt and '
-                  'frames)', file=sys.stderr)
-            return 2
-        quantize_onnx(fp32, args.output, batches)
-    LOGGER.info('int8 model written to %s (%d calibration batches)', args.output, len(batches))
-    return 0
-
-
-if __name__ == '__main__':
-    raise SystemExit(main())
+            raise ValueError('no calibration crops in the given sequences (they need gt/gt.txt '
+                             'and frames)')
+        quantize_onnx(fp32, int8_path, batches)
+    LOGGER.info('int8 model written to %s (%d calibration batches)', int8_path, len(batches))
+    return Path(int8_path)

@@ -1,0 +1,364 @@
+"""
+The messages a robot would record, made from a MOTChallenge sequence or a video.
+
+The bag holds what a robot's camera and detector would publish: ``sensor_msgs/Image`` (bgr8)
+or ``CompressedImage`` (jpeg), ``CameraInfo``, ``vision_msgs/Detection2DArray`` from det.txt
+(stamped exactly like the image) and, optionally, ``nav_msgs/Odometry``. ``--camera-pan``,
+``--camera-tilt`` and ``--camera-roll`` make a moving-camera variant of a static sequence
+(:mod:`deepsort_ros.sim.virtual_camera`): each frame and its detections are warped by the
+homography of the rotating camera, and odometry carries the rotation, so the tracker's
+ego-motion compensation can be tested on real footage. :func:`iter_sequence_messages` makes
+the same messages for live publishing; ``deepsort-ros bag-from-sequence``
+(:mod:`deepsort_ros.cli.bag_from_sequence`) writes them into a bag.
+"""
+
+from dataclasses import dataclass
+import math
+from pathlib import Path
+import sys
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import cv2
+from deepsort_ros.recordings.bag_writer import BagWriter
+from deepsort_ros.recordings.mot import (IMAGE_SUFFIXES, read_detections,
+                                         read_sequence_info, VIDEO_SUFFIXES)
+from deepsort_ros.sim.virtual_camera import RotationProfile, VirtualCamera, warp_boxes_tlwh
+import numpy as np
+import numpy.typing as npt
+
+START_EPOCH_NS = 1_700_000_000 * 1_000_000_000  # stamp of frame 1: fixed, so bags are stable
+DEFAULT_HFOV_DEG = 60.0  # field of view assumed for K when the intrinsics are unknown
+CAMERA_FRAME = 'camera_optical_frame'
+DETECTION_CLASS = 'person'
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """
+    Pinhole intrinsics in pixels.
+
+    Attributes
+    ----------
+    fx, fy, cx, cy : float
+
+    """
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+
+    @classmethod
+    def plausible(cls, width: int, height: int, hfov_deg: float = DEFAULT_HFOV_DEG
+                  ) -> 'Intrinsics':
+        """Return square-pixel intrinsics with the given horizontal field of view, centred."""
+        focal = width / (2.0 * math.tan(math.radians(hfov_deg) / 2.0))
+        return cls(focal, focal, width / 2.0, height / 2.0)
+
+    def matrix(self) -> npt.NDArray[np.float64]:
+        """Return K, shape (3, 3)."""
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
+
+
+def iter_images(source: Path, max_frames: Optional[int]) -> Iterator[Tuple[int, npt.NDArray]]:
+    """
+    Yield ``(frame, image_bgr)`` with 1-based frames from a video or a folder of images.
+
+    Parameters
+    ----------
+    source : Path
+        Video file (frame k is MOT frame k) or folder of numbered images (``000001.jpg``).
+    max_frames : int, optional
+        Stop after this many frames.
+
+    Yields
+    ------
+    (int, ndarray of uint8, shape (H, W, 3))
+
+    """
+    limit = max_frames if max_frames is not None else sys.maxsize
+    if source.is_file():
+        capture = cv2.VideoCapture(str(source))
+        if not capture.isOpened():
+            raise ValueError(f'cannot open video {source}')
+        try:
+            frame = 0
+            while frame < limit:
+                ok, image = capture.read()
+                if not ok:
+                    return
+                frame += 1
+                yield frame, image
+        finally:
+            capture.release()
+        return
+    files = sorted(p for p in source.iterdir()
+                   if p.suffix.lower() in IMAGE_SUFFIXES and p.stem.isdigit())
+    for path in files[:limit] if max_frames is not None else files:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f'cannot read image {path}')
+        yield int(path.stem), image
+
+
+@dataclass(frozen=True)
+class BagTopics:
+    """
+    Topic names of the messages made from a sequence.
+
+    Attributes
+    ----------
+    image : str
+        ``sensor_msgs/Image`` (``<image>/compressed`` for ``CompressedImage``).
+    camera_info, detections, odometry : str
+
+    """
+
+    image: str = '/camera/image_raw'
+    camera_info: str = '/camera/camera_info'
+    detections: str = '/detections'
+    odometry: str = '/odom'
+
+
+@dataclass(frozen=True)
+class SequenceSource:
+    """
+    Where a sequence's frames and detections come from.
+
+    Attributes
+    ----------
+    images : Path
+        Video file or folder of numbered frames.
+    fps : float
+        Frames per second; frame k is stamped ``START_EPOCH_NS + (k - 1) / fps``.
+    detections : Path or None
+        A det.txt, or None for images only.
+
+    """
+
+    images: Path
+    fps: float
+    detections: Optional[Path]
+
+    @classmethod
+    def from_sequence(cls, directory: Path, det: Optional[Path] = None,
+                      fps: Optional[float] = None) -> 'SequenceSource':
+        """Describe a MOTChallenge-style folder (``det`` overrides ``det/det.txt``)."""
+        info = read_sequence_info(directory)
+        if info.image_source is None:
+            raise FileNotFoundError(f'{directory} has no frames (img1/ or the imDir video)')
+        det_path = det if det is not None else Path(directory) / 'det' / 'det.txt'
+        return cls(info.image_source, fps or info.frame_rate,
+                   det_path if det_path.is_file() or det is not None else None)
+
+    @classmethod
+    def from_video(cls, video: Path, det: Optional[Path] = None,
+                   fps: Optional[float] = None) -> 'SequenceSource':
+        """Describe a video file; its frame rate is read from the file unless given."""
+        if not video.is_file() or video.suffix.lower() not in VIDEO_SUFFIXES:
+            raise FileNotFoundError(f'{video} is not a video file ({", ".join(VIDEO_SUFFIXES)})')
+        if not fps:
+            capture = cv2.VideoCapture(str(video))
+            fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+            capture.release()
+        if not fps or fps <= 0:
+            raise ValueError(f'{video} does not say its frame rate; pass --fps')
+        return cls(video, fps, det)
+
+
+@dataclass(frozen=True)
+class MessageOptions:
+    """
+    How the messages of a sequence are made.
+
+    Attributes
+    ----------
+    topics : BagTopics
+    frame_id : str
+        Optical frame of images, camera info and detections.
+    intrinsics : tuple of 4 optional floats
+        fx, fy, cx, cy; a None takes the 60-degree, centred default.
+    compressed : bool
+        ``CompressedImage`` (jpeg) instead of ``Image`` (bgr8).
+    jpeg_quality : int
+    odometry : bool
+        Also make ``nav_msgs/Odometry`` (always when the virtual camera moves).
+    profile : RotationProfile
+        The virtual camera's rotation (none by default).
+    max_frames : int, optional
+
+    """
+
+    topics: BagTopics = BagTopics()
+    frame_id: str = CAMERA_FRAME
+    intrinsics: Tuple[Optional[float], ...] = (None, None, None, None)
+    compressed: bool = False
+    jpeg_quality: int = 90
+    odometry: bool = False
+    profile: RotationProfile = RotationProfile()
+    max_frames: Optional[int] = None
+
+
+def _stamp(msg_header: object, stamp_ns: int, frame_id: str) -> None:
+    msg_header.stamp.sec, msg_header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+    msg_header.frame_id = frame_id
+
+
+def _camera_info(width: int, height: int, k: Intrinsics) -> object:
+    from sensor_msgs.msg import CameraInfo
+
+    msg = CameraInfo()
+    msg.width, msg.height = width, height
+    msg.distortion_model = 'plumb_bob'
+    msg.d = [0.0] * 5
+    msg.k = [k.fx, 0.0, k.cx, 0.0, k.fy, k.cy, 0.0, 0.0, 1.0]
+    msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    msg.p = [k.fx, 0.0, k.cx, 0.0, 0.0, k.fy, k.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return msg
+
+
+def _detections(boxes_tlwh: npt.NDArray[np.float64], scores: npt.NDArray[np.float64]) -> object:
+    from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+
+    msg = Detection2DArray()
+    for (x, y, w, h), score in zip(boxes_tlwh.tolist(), scores.tolist()):
+        det = Detection2D()
+        det.bbox.center.position.x = x + w / 2.0
+        det.bbox.center.position.y = y + h / 2.0
+        det.bbox.size_x, det.bbox.size_y = w, h
+        hyp = ObjectHypothesisWithPose()
+        hyp.hypothesis.class_id = DETECTION_CLASS
+        hyp.hypothesis.score = score
+        det.results.append(hyp)
+        msg.detections.append(det)
+    return msg
+
+
+def _odometry(profile: RotationProfile, t_s: float) -> object:
+    from nav_msgs.msg import Odometry
+
+    msg = Odometry()
+    msg.child_frame_id = 'base_link'
+    orientation = msg.pose.pose.orientation
+    orientation.x, orientation.y, orientation.z, orientation.w = (
+        float(v) for v in profile.quaternion_xyzw_at(t_s))
+    angular = msg.twist.twist.angular
+    angular.x, angular.y, angular.z = (float(v) for v in profile.angular_velocity_at(t_s))
+    return msg
+
+
+def iter_sequence_messages(source: SequenceSource, options: MessageOptions = MessageOptions()
+                           ) -> Iterator[Tuple[int, int, List[Tuple[str, Any]]]]:
+    """
+    Yield, frame by frame, the messages a robot's camera and detector would publish.
+
+    Parameters
+    ----------
+    source : SequenceSource
+        Frames and detections.
+    options : MessageOptions
+        Topics, encoding, intrinsics, odometry and the virtual camera's motion.
+
+    Yields
+    ------
+    (frame, stamp_ns, [(topic, message), ...])
+        1-based frame, its stamp (every message of the frame carries it), and, in this
+        order: odometry (when asked for or the camera moves), camera info, the image, and
+        detections (when there is a det.txt).
+
+    """
+    from sensor_msgs.msg import CompressedImage, Image
+
+    from deepsort_ros.ros.images import bgr_to_image_msg
+
+    dets = read_detections(source.detections) if source.detections is not None else None
+    dets_by_frame = ({f: list(rows) for f, rows in dets.rows_by_frame().items()}
+                     if dets is not None else {})
+    profile = options.profile
+    topics = options.topics
+    image_topic = topics.image.rstrip('/') + ('/compressed' if options.compressed else '')
+    camera: Optional[VirtualCamera] = None
+    intrinsics: Optional[Intrinsics] = None
+    for frame, image in iter_images(source.images, options.max_frames):
+        height, width = image.shape[:2]
+        if intrinsics is None:
+            default = Intrinsics.plausible(width, height)
+            intrinsics = Intrinsics(*(given if given is not None else getattr(default, name)
+                                      for given, name in zip(options.intrinsics,
+                                                             ('fx', 'fy', 'cx', 'cy'))))
+            camera = VirtualCamera(intrinsics.matrix(), profile)
+        t_s = (frame - 1) / source.fps
+        stamp_ns = START_EPOCH_NS + round(t_s * 1e9)
+        rows = dets_by_frame.get(frame, [])
+        boxes = dets.boxes_tlwh[rows] if dets is not None else np.zeros((0, 4))
+        scores = dets.scores[rows] if dets is not None else np.zeros(0)
+        if profile.moving:
+            homography = camera.homography_at(t_s)
+            image = cv2.warpPerspective(image, homography, (width, height))
+            boxes, keep = warp_boxes_tlwh(boxes, homography, width, height)
+            boxes, scores = boxes[keep], scores[keep]
+        if options.compressed:
+            ok, jpeg = cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY,
+                                                    options.jpeg_quality])
+            if not ok:
+                raise ValueError(f'frame {frame}: jpeg encoding failed')
+            image_msg = CompressedImage()
+            image_msg.format = 'bgr8; jpeg compressed bgr8'
+            image_msg.data = jpeg.tobytes()
+        else:
+            image_msg = bgr_to_image_msg(np.ascontiguousarray(image), Image)
+        _stamp(image_msg.header, stamp_ns, options.frame_id)
+        # The order a robot delivers them in: odometry (fast, cheap) before the frame, and the
+        # detector's output last, so the node can interpolate odometry at the frame's stamp.
+        messages: List[Tuple[str, Any]] = []
+        if options.odometry or profile.moving:
+            odom_msg = _odometry(profile, t_s)
+            _stamp(odom_msg.header, stamp_ns, 'odom')
+            messages.append((topics.odometry, odom_msg))
+        info_msg = _camera_info(width, height, intrinsics)
+        _stamp(info_msg.header, stamp_ns, options.frame_id)
+        messages += [(topics.camera_info, info_msg), (image_topic, image_msg)]
+        if dets is not None:
+            det_msg = _detections(boxes, scores)
+            _stamp(det_msg.header, stamp_ns, options.frame_id)
+            messages.append((topics.detections, det_msg))
+        yield frame, stamp_ns, messages
+
+
+def write_sequence_bag(source: SequenceSource, options: MessageOptions, out: Path,
+                       storage: str = 'mcap', overwrite: bool = False,
+                       progress: bool = True) -> Dict[str, int]:
+    """
+    Write the messages of a sequence into a new bag.
+
+    Parameters
+    ----------
+    source : SequenceSource
+        Frames and detections.
+    options : MessageOptions
+        Topics, intrinsics, compression, odometry and virtual camera motion.
+    out : Path
+        Bag folder to create.
+    storage : str
+        'mcap' or 'sqlite3'.
+    overwrite : bool
+        Replace an existing bag.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict of str to int
+        Messages written per topic.
+
+    """
+    from tqdm import tqdm
+
+    writer = BagWriter(out, storage=storage, overwrite=overwrite)
+    with writer, tqdm(desc=f'bag {Path(out).name}', unit='frame', total=options.max_frames,
+                      disable=None if progress else True) as bar:
+        for _, stamp_ns, messages in iter_sequence_messages(source, options):
+            for topic, msg in messages:
+                writer.write(topic, msg, stamp_ns)
+            bar.update(1)
+    return dict(writer.counts)

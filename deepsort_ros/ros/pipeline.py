@@ -1,0 +1,386 @@
+"""
+The tracking pipeline behind the node, usable without a running node (offline on bags).
+
+Messages in (images, detections, camera info, odometry), ``TrackArray`` and friends out. The
+node only subscribes, calls this, and publishes; ``deepsort-ros track --bag`` feeds it the
+messages of a bag in recorded order, so both run exactly the same code.
+"""
+
+from collections import deque
+from dataclasses import dataclass, field
+import time
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+import uuid
+
+from deepsort_ros.ros.images import (compressed_msg_to_bgr, image_msg_to_bgr,
+                                     ImageConversionError)
+from deepsort_ros.ros.messages import (ClassRegistry, DetectionBatch, detections_to_batch,
+                                       ns_to_stamp, stamp_to_ns, tracks_to_msg, WorldEstimate)
+from deepsort_ros.ros.pairing import FramePairer, PairedFrame, PairingConfig
+from deepsort_ros.ros.parameters import NodeConfig
+import numpy as np
+import numpy.typing as npt
+
+STAGES = ('convert', 'ego_motion', 'encode', 'track', 'publish')
+LATENCY_WINDOW = 500
+
+
+def load_encoder(config: NodeConfig) -> Tuple[Optional[Callable], str, str]:
+    """
+    Load the Re-ID encoder that a node config asks for (torch is imported only then).
+
+    Parameters
+    ----------
+    config : NodeConfig
+        ``use_appearance``, ``encoder_weights``, ``encoder_device``, ``encoder_backend``.
+
+    Returns
+    -------
+    encoder : callable or None
+        ``(image_bgr, boxes_tlwh) -> (N, D)``; None when appearance is off.
+    name, device : str
+        What the encoder is and where it runs, for logs and diagnostics ('none' when off).
+
+    Raises
+    ------
+    RuntimeError
+        When the model cannot be loaded; the message says what to change.
+
+    """
+    if not config.use_appearance:
+        return None, 'none', 'none'
+    try:
+        from deepsort_ros.reid import create_encoder
+
+        encoder = create_encoder(config.encoder_weights or None, device=config.encoder_device,
+                                 backend=config.encoder_backend)
+    except (ImportError, OSError, RuntimeError, ValueError) as error:
+        raise RuntimeError(
+            f'cannot load the Re-ID encoder ({error}); set encoder_weights to a valid file, or '
+            'use_appearance:=false to track on motion only') from None
+    name = str(getattr(encoder, 'name', type(encoder).__name__))
+    return encoder, name, str(getattr(encoder, 'device', 'cpu'))
+
+
+@dataclass
+class FrameResult:
+    """What one tracked frame produced."""
+
+    stamp_ns: int
+    tracks: Any
+    target_status: Any
+    image_bgr: Optional[npt.NDArray[np.uint8]]
+    ego_motion_source: str
+    stage_ms: Dict[str, float]
+
+
+@dataclass
+class PipelineStats:
+    """Counters and recent latencies, reported in diagnostics and by the offline runner."""
+
+    frames: int = 0
+    images: int = 0
+    detection_arrays: int = 0
+    odometry: int = 0
+    camera_infos: int = 0
+    bad_images: int = 0
+    bad_detections: int = 0
+    bad_odometry: int = 0
+    time_backwards: int = 0
+    clock_resets: int = 0
+    ego_motion_sources: Dict[str, int] = field(default_factory=dict)
+    ego_motion_reason: str = ''
+    stage_ms: Dict[str, Deque[float]] = field(
+        default_factory=lambda: {s: deque(maxlen=LATENCY_WINDOW) for s in STAGES})
+    last_error: str = ''
+
+    def percentile_ms(self, stage: str, q: float) -> float:
+        """Return the q-th percentile of a stage's recent latencies, ms (nan when none)."""
+        values = self.stage_ms.get(stage)
+        return float(np.percentile(list(values), q)) if values else float('nan')
+
+
+class TrackingPipeline:
+    """
+    Pair, compensate ego-motion, encode, track and convert, for one camera.
+
+    Parameters
+    ----------
+    node_config : NodeConfig
+    tracker_config : deepsort_ros.core.TrackerConfig
+    encoder : callable, optional
+        ``(image_bgr, boxes_tlwh) -> (N, D)`` features; None tracks on motion and IoU only.
+    logger : callable, optional
+        ``logger(level, text)`` for throttled warnings; levels 'warn' and 'info'.
+
+    """
+
+    def __init__(self, node_config: NodeConfig, tracker_config: Any,
+                 encoder: Optional[Callable] = None,
+                 logger: Optional[Callable[[str, str], None]] = None) -> None:
+        from deepsort_ros import core
+        from deepsort_ros import ego_motion
+        import deepsort_ros_msgs.msg as track_msgs
+        from std_msgs.msg import Header
+
+        self.config = node_config
+        self.tracker = core.Tracker(tracker_config)
+        self.encoder = encoder
+        self.stats = PipelineStats()
+        self.classes = ClassRegistry()
+        self.namespace = uuid.uuid4()
+        self._msgs = track_msgs
+        self._header_type = Header
+        self._log = logger or (lambda level, text: None)
+        self._pairer = FramePairer(PairingConfig(
+            node_config.sync_tolerance, node_config.detection_timeout, node_config.max_pending,
+            node_config.time_jump_reset))
+        self._ego = ego_motion.EgoMotionEstimator(ego_motion.EgoMotionConfig(
+            mode=node_config.ego_motion_mode, odom_buffer_size=node_config.odom_buffer_size,
+            odom_max_gap=node_config.odom_max_gap, use_ground_plane=node_config.use_ground_plane,
+            ground_height=node_config.ground_height))
+        self._ego.set_extrinsic(np.asarray(node_config.base_to_camera_xyz, dtype=np.float64),
+                                np.asarray(node_config.base_to_camera_rpy, dtype=np.float64))
+        from deepsort_ros import geometry
+        self._ground = geometry
+        self._K: Optional[npt.NDArray[np.float64]] = None
+        intrinsics = node_config.intrinsics()
+        if intrinsics is not None:
+            self.set_intrinsics(*intrinsics)
+        self._last_stamp_ns: Optional[int] = None
+        self._last_odom_s: Optional[float] = None
+        self._odom_frame = ''
+        self.base_frame = ''  # child frame of the odometry: the robot base
+        self.camera_frame = ''  # frame of the images: the camera's optical frame
+        self.target_id: Optional[int] = None
+
+    # ---- inputs -----------------------------------------------------------------------------
+
+    def set_intrinsics(self, fx: float, fy: float, cx: float, cy: float) -> None:
+        """Set the pinhole intrinsics (from parameters or camera_info)."""
+        self._K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+        self._ego.set_intrinsics(self._K)
+
+    def add_camera_info(self, msg: Any) -> None:
+        """Take intrinsics from a ``sensor_msgs/CameraInfo`` (ignored when k is all zero)."""
+        self.stats.camera_infos += 1
+        k = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
+        if k[0, 0] > 0 and k[1, 1] > 0 and np.isfinite(k).all():
+            if self._K is None or not np.allclose(self._K, k):
+                self.set_intrinsics(k[0, 0], k[1, 1], k[0, 2], k[1, 2])
+
+    def add_odometry(self, msg: Any) -> None:
+        """Buffer a ``nav_msgs/Odometry`` pose for interpolation at image stamps."""
+        self.stats.odometry += 1
+        pose = msg.pose.pose
+        position = np.array([pose.position.x, pose.position.y, pose.position.z])
+        orientation = np.array([pose.orientation.x, pose.orientation.y, pose.orientation.z,
+                                pose.orientation.w])
+        if not (np.isfinite(position).all() and np.isfinite(orientation).all()) or \
+                np.linalg.norm(orientation) < 1e-9:
+            self.stats.bad_odometry += 1
+            self._log('warn', 'odometry with a non-finite or zero-norm pose ignored')
+            return
+        self._odom_frame = msg.header.frame_id or self._odom_frame
+        self.base_frame = getattr(msg, 'child_frame_id', '') or self.base_frame
+        stamp_s = stamp_to_ns(msg.header.stamp) * 1e-9
+        if self._last_odom_s is not None and \
+                stamp_s < self._last_odom_s - self.config.time_jump_reset:
+            # A looped bag or a restarted clock: old poses would be interpolated across.
+            self._ego.odometry.clear()
+            self._log('warn', 'odometry time jumped backwards: odometry buffer cleared')
+        self._last_odom_s = stamp_s
+        self._ego.add_odometry(stamp_s, position, orientation)
+
+    def set_extrinsic(self, translation_xyz: npt.ArrayLike,
+                      quaternion_xyzw: npt.ArrayLike) -> None:
+        """Set the camera optical frame's pose in the base frame (e.g. from TF)."""
+        self._ego.set_extrinsic(np.asarray(translation_xyz, dtype=np.float64),
+                                quaternion_xyzw=np.asarray(quaternion_xyzw, dtype=np.float64))
+
+    def add_image(self, msg: Any) -> List[FrameResult]:
+        """Buffer an Image or CompressedImage; return the frames that could be tracked now."""
+        self.stats.images += 1
+        self.camera_frame = msg.header.frame_id or self.camera_frame
+        return self._run(self._pairer.add_image(stamp_to_ns(msg.header.stamp), msg))
+
+    def add_detections(self, msg: Any) -> List[FrameResult]:
+        """Buffer a Detection2DArray; return the frames that could be tracked now."""
+        self.stats.detection_arrays += 1
+        before = self._pairer.counters.late_dropped
+        ready = self._pairer.add_detections(stamp_to_ns(msg.header.stamp), msg)
+        if self._pairer.counters.late_dropped > before:
+            self.stats.time_backwards += 1
+            self._log('warn', 'detections older than the last tracked frame dropped '
+                      '(time went backwards or arrived too late)')
+        return self._run(ready)
+
+    def flush(self) -> List[FrameResult]:
+        """Track every frame still waiting for its partner (end of a bag)."""
+        return self._run(self._pairer.flush())
+
+    @property
+    def pairing(self) -> Any:
+        """Return the counters of stamp matching: paired, motion-only, dropped."""
+        return self._pairer.counters
+
+    # ---- single-object mode -----------------------------------------------------------------
+
+    def select_target(self, track_id: Optional[int] = None, class_label: Optional[str] = None,
+                      point_xy: Optional[npt.ArrayLike] = None) -> bool:
+        """Follow one target, chosen by track id, best object of a class, or nearest a point."""
+        class_id = self.classes.to_id(class_label) if class_label is not None else None
+        chosen = self.tracker.select_target(track_id=track_id, class_id=class_id,
+                                            point_xy=point_xy)
+        self.target_id = chosen
+        return chosen is not None
+
+    def clear_target(self) -> None:
+        """Stop following a target."""
+        self.tracker.clear_target()
+        self.target_id = None
+
+    # ---- processing -------------------------------------------------------------------------
+
+    def _run(self, frames: List[PairedFrame]) -> List[FrameResult]:
+        return [r for r in (self.process(f) for f in frames) if r is not None]
+
+    def process(self, frame: PairedFrame) -> Optional[FrameResult]:
+        """Track one paired frame; None when it has to be dropped (time went backwards)."""
+        stage_ms: Dict[str, float] = {}
+        t0 = time.perf_counter()
+        if self._last_stamp_ns is not None and frame.stamp_ns <= self._last_stamp_ns:
+            if self._last_stamp_ns - frame.stamp_ns <= self.config.time_jump_reset * 1e9:
+                self.stats.time_backwards += 1
+                self._log('warn', 'frame stamp not after the previous one: dropped')
+                return None
+            # The clock restarted (a looped bag): the tracker resets itself on the earlier
+            # stamp and odometry was cleared when it jumped; the optical flow must not compare
+            # with a frame from before the jump.
+            self.stats.clock_resets += 1
+            self._log('warn', 'time jumped back: tracks and image motion restarted')
+            self._ego.image_motion.reset()
+            self._last_stamp_ns = None
+        try:
+            batch = detections_to_batch(frame.detections, self.classes, self.config.min_score)
+        except (AttributeError, TypeError, ValueError) as error:
+            self.stats.bad_detections += 1
+            self.stats.last_error = f'malformed Detection2DArray: {error}'
+            self._log('warn', self.stats.last_error)
+            return None
+        if batch.rejected:
+            self.stats.bad_detections += batch.rejected
+            self._log('warn', f'{batch.rejected} detections with a non-finite or empty box '
+                      'ignored')
+        image_bgr = self._to_bgr(frame.image)
+        stage_ms['convert'] = (time.perf_counter() - t0) * 1e3
+
+        t1 = time.perf_counter()
+        stamp_s = frame.stamp_ns * 1e-9
+        homography = None
+        source = 'none'
+        if self._last_stamp_ns is not None:
+            result = self._ego.estimate(self._last_stamp_ns * 1e-9, stamp_s, image_bgr, self._K,
+                                        batch.boxes_tlwh)
+            homography, source = result.homography, result.source
+            self.stats.ego_motion_reason = result.reason
+        elif image_bgr is not None and self.config.ego_motion_mode in ('image', 'auto'):
+            # Prime the image-based estimator with the first frame.
+            self._ego.estimate(stamp_s, stamp_s, image_bgr, self._K, batch.boxes_tlwh)
+        self.stats.ego_motion_sources[source] = self.stats.ego_motion_sources.get(source, 0) + 1
+        stage_ms['ego_motion'] = (time.perf_counter() - t1) * 1e3
+
+        t2 = time.perf_counter()
+        features = self._encode(image_bgr, batch)
+        stage_ms['encode'] = (time.perf_counter() - t2) * 1e3
+
+        t3 = time.perf_counter()
+        tracks = self.tracker.update(batch.boxes_tlwh, batch.scores, batch.class_ids, features,
+                                     timestamp=stamp_s, camera_motion=homography)
+        self._last_stamp_ns = frame.stamp_ns
+        stage_ms['track'] = (time.perf_counter() - t3) * 1e3
+
+        t4 = time.perf_counter()
+        header = self._header_type()
+        header.stamp = ns_to_stamp(frame.stamp_ns, type(header.stamp))
+        header.frame_id = self.config.camera_frame_id or self._frame_id(frame)
+        world = self._world_estimate(tracks, stamp_s)
+        world_frame = self.config.world_frame_id or self._odom_frame
+        target_id = self.tracker.target_id if hasattr(self.tracker, 'target_id') else None
+        self.target_id = target_id
+        track_array = tracks_to_msg(tracks, header, self._msgs, self.classes, self.namespace,
+                                    batch.message_indices, world, world_frame, target_id)
+        status = self._target_status(header, track_array)
+        stage_ms['publish'] = (time.perf_counter() - t4) * 1e3
+        for stage, value in stage_ms.items():
+            self.stats.stage_ms[stage].append(value)
+        self.stats.frames += 1
+        return FrameResult(frame.stamp_ns, track_array, status, image_bgr, source, stage_ms)
+
+    def _frame_id(self, frame: PairedFrame) -> str:
+        source = frame.image if frame.image is not None else frame.detections
+        return source.header.frame_id
+
+    def _to_bgr(self, image_msg: Any) -> Optional[npt.NDArray[np.uint8]]:
+        if image_msg is None:
+            return None
+        try:
+            if hasattr(image_msg, 'format') and not hasattr(image_msg, 'encoding'):
+                return compressed_msg_to_bgr(image_msg)
+            return image_msg_to_bgr(image_msg)
+        except ImageConversionError as error:
+            self.stats.bad_images += 1
+            self.stats.last_error = str(error)
+            self._log('warn', f'image skipped: {error}')
+            return None
+
+    def _encode(self, image_bgr: Optional[npt.NDArray[np.uint8]],
+                batch: DetectionBatch) -> Optional[npt.NDArray[np.float32]]:
+        if self.encoder is None or image_bgr is None or len(batch.boxes_tlwh) == 0:
+            return None
+        try:
+            features = np.asarray(self.encoder(image_bgr, batch.boxes_tlwh), dtype=np.float32)
+        except (RuntimeError, ValueError) as error:
+            self.stats.last_error = f'encoder failed: {error}'
+            self._log('warn', self.stats.last_error + '; tracking this frame without appearance')
+            return None
+        return features
+
+    def _world_estimate(self, tracks: List[Any], stamp_s: float) -> Optional[WorldEstimate]:
+        if not tracks or self._K is None or not self.config.use_ground_plane:
+            return None
+        pose_world_camera = self._ego.camera_pose_at(stamp_s)
+        if pose_world_camera is None:
+            return None
+        boxes = np.array([t.box_cxcywh for t in tracks], dtype=np.float64)
+        velocities = np.array([t.velocity_cxcywh for t in tracks], dtype=np.float64)
+        covariances = np.array([t.covariance for t in tracks], dtype=np.float64)
+        # The ground contact point is the bottom-centre of the box: (cx, cy + h / 2).
+        contact = np.stack([boxes[:, 0], boxes[:, 1] + boxes[:, 3] / 2.0], axis=1)
+        contact_velocity = np.stack([velocities[:, 0], velocities[:, 1] + velocities[:, 3] / 2.0],
+                                    axis=1)
+        select = np.array([[1, 0, 0, 0], [0, 1, 0, 0.5]], dtype=np.float64)
+        contact_cov = select @ covariances[:, :4, :4] @ select.T
+        velocity_cov = select @ covariances[:, 4:, 4:] @ select.T
+        projected = self._ground.project_tracks_to_ground(
+            self._K, pose_world_camera, self.config.ground_height, contact, contact_cov,
+            contact_velocity, velocity_cov)
+        return WorldEstimate(projected.position_xy, projected.position_cov,
+                             projected.velocity_xy, projected.velocity_cov, projected.valid,
+                             self.config.ground_height)
+
+    def _target_status(self, header: Any, track_array: Any) -> Any:
+        status_msg = self._msgs.TargetStatus()
+        status_msg.header = header
+        status = getattr(self.tracker, 'target_status', None)
+        name = getattr(status, 'name', str(status) if status is not None else 'NONE').upper()
+        if self.target_id is None:
+            name = 'NONE'
+        status_msg.status = int(getattr(self._msgs.TargetStatus, 'STATUS_' + name,
+                                        self._msgs.TargetStatus.STATUS_NONE))
+        if self.target_id is not None:
+            status_msg.target_id = int(self.target_id)
+        if track_array.target_index >= 0:
+            status_msg.has_track = True
+            status_msg.track = track_array.tracks[track_array.target_index]
+        return status_msg

@@ -1,0 +1,460 @@
+"""
+The deepsort_ros tracker node: images, detections and odometry in; tracks out.
+
+A lifecycle (managed) node: ``configure`` validates the parameters and loads the Re-ID model,
+``activate`` subscribes and publishes, ``deactivate`` stops, ``cleanup`` frees the model. With
+``autostart`` (the default) it configures and activates itself, for unmanaged use.
+
+The node is thin: callbacks convert and buffer, a worker thread runs
+:class:`deepsort_ros.ros.pipeline.TrackingPipeline` so that a slow frame never blocks the executor
+(the oldest waiting frame is dropped and counted instead of queueing without bound).
+"""
+
+from collections import deque
+import math
+import os
+import sys
+import threading
+import time
+from typing import Any, Deque, List, Optional
+
+from deepsort_ros.ros import parameters as nc
+from deepsort_ros.ros.images import bgr_to_image_msg
+from deepsort_ros.ros.messages import transform_to_xyz_quaternion
+from deepsort_ros.ros.pipeline import FrameResult, load_encoder, STAGES, TrackingPipeline
+from deepsort_ros.ros.visualization import draw_tracks, MarkerBuilder, TrailHistory
+from deepsort_ros_msgs.msg import TargetStatus, TrackArray
+from deepsort_ros_msgs.srv import SelectTarget
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PointStamped
+from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
+import rclpy
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from vision_msgs.msg import Detection2DArray
+import visualization_msgs.msg as marker_msgs
+
+LOG_THROTTLE_S = 5.0
+TF_LOOKUP_PERIOD_S = 1.0
+
+
+def _descriptor(f: Any) -> ParameterDescriptor:
+    meta = f.metadata
+    text = meta.get('description', '')
+    if meta.get('choices'):
+        text += f' (one of: {", ".join(meta["choices"])})'
+    descriptor = ParameterDescriptor(description=text, read_only=bool(meta.get('read_only')),
+                                     dynamic_typing=nc.YAML_OFF in meta.get('choices', ()))
+    low, high = meta.get('low'), meta.get('high')
+    if low is not None and high is not None:
+        if isinstance(f.default, float):
+            descriptor.floating_point_range = [FloatingPointRange(
+                from_value=float(low), to_value=float(high))]
+        elif isinstance(f.default, int) and not isinstance(f.default, bool):
+            descriptor.integer_range = [IntegerRange(
+                from_value=int(low), to_value=int(high), step=1)]
+    return descriptor
+
+
+class TrackerNode(LifecycleNode):
+    """DeepSORT tracking of ``vision_msgs/Detection2DArray`` on camera images."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(nc.NODE_NAME, **kwargs)
+        self._declare_parameters()
+        self.pipeline: Optional[TrackingPipeline] = None
+        self._subscriptions: List[Any] = []
+        self._queue: Deque[Any] = deque()
+        self._queue_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._worker: Optional[threading.Thread] = None
+        self._running = False
+        self._dropped_frames = 0
+        self._last_log = {}
+        self._rates = {'image': deque(maxlen=50), 'detections': deque(maxlen=50),
+                       'odom': deque(maxlen=50)}
+        self._encoder_name = 'none'
+        self._encoder_device = 'none'
+        self.config: Optional[nc.NodeConfig] = None
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        if self.get_parameter('autostart').value:
+            if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+                self.trigger_activate()
+
+    # ---- parameters -------------------------------------------------------------------------
+
+    def _declare_parameters(self) -> None:
+        for f in nc.node_fields():
+            default = f.default_factory() if callable(f.default_factory) else f.default
+            self.declare_parameter(f.name, default, _descriptor(f))
+        descriptions = nc.tracker_descriptions()
+        for f in nc.tracker_fields():
+            default = f.default_factory() if callable(f.default_factory) else f.default
+            if default is None:
+                continue
+            description = descriptions.get(f.name) or f'tracker setting {f.name}'
+            self.declare_parameter(nc.TRACKER_PREFIX + f.name, default,
+                                   ParameterDescriptor(description=description, read_only=True))
+
+    def _parameter_values(self, overrides: Optional[List[Any]] = None) -> dict:
+        values = {name: param.value for name, param in self._parameters.items()}
+        for param in overrides or []:
+            values[param.name] = param.value
+        return values
+
+    def _validate_parameters(self, params: List[Any]) -> SetParametersResult:
+        try:
+            nc.split_parameters(self._parameter_values(params))
+        except ValueError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        return SetParametersResult(successful=True)
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Validate parameters, load the encoder and build the pipeline."""
+        try:
+            config, tracker_config = nc.split_parameters(self._parameter_values())
+        except ValueError as error:
+            self.get_logger().error(f'invalid parameters: {error}')
+            return TransitionCallbackReturn.FAILURE
+        try:
+            encoder, self._encoder_name, self._encoder_device = load_encoder(config)
+        except RuntimeError as error:
+            self.get_logger().error(str(error))
+            return TransitionCallbackReturn.FAILURE
+        if encoder is not None:
+            self.get_logger().info(
+                f'Re-ID encoder: {self._encoder_name} on {self._encoder_device}')
+        self._tf_buffer = None
+        if config.extrinsic_from_tf:
+            try:
+                import tf2_ros
+            except ImportError:
+                self.get_logger().error(
+                    'extrinsic_from_tf is true but tf2_ros cannot be imported: install it '
+                    '(ros-$ROS_DISTRO-tf2-ros) or set base_to_camera_xyz/rpy and '
+                    'extrinsic_from_tf:=false')
+                return TransitionCallbackReturn.FAILURE
+            self._tf_buffer = tf2_ros.Buffer()
+            self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
+        self.config = config
+        self.pipeline = TrackingPipeline(config, tracker_config, encoder, self._log_throttled)
+        self._trails = TrailHistory(config.trail_length)
+        self._markers = MarkerBuilder(marker_msgs)
+        self._tracks_pub = self.create_lifecycle_publisher(TrackArray, '~/tracks', 10)
+        self._target_pub = self.create_lifecycle_publisher(TargetStatus, '~/target', 10)
+        self._markers_pub = self.create_lifecycle_publisher(
+            marker_msgs.MarkerArray, '~/markers', 10)
+        self._annotated_pub = self.create_lifecycle_publisher(
+            Image, '~/image_annotated', qos_profile_sensor_data)
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Subscribe to the inputs and start the worker."""
+        config = self.config
+        image_qos = qos_profile_sensor_data if config.image_qos == 'sensor_data' else \
+            QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        if config.image_transport == 'compressed':
+            image_sub = self.create_subscription(
+                CompressedImage, config.image_topic.rstrip('/') + '/compressed', self._on_image,
+                image_qos)
+        else:
+            image_sub = self.create_subscription(Image, config.image_topic, self._on_image,
+                                                 image_qos)
+        self._subscriptions = [
+            image_sub,
+            self.create_subscription(Detection2DArray, config.detections_topic,
+                                     self._on_detections, 10),
+            self.create_subscription(CameraInfo, config.camera_info_topic,
+                                     self._on_camera_info, qos_profile_sensor_data),
+            self.create_subscription(Odometry, config.odom_topic, self._on_odometry, 50),
+            self.create_subscription(PointStamped, '~/select_point', self._on_select_point, 1),
+        ]
+        self._select_srv = self.create_service(SelectTarget, '~/select_target',
+                                               self._on_select_target)
+        self._diagnostics_timer = self.create_timer(config.diagnostics_period,
+                                                    self._publish_diagnostics)
+        self._tf_timer = self.create_timer(TF_LOOKUP_PERIOD_S, self._lookup_extrinsic) \
+            if self._tf_buffer is not None else None
+        self._running = True
+        self._worker = threading.Thread(target=self._work, name='deepsort_worker', daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f'listening to {image_sub.topic_name} ({image_sub.msg_type.__name__}), '
+            f'{self._subscriptions[1].topic_name} (vision_msgs/Detection2DArray), '
+            f'{self._subscriptions[2].topic_name} (CameraInfo), '
+            f'{self._subscriptions[3].topic_name} (Odometry); publishing '
+            f'{self._tracks_pub.topic_name} (deepsort_ros_msgs/TrackArray), '
+            f'{self._markers_pub.topic_name}, {self._annotated_pub.topic_name}, '
+            f'{self._target_pub.topic_name}, /diagnostics; ego-motion: {config.ego_motion_mode}')
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop the worker and unsubscribe."""
+        self._stop_worker()
+        for sub in self._subscriptions:
+            self.destroy_subscription(sub)
+        self._subscriptions = []
+        self.destroy_service(self._select_srv)
+        self.destroy_timer(self._diagnostics_timer)
+        if self._tf_timer is not None:
+            self.destroy_timer(self._tf_timer)
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Free the pipeline and the model."""
+        self.pipeline = None
+        for pub in (self._tracks_pub, self._target_pub, self._markers_pub,
+                    self._annotated_pub):
+            self.destroy_lifecycle_publisher(pub)
+        self.destroy_publisher(self._diagnostics_pub)
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop the worker on shutdown from any state."""
+        self._stop_worker()
+        return TransitionCallbackReturn.SUCCESS
+
+    # ---- callbacks: convert and buffer only -------------------------------------------------
+
+    def _on_image(self, msg: Any) -> None:
+        self._rates['image'].append(time.monotonic())
+        self._enqueue('image', msg)
+
+    def _on_detections(self, msg: Detection2DArray) -> None:
+        self._rates['detections'].append(time.monotonic())
+        self._enqueue('detections', msg)
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._enqueue('camera_info', msg)
+
+    def _on_odometry(self, msg: Odometry) -> None:
+        self._rates['odom'].append(time.monotonic())
+        self._enqueue('odom', msg)
+
+    def _enqueue(self, kind: str, msg: Any) -> None:
+        with self._queue_lock:
+            self._queue.append((kind, msg))
+            # Bound the backlog by images, the expensive part: drop the oldest image and count.
+            images = sum(1 for k, _ in self._queue if k == 'image')
+            limit = self.config.max_queued_frames + self.config.max_pending
+            if images > limit:
+                for i, (k, _) in enumerate(self._queue):
+                    if k == 'image':
+                        del self._queue[i]
+                        self._dropped_frames += 1
+                        break
+        self._wake.set()
+
+    # ---- worker -----------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while self._running:
+            self._wake.wait(timeout=0.1)
+            self._wake.clear()
+            while self._running:
+                with self._queue_lock:
+                    if not self._queue:
+                        break
+                    kind, msg = self._queue.popleft()
+                try:
+                    self._handle(kind, msg)
+                except Exception as error:  # noqa: B902 - the worker must survive bad input
+                    self.pipeline.stats.last_error = f'{type(error).__name__}: {error}'
+                    self._log_throttled('warn', f'{kind} message skipped: '
+                                        f'{self.pipeline.stats.last_error}')
+
+    def _handle(self, kind: str, msg: Any) -> None:
+        pipeline = self.pipeline
+        if pipeline is None:
+            return
+        if kind == 'odom':
+            pipeline.add_odometry(msg)
+        elif kind == 'camera_info':
+            pipeline.add_camera_info(msg)
+        elif kind == 'image':
+            self._publish(pipeline.add_image(msg))
+        elif kind == 'detections':
+            self._publish(pipeline.add_detections(msg))
+
+    def _publish(self, results: List[FrameResult]) -> None:
+        for result in results:
+            self._tracks_pub.publish(result.tracks)
+            self._target_pub.publish(result.target_status)
+            if self.config.publish_markers:
+                self._markers_pub.publish(self._markers.build(result.tracks))
+            tracks = result.tracks.tracks
+            self._trails.update([t.id for t in tracks],
+                                [(t.center_x, t.center_y + t.size_y / 2) for t in tracks])
+            wanted = self.config.annotated_image == 'always' or (
+                self.config.annotated_image == 'auto'
+                and self._annotated_pub.get_subscription_count() > 0)
+            if wanted and result.image_bgr is not None:
+                canvas = draw_tracks(result.image_bgr, result.tracks, self._trails,
+                                     self.pipeline.target_id)
+                image_msg = bgr_to_image_msg(canvas, Image)
+                image_msg.header = result.tracks.header
+                self._annotated_pub.publish(image_msg)
+
+    def _stop_worker(self) -> None:
+        self._running = False
+        self._wake.set()
+        if self._worker is not None:
+            self._worker.join(timeout=5.0)
+            self._worker = None
+
+    # ---- extrinsic from TF (where tf2_ros exists) ------------------------------------------
+
+    def _lookup_extrinsic(self) -> None:
+        pipeline = self.pipeline
+        base = self.config.base_frame_id or (pipeline.base_frame if pipeline else '')
+        camera = self.config.camera_frame_id or (pipeline.camera_frame if pipeline else '')
+        if pipeline is None or not base or not camera:
+            return  # the frames are named by the first odometry and image messages
+        try:
+            transform = self._tf_buffer.lookup_transform(base, camera, Time())
+            translation, quaternion = transform_to_xyz_quaternion(transform)
+        except Exception as error:  # noqa: B902 - tf2 lookup errors are several classes
+            self._log_throttled('warn', f'no TF {base} -> {camera} yet ({error}); using '
+                                'base_to_camera_xyz/rpy')
+            return
+        pipeline.set_extrinsic(translation, quaternion)
+        self.get_logger().info(f'camera extrinsic from TF {base} -> {camera}: '
+                               f'{translation.round(3).tolist()}')
+        self.destroy_timer(self._tf_timer)  # extrinsics are static; looked up once
+        self._tf_timer = None
+
+    # ---- single-object mode -----------------------------------------------------------------
+
+    def _on_select_target(self, request: Any, response: Any) -> Any:
+        pipeline = self.pipeline
+        if pipeline is None:
+            response.success, response.message = False, 'the node is not configured'
+            return response
+        if request.mode == SelectTarget.Request.CLEAR:
+            pipeline.clear_target()
+            response.success, response.message = True, 'target cleared'
+            return response
+        if request.mode == SelectTarget.Request.BY_TRACK_ID:
+            ok = pipeline.select_target(track_id=int(request.track_id))
+        elif request.mode == SelectTarget.Request.BY_CLASS:
+            ok = pipeline.select_target(class_label=request.class_id)
+        elif request.mode == SelectTarget.Request.BY_POINT:
+            if not (math.isfinite(request.x) and math.isfinite(request.y)):
+                response.success, response.message = False, 'x and y must be finite pixels'
+                return response
+            ok = pipeline.select_target(point_xy=(request.x, request.y))
+        else:
+            response.success, response.message = False, f'unknown mode {request.mode}'
+            return response
+        response.success = bool(ok)
+        response.message = 'following' if ok else 'no matching track now'
+        response.target_id = int(pipeline.target_id or 0)
+        return response
+
+    def _on_select_point(self, msg: PointStamped) -> None:
+        if self.pipeline is not None and math.isfinite(msg.point.x) and \
+                math.isfinite(msg.point.y):
+            self.pipeline.select_target(point_xy=(msg.point.x, msg.point.y))
+
+    # ---- diagnostics ------------------------------------------------------------------------
+
+    def _log_throttled(self, level: str, text: str) -> None:
+        now = time.monotonic()
+        key = text[:60]
+        if now - self._last_log.get(key, -math.inf) < LOG_THROTTLE_S:
+            return
+        self._last_log[key] = now
+        logger = self.get_logger()
+        (logger.warning if level == 'warn' else logger.info)(text)
+
+    def _rate(self, name: str) -> float:
+        stamps = self._rates[name]
+        if len(stamps) < 2 or time.monotonic() - stamps[-1] > 2.0:
+            return 0.0
+        return (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-9)
+
+    def _publish_diagnostics(self) -> None:
+        pipeline = self.pipeline
+        if pipeline is None:
+            return
+        stats, pairing = pipeline.stats, pipeline.pairing
+        status = DiagnosticStatus()
+        status.name = f'{self.get_name()}: tracking'
+        status.hardware_id = self._encoder_device
+        problems = stats.bad_images + stats.bad_detections + stats.time_backwards
+        status.level = DiagnosticStatus.WARN if problems or self._dropped_frames else \
+            DiagnosticStatus.OK
+        status.message = 'tracking' if stats.frames else 'waiting for detections'
+        tracks = pipeline.tracker.tracks if hasattr(pipeline.tracker, 'tracks') else []
+        values = {
+            'image rate (Hz)': f'{self._rate("image"):.1f}',
+            'detection rate (Hz)': f'{self._rate("detections"):.1f}',
+            'odometry rate (Hz)': f'{self._rate("odom"):.1f}',
+            'frames tracked': stats.frames,
+            'frames dropped (overload)': self._dropped_frames,
+            'paired': pairing.paired,
+            'motion-only (image missing)': pairing.motion_only,
+            'images without detections': pairing.images_without_detections,
+            'detections dropped (overflow)': pairing.detections_dropped_overflow,
+            'bad images': stats.bad_images,
+            'bad detections': stats.bad_detections,
+            'bad odometry': stats.bad_odometry,
+            'time went backwards (dropped)': stats.time_backwards,
+            'clock restarts': stats.clock_resets + pairing.clock_resets,
+            'encoder': self._encoder_name,
+            'encoder device': self._encoder_device,
+            'ego-motion mode': self.config.ego_motion_mode,
+            'ego-motion sources': ', '.join(f'{k}: {v}' for k, v in
+                                            sorted(stats.ego_motion_sources.items())),
+            'ego-motion last reason': stats.ego_motion_reason,
+            'tracks': len(tracks),
+            'last error': stats.last_error,
+        }
+        for stage in STAGES:
+            values[f'latency {stage} p50/p99 (ms)'] = \
+                f'{stats.percentile_ms(stage, 50):.2f}/{stats.percentile_ms(stage, 99):.2f}'
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        array.status = [status]
+        self._diagnostics_pub.publish(array)
+
+
+def _warn_about_small_dds_segments(node: TrackerNode) -> None:
+    if 'fastrtps' not in rclpy.get_rmw_implementation_identifier():
+        return
+    if os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE') or \
+            os.environ.get('FASTRTPS_DEFAULT_PROFILES_FILE'):
+        return
+    node.get_logger().warning(
+        'Fast DDS runs with its default 512 KB shared-memory segment: camera images larger '
+        'than that are lost, and messages beside them (odometry) with them. Export '
+        'FASTDDS_DEFAULT_PROFILES_FILE=<install>/share/deepsort_ros/config/'
+        'fastdds_large_data.xml for every process (the launch file does it for the node).')
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Run the tracker node until shutdown (Ctrl-C)."""
+    rclpy.init(args=args)
+    node = TrackerNode()
+    _warn_about_small_dds_segments(node)
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node._stop_worker()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Test helpers: paths, fixtures, hand-made scenes, message samples, the node harness."""

@@ -1,0 +1,235 @@
+"""
+Start the tracker node as its own process and talk to it over real DDS.
+
+Used by the node tests: the node runs as users start it (``--ros-args --params-file``), on the
+test session's private domain on loopback, from the source tree (``python -m``) so that an
+edit is tested without rebuilding install/; the launch tests run the installed executable.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import cv2
+from deepsort_ros_msgs.msg import TargetStatus, TrackArray
+from diagnostic_msgs.msg import DiagnosticArray
+from helpers.paths import PARAMS, REPO
+from nav_msgs.msg import Odometry
+import numpy as np
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
+from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+from visualization_msgs.msg import MarkerArray
+
+NODE_MODULE = 'deepsort_ros.ros.tracker_node'
+
+
+def start_node(namespace: str, overrides: Sequence[str] = (), autostart: bool = True
+               ) -> subprocess.Popen:
+    """Start the tracker node in ``namespace`` with the default parameters file."""
+    # Reliable images (the harness publishes them reliably too): a lock-step test must not
+    # lose a frame to best effort on a loaded machine. Overrides may say otherwise.
+    args = [sys.executable, '-m', NODE_MODULE, '--ros-args', '--params-file', str(PARAMS), '-r',
+            f'__ns:={namespace}', '-p', f'autostart:={str(autostart).lower()}',
+            '-p', 'image_qos:=reliable']
+    for override in overrides:
+        args += ['-p', override]
+    env = source_tree_env()
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                            text=True)
+
+
+def source_tree_env() -> Dict[str, str]:
+    """Return this environment with the repository's source tree first on PYTHONPATH."""
+    path = os.pathsep.join([str(REPO)] + [p for p in os.environ.get('PYTHONPATH', '').split(
+        os.pathsep) if p])
+    return dict(os.environ, PYTHONPATH=path, PYTHONUNBUFFERED='1')
+
+
+def stop_node(process: subprocess.Popen) -> str:
+    """Stop the node with SIGINT (as Ctrl-C) and return everything it printed."""
+    if process.poll() is None:
+        process.send_signal(subprocess.signal.SIGINT)
+        try:
+            return process.communicate(timeout=15)[0]
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.communicate(timeout=15)[0]
+
+
+def scene_frame(width: int, height: int, boxes_tlwh: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Draw a textured background and one distinctly coloured person-sized block per box."""
+    rng = np.random.default_rng(seed)
+    image = cv2.GaussianBlur(rng.integers(0, 255, (height, width, 3), dtype=np.uint8), (5, 5), 0)
+    for i, (x, y, w, h) in enumerate(boxes_tlwh):
+        colour = [(40, 40, 220), (220, 60, 40), (40, 200, 40), (200, 200, 40)][i % 4]
+        cv2.rectangle(image, (int(x), int(y)), (int(x + w), int(y + h)), colour, -1)
+    return image
+
+
+def list_ahead(items: Iterable[Any]) -> Iterator[Tuple[Any, Optional[Any]]]:
+    """Yield ``(item, next item or None)`` pairs."""
+    iterator = iter(items)
+    current = next(iterator, None)
+    while current is not None:
+        upcoming = next(iterator, None)
+        yield current, upcoming
+        current = upcoming
+
+
+def tracks_to_mot_rows(arrays: Sequence[TrackArray], frame_of_stamp: Dict[int, int]
+                       ) -> np.ndarray:
+    """Turn received TrackArrays into MOT rows: confirmed tracks matched in their frame."""
+    rows = []
+    for array in arrays:
+        frame = frame_of_stamp.get(array.header.stamp.sec * 1_000_000_000
+                                   + array.header.stamp.nanosec)
+        for t in array.tracks if frame is not None else []:
+            if t.state == t.STATE_CONFIRMED and t.detection_index >= 0:
+                rows.append([frame, t.id, t.center_x - t.size_x / 2, t.center_y - t.size_y / 2,
+                             t.size_x, t.size_y])
+    return np.array(rows, dtype=np.float64).reshape(-1, 6)
+
+
+class Harness:
+    """A test-side node: publishes inputs to the tracker and records what it publishes."""
+
+    def __init__(self, domain_id: int, namespace: str, reliable_images: bool = True) -> None:
+        self.namespace = namespace
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node = rclpy.create_node('deepsort_test_harness', context=self.context)
+        # Reliable images (for a node started with image_qos:=reliable) are never lost, so a
+        # lock-step test can wait for every frame.
+        image_qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE) \
+            if reliable_images else qos_profile_sensor_data
+        self.image_pub = self.node.create_publisher(Image, f'{namespace}/image', image_qos)
+        self.odom_pub = self.node.create_publisher(Odometry, f'{namespace}/odom', 50)
+        self.detections_pub = self.node.create_publisher(Detection2DArray,
+                                                         f'{namespace}/detections', 10)
+        self.camera_info_pub = self.node.create_publisher(CameraInfo,
+                                                          f'{namespace}/camera_info', 10)
+        self.received: Dict[str, List[Any]] = {'tracks': [], 'diagnostics': [], 'target': [],
+                                               'annotated': [], 'markers': []}
+        self._lock = threading.Lock()
+        self.tracks_sub = self.node.create_subscription(
+            TrackArray, f'{namespace}/deepsort_tracker/tracks', self._keep('tracks'), 50)
+        self.node.create_subscription(TargetStatus, f'{namespace}/deepsort_tracker/target',
+                                      self._keep('target'), 50)
+        self.node.create_subscription(DiagnosticArray, '/diagnostics',
+                                      self._keep('diagnostics'), 50)
+        self.node.create_subscription(MarkerArray, f'{namespace}/deepsort_tracker/markers',
+                                      self._keep('markers'), 50)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+
+    def _keep(self, key: str) -> Callable[[Any], None]:
+        def callback(msg: Any) -> None:
+            with self._lock:
+                self.received[key].append(msg)
+        return callback
+
+    def spin_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Spin until ``predicate()`` holds or ``timeout`` seconds pass; return whether it held."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            self.executor.spin_once(timeout_sec=0.05)
+        return predicate()
+
+    def wait_for_tracker(self, timeout: float = 30.0) -> bool:
+        """
+        Wait until the tracker subscribes to our inputs and we to its tracks.
+
+        Both directions matter: a TrackArray published before our subscription matched the
+        node's publisher is never delivered (volatile durability), and a lock-step test would
+        then wait for it in vain.
+        """
+        return self.spin_until(lambda: self.detections_pub.get_subscription_count() > 0
+                               and self.image_pub.get_subscription_count() > 0
+                               and self.tracks_sub.get_publisher_count() > 0, timeout)
+
+    def publish_frame(self, stamp_ns: int, image_bgr: Optional[np.ndarray],
+                      boxes_tlwh: np.ndarray, labels: Optional[Sequence[str]] = None,
+                      scores: Optional[Sequence[float]] = None, encoding: str = 'bgr8'
+                      ) -> None:
+        """Publish one image (unless None) and its detections with the same stamp."""
+        sec, nanosec = divmod(stamp_ns, 1_000_000_000)
+        if image_bgr is not None:
+            image = Image()
+            image.header.stamp.sec, image.header.stamp.nanosec = sec, nanosec
+            image.header.frame_id = 'camera_optical_frame'
+            image.height, image.width = image_bgr.shape[:2]
+            image.encoding = encoding
+            image.step = image_bgr.shape[1] * 3
+            image.data = image_bgr.tobytes()
+            self.image_pub.publish(image)
+        detections = Detection2DArray()
+        detections.header.stamp.sec, detections.header.stamp.nanosec = sec, nanosec
+        detections.header.frame_id = 'camera_optical_frame'
+        for i, (x, y, w, h) in enumerate(boxes_tlwh):
+            det = Detection2D()
+            det.header = detections.header
+            det.bbox.center.position.x = float(x + w / 2)
+            det.bbox.center.position.y = float(y + h / 2)
+            det.bbox.size_x, det.bbox.size_y = float(w), float(h)
+            hyp = ObjectHypothesisWithPose()
+            hyp.hypothesis.class_id = labels[i] if labels else 'person'
+            hyp.hypothesis.score = float(scores[i]) if scores else 0.9
+            det.results.append(hyp)
+            detections.detections.append(det)
+        self.detections_pub.publish(detections)
+
+    def play_sequence(self, frames: Iterable[Tuple[int, int, List[Tuple[str, Any]]]],
+                      timeout: float = 30.0) -> Dict[int, int]:
+        """
+        Publish frames from :func:`iter_sequence_messages` in lock-step with the node.
+
+        Each frame's odometry goes out one frame early (a robot's odometry is ahead of its
+        camera), then camera info, image and detections; the next frame waits for this one's
+        ``TrackArray`` (at most ``timeout`` s). Returns ``stamp_ns -> frame`` of what was
+        published.
+        """
+        publishers = {CameraInfo: self.camera_info_pub, Image: self.image_pub,
+                      Detection2DArray: self.detections_pub}
+        frame_of_stamp: Dict[int, int] = {}
+        first = True
+        for (frame, stamp_ns, messages), upcoming in list_ahead(frames):
+            ahead = ([m for _, m in messages] if first else []) + \
+                ([m for _, m in upcoming[2]] if upcoming is not None else [])
+            for msg in ahead:
+                if isinstance(msg, Odometry):
+                    self.odom_pub.publish(msg)
+            first = False
+            frame_of_stamp[stamp_ns] = frame
+            count = len(self.received['tracks'])
+            for _, msg in messages:
+                if not isinstance(msg, Odometry):
+                    publishers[type(msg)].publish(msg)
+            self.spin_until(lambda: len(self.received['tracks']) > count, timeout)
+        return frame_of_stamp
+
+    def subscribe_annotated(self) -> None:
+        """Subscribe to ~/image_annotated (the node draws it only while someone listens)."""
+        self.node.create_subscription(Image, f'{self.namespace}/deepsort_tracker/image_annotated',
+                                      self._keep('annotated'), qos_profile_sensor_data)
+
+    def close(self) -> None:
+        """Destroy the harness node and its context."""
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+def diagnostics_values(array: DiagnosticArray) -> Dict[str, str]:
+    """Return the key-values of the tracker's diagnostic status."""
+    for status in array.status:
+        if 'deepsort_tracker' in status.name:
+            return {kv.key: kv.value for kv in status.values}
+    return {}

