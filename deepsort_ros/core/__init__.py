@@ -2,14 +2,23 @@
 The ROS-free DeepSORT tracker core: numpy and scipy only (no rclpy, messages or torch).
 
 ``Tracker(TrackerConfig(...)).update(boxes_tlwh, scores, class_ids, features, timestamp)``
-returns one :class:`TrackOutput` per track.
+returns one :class:`TrackOutput` per track. One module per concept, as in nwojke/deep_sort:
+``config`` (every threshold), ``detections`` (input checks), ``kalman_filter``, ``matching``
+(costs and assignment), ``association`` (the three stages), ``lifecycle`` (predict, update,
+confirm, start, delete), ``track_table`` (the stacked state), ``lost_gallery`` and ``relink``
+(re-identification), ``target`` (single-object mode), ``clock`` (clocks that jump),
+``counters``, ``tracker`` (the update, a short list of those steps).
 """
 
 from deepsort_ros.core.boxes import cxcywh_to_tlbr, cxcywh_to_tlwh, tlwh_to_cxcywh
+from deepsort_ros.core.clock import Admission, ClockGate
 from deepsort_ros.core.config import TrackerConfig
+from deepsort_ros.core.counters import TrackerCounters
 from deepsort_ros.core.kalman_filter import KalmanFilterCV
-from deepsort_ros.core.track_state import TargetStatus, TrackOutput, TrackState
+from deepsort_ros.core.target import TargetStatus
+from deepsort_ros.core.track_state import TrackOutput, TrackState
 from deepsort_ros.core.tracker import Tracker
 
-__all__ = ['Tracker', 'TrackerConfig', 'TrackOutput', 'TrackState', 'TargetStatus',
-           'KalmanFilterCV', 'tlwh_to_cxcywh', 'cxcywh_to_tlwh', 'cxcywh_to_tlbr']
+__all__ = ['Admission', 'ClockGate', 'Tracker', 'TrackerConfig', 'TrackerCounters',
+           'TrackOutput', 'TrackState', 'TargetStatus', 'KalmanFilterCV', 'tlwh_to_cxcywh',
+           'cxcywh_to_tlwh', 'cxcywh_to_tlbr']

@@ -1,4 +1,4 @@
-"""Life-cycle states of a track, states of the followed target, and the per-track output."""
+"""Life-cycle states of a track, and the per-track output of an update."""
 
 from dataclasses import dataclass
 import enum
@@ -18,19 +18,6 @@ class TrackState(enum.Enum):
     """Trusted, not matched in this update: predicted until ``max_age`` runs out."""
     DELETED = 4
     """Removed in this update (reported once when ``report_deleted``)."""
-
-
-class TargetStatus(enum.Enum):
-    """Status of the single followed target, reported every update."""
-
-    NONE = 0
-    """No target selected."""
-    TRACKED = 1
-    """The target's track was matched to a detection in this update."""
-    SEARCHING = 2
-    """Not seen now, for at most ``target_search_time``: predicted and searched for."""
-    LOST = 3
-    """Not seen for longer; the selection is kept and re-acquired by appearance."""
 
 
 @dataclass(frozen=True)

@@ -104,4 +104,4 @@ def run_sequence(sequence: Path, out: Path, config: Optional[TrackerConfig] = No
             identities.update(t.track_id for t in shown)
     return {'frames': float(length), 'rows': float(written), 'tracks': float(len(identities)),
             'median_update_ms': float(np.median(update_ms)) if update_ms else 0.0,
-            'dropped': float(tracker.dropped_detections)}
+            'dropped': float(tracker.counters.dropped_detections)}

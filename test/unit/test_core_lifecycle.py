@@ -59,13 +59,13 @@ def test_nan_and_degenerate_rows_are_dropped_and_counted():
                       [300, 300, 0, 10], [400, 100, 20, 40]])
     out = tracker.update(boxes, np.array([0.9, 0.9, 0.9, 0.9, np.nan]), np.zeros(5, int),
                          None, 0.0)
-    assert tracker.dropped_detections == 4
+    assert tracker.counters.dropped_detections == 4
     assert [t.detection_index for t in out] == [1]
     features = np.ones((2, 8), np.float32)
     features[1, 3] = np.nan
     tracker.update(np.array([[10, 10, 20, 40.0], [200, 10, 20, 40.0]]), None, None, features,
                    0.1)
-    assert tracker.dropped_detections == 5
+    assert tracker.counters.dropped_detections == 5
 
 
 def test_time_going_backwards_resets_cleanly_and_keeps_counting_ids():
@@ -80,31 +80,31 @@ def test_time_going_backwards_resets_cleanly_and_keeps_counting_ids():
     old_ids = {1, 2}
 
     out = tracker.update(**frame(boxes, list(feats)), timestamp=1.0)  # the bag looped
-    assert tracker.time_resets == 1
+    assert tracker.counters.time_resets == 1
     deleted = [t.track_id for t in out if t.state is TrackState.DELETED]
     active = [t for t in out if t.state is not TrackState.DELETED]
     assert deleted == [1]  # the only confirmed active track, reported once more
     assert len(active) == 2 and min(t.track_id for t in active) > max(old_ids)
     assert all(t.state is TrackState.CONFIRMED for t in active)  # a first frame again
     assert all(t.time_since_update == 0.0 and t.hits == 1 for t in active)
-    assert tracker.lost_identities == 0 and tracker.relinked == 0
+    assert tracker.lost_identities == 0 and tracker.counters.relinked == 0
     assert tracker.target_id is None
     new_ids = sorted(t.track_id for t in active)
     for k in range(1, 4):
         later = tracker.update(**frame(boxes, list(feats)), timestamp=1.0 + 0.1 * k)
         assert sorted(t.track_id for t in later) == new_ids
         assert all(t.state is TrackState.CONFIRMED and t.hits == k + 1 for t in later)
-    assert tracker.time_resets == 1 and tracker.dropped_detections == 0
-    assert tracker.frame_count == 9
+    assert tracker.counters.time_resets == 1 and tracker.counters.dropped_detections == 0
+    assert tracker.counters.frames == 9
 
 
 def test_explicit_reset_starts_ids_again():
     tracker = Tracker(TrackerConfig(n_init=1))
     tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=5.0)
     tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=4.0)
-    assert tracker.time_resets == 1 and [t.track_id for t in tracker.tracks] == [2, 1]
+    assert tracker.counters.time_resets == 1 and [t.track_id for t in tracker.tracks] == [2, 1]
     tracker.reset()
-    assert tracker.time_resets == 0 and tracker.frame_count == 0
+    assert tracker.counters.time_resets == 0 and tracker.counters.frames == 0
     assert tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=0.0)[0].track_id == 1
 
 
@@ -112,7 +112,7 @@ def test_equal_timestamps_update_with_zero_dt():
     tracker = Tracker(TrackerConfig(n_init=1))
     first = tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=5.0)
     same = tracker.update(np.array([[14, 10, 20, 40.0]]), timestamp=5.0)
-    assert same[0].track_id == 1 and same[0].hits == 2 and tracker.time_resets == 0
+    assert same[0].track_id == 1 and same[0].hits == 2 and tracker.counters.time_resets == 0
     assert same[0].time_since_update == 0.0
     # No time passed: no process noise, and the detection only shrinks the covariance.
     assert np.all(np.diag(same[0].covariance) <= np.diag(first[0].covariance))
@@ -126,8 +126,9 @@ def test_non_finite_timestamp_drops_the_frame_and_changes_nothing(stamp):
     mean = tracker._table.mean.copy()
     out = tracker.update(np.array([[10, 10, 20, 40.0], [90, 10, 20, 40.0]]), timestamp=stamp,
                          camera_motion=np.diag([2.0, 2.0, 1.0]))
-    assert out == [] and tracker.bad_timestamps == 1 and tracker.dropped_detections == 2
-    assert tracker.frame_count == 1 and tracker.time_resets == 0
+    assert out == [] and tracker.counters.bad_timestamps == 1
+    assert tracker.counters.dropped_detections == 2
+    assert tracker.counters.frames == 1 and tracker.counters.time_resets == 0
     assert [t.track_id for t in tracker.tracks] == [t.track_id for t in before]
     assert np.array_equal(tracker._table.mean, mean)
     after = tracker.update(np.array([[10, 10, 20, 40.0]]), timestamp=5.1)

@@ -191,22 +191,22 @@ def _run(config: TrackerConfig, frames: List[Frame], select_target: bool) -> Tra
     tracker = Tracker(config)
     last_stamp = None
     for k, frame in enumerate(frames):
-        dropped = tracker.dropped_detections
-        bad_motions = tracker.bad_camera_motions
-        resets = tracker.time_resets
+        dropped = tracker.counters.dropped_detections
+        bad_motions = tracker.counters.bad_camera_motions
+        resets = tracker.counters.time_resets
         out = tracker.update(frame.boxes_tlwh, frame.scores, frame.class_ids, frame.features,
                              frame.timestamp, frame.camera_motion)
         if not np.isfinite(frame.timestamp):
             assert out == []
-            assert tracker.dropped_detections - dropped == len(frame.boxes_tlwh)
+            assert tracker.counters.dropped_detections - dropped == len(frame.boxes_tlwh)
             continue
-        assert tracker.dropped_detections - dropped == int(frame.bad_rows.sum())
+        assert tracker.counters.dropped_detections - dropped == int(frame.bad_rows.sum())
         backwards = last_stamp is not None and frame.timestamp < last_stamp
-        assert tracker.time_resets - resets == int(backwards)
+        assert tracker.counters.time_resets - resets == int(backwards)
         if frame.motion_kind in UNUSABLE_MOTIONS:
-            assert tracker.bad_camera_motions - bad_motions == 1
+            assert tracker.counters.bad_camera_motions - bad_motions == 1
         elif frame.motion_kind in GOOD_MOTIONS:
-            assert tracker.bad_camera_motions == bad_motions
+            assert tracker.counters.bad_camera_motions == bad_motions
         last_stamp = frame.timestamp
         _check_outputs(out, frame)
         if select_target and k == 1:
@@ -227,9 +227,9 @@ def test_bad_input_never_raises_nor_corrupts_the_filters(config, frames, select_
 @given(configs, frame_sequences(allow_bad=False))
 def test_good_input_drops_nothing(config, frames):
     tracker = _run(config, frames, False)
-    assert tracker.dropped_detections == 0 and tracker.bad_camera_motions == 0
-    assert tracker.time_resets == 0 and tracker.bad_timestamps == 0
-    assert tracker.diverged_tracks == 0
+    assert tracker.counters.dropped_detections == 0 and tracker.counters.bad_camera_motions == 0
+    assert tracker.counters.time_resets == 0 and tracker.counters.bad_timestamps == 0
+    assert tracker.counters.diverged_tracks == 0
 
 
 # ---- plain tests of the same guarantees ----------------------------------------------------
@@ -256,7 +256,7 @@ def test_three_thousand_detections_in_one_frame(use_features):
     assert len(second) == count
     assert all(t.state is TrackState.CONFIRMED and t.detection_index == t.track_id - 1
                for t in second)
-    assert tracker.dropped_detections == 0
+    assert tracker.counters.dropped_detections == 0
     assert elapsed < 30.0  # vectorised: about a second; quadratic Python loops take minutes
 
 
@@ -269,7 +269,7 @@ def test_duplicated_detections_become_tracks_of_their_own():
     again = tracker.update(boxes, None, None, features, 0.1)
     assert sorted(t.track_id for t in again) == [1, 2, 3, 4, 5]
     assert all(t.state is TrackState.CONFIRMED for t in again)
-    assert tracker.dropped_detections == 0
+    assert tracker.counters.dropped_detections == 0
 
 
 def test_boxes_beyond_max_box_coordinate_are_dropped_and_counted():
@@ -277,18 +277,18 @@ def test_boxes_beyond_max_box_coordinate_are_dropped_and_counted():
     boxes = np.array([[10, 10, 20, 40], [1001, 10, 20, 40], [10, -1001, 20, 40],
                       [10, 10, 1001, 40], [10, 10, 20, 1e300], [990, -990, 20, 40.0]])
     out = tracker.update(boxes, None, None, None, 0.0)
-    assert tracker.dropped_detections == 4
+    assert tracker.counters.dropped_detections == 4
     assert sorted(t.detection_index for t in out) == [0, 5]
     default = Tracker()
     default.update(np.array([[5e4, -5e4, 20, 40], [2e5, 0, 20, 40.0]]), timestamp=0.0)
-    assert default.dropped_detections == 1
+    assert default.counters.dropped_detections == 1
 
 
 def test_class_ids_that_are_not_whole_int64_numbers_are_dropped():
     tracker = Tracker(TrackerConfig(n_init=1))
     boxes = np.array([[0, 0, 20, 40], [100, 0, 20, 40], [200, 0, 20, 40], [300, 0, 20, 40.0]])
     out = tracker.update(boxes, None, np.array([1.0, 1.5, 1e19, np.nan]), None, 0.0)
-    assert tracker.dropped_detections == 3
+    assert tracker.counters.dropped_detections == 3
     assert [(t.detection_index, t.class_id) for t in out] == [(0, 1)]
     big = np.array([2 ** 62, -7], dtype=np.int64)
     out = tracker.update(boxes[:2], None, big, None, 0.1)
@@ -299,7 +299,7 @@ def test_large_finite_features_keep_their_direction():
     feature = identity_features(1, dim=8, seed=2)
     tracker = Tracker(TrackerConfig(n_init=1))
     tracker.update(np.array([[0, 0, 20, 40.0]]), None, None, feature * 1e30, 0.0)
-    assert tracker.dropped_detections == 0
+    assert tracker.counters.dropped_detections == 0
     assert np.allclose(tracker._table.representative[tracker._table.active], feature, atol=1e-6)
 
 
@@ -342,7 +342,7 @@ def test_an_unusable_camera_motion_is_ignored_and_counted(homography):
     assert np.array_equal(tracker._table.covariance, covariance)
     out = tracker.update(np.array([[100, 100, 20, 40.0]]), timestamp=0.0,
                          camera_motion=homography)
-    assert tracker.bad_camera_motions == 1
+    assert tracker.counters.bad_camera_motions == 1
     assert [(t.track_id, t.state) for t in out] == [(1, TrackState.CONFIRMED)]
     assert np.allclose(out[0].box_cxcywh, [110, 120, 20, 40])
 
@@ -352,14 +352,15 @@ def test_a_camera_motion_of_the_wrong_shape_is_api_misuse():
     with pytest.raises(ValueError, match='camera_motion must have shape'):
         tracker.update(np.array([[100, 100, 20, 40.0]]), timestamp=0.0,
                        camera_motion=np.eye(2, 3))
-    assert tracker.frame_count == 0 and tracker.dropped_detections == 0
+    assert tracker.counters.frames == 0 and tracker.counters.dropped_detections == 0
 
 
 def test_a_camera_motion_throwing_tracks_out_of_range_deletes_them():
     tracker = Tracker(TrackerConfig(n_init=1))
     tracker.update(np.array([[100, 100, 20, 40], [50, 50, 20, 40.0]]), timestamp=0.0)
     out = tracker.update(np.zeros((0, 4)), timestamp=0.1, camera_motion=np.diag([1e6, 1e6, 1]))
-    assert out == [] and tracker.diverged_tracks == 2 and tracker.bad_camera_motions == 0
+    assert out == [] and tracker.counters.diverged_tracks == 2
+    assert tracker.counters.bad_camera_motions == 0
     later = tracker.update(np.array([[100, 100, 20, 40.0]]), timestamp=0.2)
     assert [t.track_id for t in later] == [3]
 
@@ -372,7 +373,7 @@ def test_repeated_absurd_zooms_of_a_tiny_box_never_leave_a_non_finite_filter():
         out = tracker.update(np.zeros((0, 4)), timestamp=0.1 * k, camera_motion=zoom)
         assert all(np.all(np.isfinite(t.covariance)) for t in out)
     # The covariance outgrew the coordinate range long before it would overflow.
-    assert tracker.diverged_tracks == 1 and tracker.bad_camera_motions == 0
+    assert tracker.counters.diverged_tracks == 1 and tracker.counters.bad_camera_motions == 0
 
 
 def test_shape_errors_raise_before_anything_changes():
@@ -389,5 +390,5 @@ def test_shape_errors_raise_before_anything_changes():
     for kwargs in bad_calls:
         with pytest.raises(ValueError):
             tracker.update(timestamp=-1.0, **kwargs)  # would reset, were it not misuse
-    assert tracker.time_resets == 0 and tracker.dropped_detections == 0
-    assert tracker.frame_count == 1 and [t.track_id for t in tracker.tracks] == [1]
+    assert tracker.counters.time_resets == 0 and tracker.counters.dropped_detections == 0
+    assert tracker.counters.frames == 1 and [t.track_id for t in tracker.tracks] == [1]

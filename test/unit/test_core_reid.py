@@ -33,7 +33,7 @@ def test_identity_survives_deletion_and_reappearance():
     final = {t.detection_index: t for t in outputs[-1]}
     assert final[0].track_id == a_id and final[0].state is TrackState.CONFIRMED
     assert final[1].track_id == b_id
-    assert tracker.relinked >= 1
+    assert tracker.counters.relinked >= 1
     # A stranger at the same place does not inherit A's identity.
     stranger = tracker.update(**frame([[205, 205, 30, 70]], [feats[2]]), timestamp=9.0)
     assert all(t.track_id not in (a_id, b_id) for t in stranger if t.detection_index == 0)
@@ -104,5 +104,5 @@ def test_identity_relinked_in_its_deleting_update_is_not_also_reported_deleted()
     for t in (0.1, 0.2):
         tracker.update(np.zeros((0, 4)), None, None, np.zeros((0, 4)), t)
     out = tracker.update([[200.0, 100.0, 40.0, 100.0]], [0.9], [0], feature, 0.3)
-    assert tracker.relinked == 1
+    assert tracker.counters.relinked == 1
     assert [(t.track_id, t.state) for t in out] == [(first.track_id, TrackState.CONFIRMED)]

@@ -1,0 +1,131 @@
+"""
+Which detection each track takes: DeepSORT's cascade, then IoU, then low-score boxes.
+
+Stage 1 matches confirmed tracks that have an appearance to high-score detections by a cost
+mixing cosine distance and Mahalanobis distance, gated by both (level by level of frames
+missed when ``matching_cascade``). Stage 2 matches what is left by IoU; stage 3 (ByteTrack's
+second association) gives confirmed tracks still unmatched the low-score detections by IoU.
+"""
+
+from typing import Tuple
+
+from deepsort_ros.core.config import TrackerConfig
+from deepsort_ros.core.detections import DetectionBatch
+from deepsort_ros.core.kalman_filter import KalmanFilterCV
+from deepsort_ros.core.matching import assign, class_mismatch, cosine_distance, iou_distance
+from deepsort_ros.core.track_table import TrackTable
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.int64]
+
+
+class _Matches:
+    """The detection of each track (-1: none) and the track of each detection, filled in."""
+
+    def __init__(self, tracks: int, detections: int) -> None:
+        self.track = np.full(tracks, -1, dtype=np.int64)
+        self.detection = np.full(detections, -1, dtype=np.int64)
+
+    def record(self, rows: IntArray, cols: IntArray, matches: IntArray) -> None:
+        """Store ``assign``'s (row, column) pairs of a sub-problem over ``rows`` x ``cols``."""
+        self.track[rows[matches[:, 0]]] = cols[matches[:, 1]]
+        self.detection[cols[matches[:, 1]]] = rows[matches[:, 0]]
+
+
+def associate(table: TrackTable, kalman: KalmanFilterCV, config: TrackerConfig,
+              slots: IntArray, detections: DetectionBatch, now: float
+              ) -> Tuple[IntArray, IntArray]:
+    """
+    Match predicted tracks to detections.
+
+    Parameters
+    ----------
+    table : TrackTable
+        The tracks, predicted to ``now``.
+    kalman : KalmanFilterCV
+        For the Mahalanobis gate.
+    config : TrackerConfig
+    slots : ndarray of int, shape (T,)
+        The tracks taking part.
+    detections : DetectionBatch
+        This frame's detections (M of them).
+    now : float
+        Seconds.
+
+    Returns
+    -------
+    track_match : ndarray of int, shape (T,)
+        Detection of each track, -1 when unmatched.
+    detection_match : ndarray of int, shape (M,)
+        Index into ``slots`` of each detection's track, -1 when unmatched.
+
+    """
+    matches = _Matches(len(slots), len(detections))
+    high = detections.scores >= config.high_score_threshold
+    if detections.features is not None and len(slots):
+        _appearance_stage(table, kalman, config, slots, detections, high, matches)
+    # Stage 2: IoU for the tracks left and the high-score detections left. A confirmed
+    # track with appearance must have been seen recently: after a long gap only its
+    # appearance may claim a detection (DeepSORT), else strangers inherit identities.
+    recent = (~table.confirmed[slots] | ~table.has_feature[slots]
+              | (detections.features is None)
+              | (now - table.last_update_time[slots] <= config.iou_max_gap))
+    _iou_stage(table, config, slots, np.flatnonzero((matches.track < 0) & recent),
+               np.flatnonzero(high & (matches.detection < 0)), detections,
+               config.max_iou_distance, matches)
+    # Stage 3: confirmed tracks left against low-score detections (ByteTrack).
+    if config.second_association:
+        rows = np.flatnonzero((matches.track < 0) & table.confirmed[slots])
+        _iou_stage(table, config, slots, rows, np.flatnonzero(~high & (matches.detection < 0)),
+                   detections, config.second_max_iou_distance, matches)
+    return matches.track, matches.detection
+
+
+def _appearance_stage(table: TrackTable, kalman: KalmanFilterCV, config: TrackerConfig,
+                      slots: IntArray, detections: DetectionBatch,
+                      high: npt.NDArray[np.bool_], matches: _Matches) -> None:
+    """Stage 1: appearance with Mahalanobis gating, confirmed tracks with a feature."""
+    features = detections.features
+    has_det_feature = np.linalg.norm(features, axis=1) > 0.5
+    rows = np.flatnonzero(table.confirmed[slots] & table.has_feature[slots])
+    cols = np.flatnonzero(high & has_det_feature)
+    if len(rows) == 0 or len(cols) == 0:
+        return
+    s = slots[rows]
+    gate = kalman.gating_distance(table.mean[s], table.covariance[s],
+                                  detections.boxes_cxcywh[cols])
+    appearance = cosine_distance(table.representative[s], features[cols])
+    cost = (config.appearance_weight * appearance
+            + (1.0 - config.appearance_weight) * gate / config.gating_threshold)
+    forbidden = (gate > config.gating_threshold) | (appearance > config.max_cosine_distance)
+    if config.class_aware:
+        forbidden |= class_mismatch(table.class_id[s], detections.class_ids[cols])
+    cost[forbidden] = np.inf
+    if not config.matching_cascade:
+        pairs, _, _ = assign(cost, np.inf)
+        matches.record(rows, cols, pairs)
+        return
+    # The cascade: tracks seen more recently choose first.
+    misses = table.misses[s]
+    free = np.ones(len(cols), dtype=bool)
+    for level in np.unique(misses):
+        level_rows = np.flatnonzero(misses == level)
+        free_cols = np.flatnonzero(free)
+        pairs, _, _ = assign(cost[np.ix_(level_rows, free_cols)], np.inf)
+        matches.record(rows[level_rows], cols[free_cols], pairs)
+        free[free_cols[pairs[:, 1]]] = False
+
+
+def _iou_stage(table: TrackTable, config: TrackerConfig, slots: IntArray, rows: IntArray,
+               cols: IntArray, detections: DetectionBatch, max_distance: float,
+               matches: _Matches) -> None:
+    """Match ``slots[rows]`` to detections ``cols`` by IoU distance up to ``max_distance``."""
+    if len(rows) == 0 or len(cols) == 0:
+        return
+    s = slots[rows]
+    cost = iou_distance(table.mean[s, :4], detections.boxes_cxcywh[cols])
+    if config.class_aware:
+        cost[class_mismatch(table.class_id[s], detections.class_ids[cols])] = np.inf
+    pairs, _, _ = assign(cost, max_distance)
+    matches.record(rows, cols, pairs)
