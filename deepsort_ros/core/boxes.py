@@ -49,6 +49,43 @@ def cxcywh_to_tlwh(boxes_cxcywh: npt.ArrayLike) -> FloatArray:
     return boxes
 
 
+def tlwh_to_tlbr(boxes_tlwh: npt.ArrayLike) -> FloatArray:
+    """
+    Convert (N, 4) tlwh boxes to tlbr.
+
+    Parameters
+    ----------
+    boxes_tlwh : array_like, shape (N, 4)
+        Boxes (left, top, width, height), pixels.
+
+    Returns
+    -------
+    ndarray, shape (N, 4)
+        (left, top, right, bottom).
+
+    """
+    boxes = np.asarray(boxes_tlwh, dtype=np.float64).reshape(-1, 4)
+    return np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
+
+
+def iou_matrix_tlwh(boxes_a_tlwh: npt.ArrayLike, boxes_b_tlwh: npt.ArrayLike) -> FloatArray:
+    """
+    Return :func:`iou_matrix_tlbr` of two tlwh box sets, shape (A, B).
+
+    Parameters
+    ----------
+    boxes_a_tlwh : array_like, shape (A, 4)
+    boxes_b_tlwh : array_like, shape (B, 4)
+        (left, top, width, height), pixels.
+
+    Returns
+    -------
+    ndarray, shape (A, B)
+
+    """
+    return iou_matrix_tlbr(tlwh_to_tlbr(boxes_a_tlwh), tlwh_to_tlbr(boxes_b_tlwh))
+
+
 def cxcywh_to_tlbr(boxes_cxcywh: npt.ArrayLike) -> FloatArray:
     """
     Convert (N, 4) cxcywh boxes to tlbr.

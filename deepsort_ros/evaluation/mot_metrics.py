@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple, Union
 
-from deepsort_ros.core.boxes import iou_matrix_tlbr
+from deepsort_ros.core.boxes import iou_matrix_tlwh
 from deepsort_ros.recordings.mot import load_mot_rows
 import numpy as np
 import numpy.typing as npt
@@ -52,10 +52,6 @@ FrameData = Tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np
                   npt.NDArray[np.float64]]
 
 
-def _tlwh_to_tlbr(boxes_tlwh: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    return np.concatenate([boxes_tlwh[:, :2], boxes_tlwh[:, :2] + boxes_tlwh[:, 2:]], axis=1)
-
-
 def _preprocess(gt_rows: npt.NDArray[np.float64], result_rows: npt.NDArray[np.float64],
                 iou_threshold: float) -> Dict[int, FrameData]:
     """Return ``frame -> (gt ids, gt boxes tlwh, result ids, result boxes tlwh)``."""
@@ -75,7 +71,7 @@ def _preprocess(gt_rows: npt.NDArray[np.float64], result_rows: npt.NDArray[np.fl
         keep = np.ones(len(r), dtype=bool)
         distractor_boxes = gt_rows[g & distractor, 2:6]
         if len(distractor_boxes) and len(r):
-            iou = iou_matrix_tlbr(_tlwh_to_tlbr(distractor_boxes), _tlwh_to_tlbr(r[:, 2:6]))
+            iou = iou_matrix_tlwh(distractor_boxes, r[:, 2:6])
             rows, cols = linear_sum_assignment(-iou)
             keep[cols[iou[rows, cols] >= iou_threshold]] = False
         scored_rows = gt_rows[g & scored]
@@ -98,7 +94,7 @@ def _hota(data: Dict[int, FrameData]) -> Tuple[float, float, float]:
         g_ids, g_boxes, t_ids, t_boxes = data[frame]
         gt_ids.append(np.array([gt_map[v] for v in g_ids.tolist()], dtype=int))
         tr_ids.append(np.array([tr_map[v] for v in t_ids.tolist()], dtype=int))
-        similarity.append(iou_matrix_tlbr(_tlwh_to_tlbr(g_boxes), _tlwh_to_tlbr(t_boxes)))
+        similarity.append(iou_matrix_tlwh(g_boxes, t_boxes))
     sequence = {
         'num_timesteps': len(data), 'num_gt_ids': len(gt_ids_all),
         'num_tracker_ids': len(tr_ids_all),
@@ -117,7 +113,7 @@ def _clear_identity(data: Dict[int, FrameData], iou_threshold: float) -> Tuple[f
     accumulator = mm.MOTAccumulator(auto_id=True)
     for frame in sorted(data):
         g_ids, g_boxes, t_ids, t_boxes = data[frame]
-        iou = iou_matrix_tlbr(_tlwh_to_tlbr(g_boxes), _tlwh_to_tlbr(t_boxes))
+        iou = iou_matrix_tlwh(g_boxes, t_boxes)
         distance = np.where(iou >= iou_threshold, 1.0 - iou, np.nan)
         accumulator.update(g_ids.tolist(), t_ids.tolist(), distance)
     host = mm.metrics.create()

@@ -10,7 +10,8 @@ only; OpenCV is imported when frames are read.
 import configparser
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Sequence, TextIO, Tuple
+import sys
+from typing import Dict, Iterable, Iterator, Optional, Sequence, TextIO, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -178,44 +179,90 @@ def read_sequence_info(directory: Path) -> SequenceInfo:
                         int(section.get('imwidth', 0)), int(section.get('imheight', 0)), source)
 
 
-def iter_frames(info: SequenceInfo) -> Iterator[Tuple[int, npt.NDArray[np.uint8]]]:
+def iter_frames(source: Union[SequenceInfo, Path], frames: Optional[Iterable[int]] = None,
+                max_frames: Optional[int] = None
+                ) -> Iterator[Tuple[int, npt.NDArray[np.uint8]]]:
     """
-    Yield ``(frame, image_bgr)`` for frames 1..length from the frame folder or the video.
+    Yield ``(frame, image_bgr)`` in frame order from a sequence, a video or an image folder.
+
+    The one frame reader of the package: a video's k-th frame is MOT frame k; a folder's images
+    are numbered by their file names (``000001.jpg``).
 
     Parameters
     ----------
-    info : SequenceInfo
-        With an ``image_source``.
+    source : SequenceInfo or Path
+        A sequence (its ``image_source``; frames 1..length must all be there) or a video file
+        or folder of numbered images (what is there is read).
+    frames : iterable of int, optional
+        Only these 1-based frames.
+    max_frames : int, optional
+        Stop after this many frames have been yielded.
 
     Yields
     ------
     (int, ndarray of uint8, shape (H, W, 3))
 
+    Raises
+    ------
+    FileNotFoundError
+        When there are no frames, a sequence's frame is missing or unreadable, or a video
+        cannot be opened or ends before a sequence's length.
+
     """
     import cv2
 
-    source = info.image_source
-    if source is None:
-        raise FileNotFoundError(f'sequence {info.directory} has no frames (img1/ or a video)')
-    if source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
-        capture = cv2.VideoCapture(str(source))
+    length: Optional[int] = None
+    if isinstance(source, SequenceInfo):
+        if source.image_source is None:
+            raise FileNotFoundError(f'sequence {source.directory} has no frames (img1/ or a '
+                                    'video named by imDir in seqinfo.ini)')
+        length, path = source.length, source.image_source
+    else:
+        path = Path(source)
+    wanted = None if frames is None else {int(f) for f in frames}
+    limit = max_frames if max_frames is not None else sys.maxsize
+    if limit <= 0 or wanted == set():
+        return
+    last = max(wanted) if wanted else length
+    yielded = 0
+    if path.is_file():
+        capture = cv2.VideoCapture(str(path))
+        if not capture.isOpened():
+            raise FileNotFoundError(f'{path}: OpenCV cannot open the video')
         try:
-            for frame in range(1, info.length + 1):
+            frame = 0
+            while last is None or frame < last:
                 ok, image = capture.read()
                 if not ok:
-                    raise ValueError(f'{source}: video ends before frame {frame}')
-                yield frame, image
+                    if length is not None and frame < min(length, last):
+                        raise FileNotFoundError(f'{path}: video ends before frame {frame + 1}')
+                    return
+                frame += 1
+                if wanted is None or frame in wanted:
+                    yield frame, image
+                    yielded += 1
+                    if yielded >= limit:
+                        return
         finally:
             capture.release()
         return
-    files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    by_number = {int(p.stem): p for p in files if p.stem.isdigit()}
-    for frame in range(1, info.length + 1):
-        path = by_number.get(frame)
-        image = cv2.imread(str(path)) if path is not None else None
+    if not path.is_dir():
+        raise FileNotFoundError(f'{path}: no frames (a video file or a folder of numbered '
+                                'images)')
+    by_number = {int(p.stem): p for p in path.iterdir()
+                 if p.suffix.lower() in IMAGE_SUFFIXES and p.stem.isdigit()}
+    numbers = range(1, length + 1) if length is not None else sorted(by_number)
+    for frame in numbers:
+        if wanted is not None and frame not in wanted:
+            continue
+        file = by_number.get(frame)
+        image = cv2.imread(str(file), cv2.IMREAD_COLOR) if file is not None else None
         if image is None:
-            raise FileNotFoundError(f'{source}: frame {frame} missing or unreadable')
+            raise FileNotFoundError(f'{path}: frame {frame} missing or unreadable')
         yield frame, image
+        yielded += 1
+        if yielded >= limit:
+            return
 
 
 def format_mot_row(frame: int, track_id: int, box_tlwh: Sequence[float],

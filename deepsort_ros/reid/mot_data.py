@@ -1,21 +1,18 @@
 """
 Identity crops from MOTChallenge-style sequences (gt/gt.txt + img1/ frames or a video).
 
-Used by ``deepsort-ros train-reid`` and by the Re-ID quality evaluation; numpy and OpenCV
-only. A sequence folder holds ``gt/gt.txt`` and either ``seqinfo.ini`` naming the frame
-folder (``imDir``, default ``img1``) or a video file (``imDir=vtest.avi``, frame k = MOT k).
+Used by ``deepsort-ros train-reid``, the int8 calibration and the Re-ID quality evaluation.
+Files are read by :mod:`deepsort_ros.recordings.mot`; this module chooses the boxes.
 """
 
-import configparser
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-import cv2
+from deepsort_ros.recordings import mot
+from deepsort_ros.recordings.mot import read_sequence_info
 import numpy as np
 import numpy.typing as npt
-
-VIDEO_SUFFIXES = ('.avi', '.mp4', '.mkv', '.mov', '.webm')
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,7 @@ def read_gt_boxes(sequence_dir: Path, min_height_px: float = 32.0,
     path = Path(sequence_dir) / 'gt' / 'gt.txt'
     if not path.is_file():
         raise FileNotFoundError(f'{path}: no ground truth (expected MOTChallenge gt/gt.txt)')
-    rows = np.loadtxt(path, delimiter=',', ndmin=2)
+    rows = mot.load_mot_rows(path)
     keep = (rows[:, 6] != 0) & (rows[:, 5] >= min_height_px)
     # MOT16/17: column 8 is the class (1 = pedestrian) and column 9 the visibility in [0, 1];
     # MOT15 stores world coordinates there instead.
@@ -79,29 +76,15 @@ def read_gt_boxes(sequence_dir: Path, min_height_px: float = 32.0,
             for r in rows]
 
 
-def _image_source(sequence_dir: Path) -> Tuple[Path, str]:
-    info = configparser.ConfigParser()
-    info.read(Path(sequence_dir) / 'seqinfo.ini')
-    im_dir = info.get('Sequence', 'imDir', fallback='img1')
-    im_ext = info.get('Sequence', 'imExt', fallback='.jpg')
-    source = Path(sequence_dir) / im_dir
-    if source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
-        return source, 'video'
-    if source.is_dir():
-        return source, im_ext
-    raise FileNotFoundError(f'{sequence_dir}: no frames (expected {im_dir}/ with {im_ext} '
-                            'images or a video named by imDir in seqinfo.ini)')
-
-
 def iter_frames(sequence_dir: Path, frames: Optional[Sequence[int]] = None
                 ) -> Iterator[Tuple[int, npt.NDArray[np.uint8]]]:
     """
-    Yield (MOT frame number, BGR image) in order, only for ``frames`` when given.
+    Yield (MOT frame number, BGR image) of the frames a sequence folder holds, in order.
 
     Parameters
     ----------
     sequence_dir : pathlib.Path
-        The sequence folder.
+        The sequence folder (a partial copy is fine: only the frames present are read).
     frames : sequence of int, optional
         1-based frame numbers wanted.
 
@@ -111,32 +94,11 @@ def iter_frames(sequence_dir: Path, frames: Optional[Sequence[int]] = None
         (frame number, HxWx3 uint8 BGR image).
 
     """
-    source, kind = _image_source(Path(sequence_dir))
-    wanted = None if frames is None else {int(f) for f in frames}
-    if kind == 'video':
-        capture = cv2.VideoCapture(str(source))
-        if not capture.isOpened():
-            raise FileNotFoundError(f'{source}: OpenCV cannot open the video')
-        try:
-            number = 0
-            last = max(wanted) if wanted else None
-            while last is None or number < last:
-                ok, image = capture.read()
-                if not ok:
-                    break
-                number += 1
-                if wanted is None or number in wanted:
-                    yield number, image
-        finally:
-            capture.release()
-        return
-    for path in sorted(source.glob('*' + kind)):
-        number = int(path.stem)
-        if wanted is None or number in wanted:
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
-                raise FileNotFoundError(f'{path}: OpenCV cannot read the image')
-            yield number, image
+    info = read_sequence_info(Path(sequence_dir))
+    if info.image_source is None:
+        raise FileNotFoundError(f'{sequence_dir}: no frames (expected img1/ or a video named '
+                                'by imDir in seqinfo.ini)')
+    yield from mot.iter_frames(info.image_source, frames)
 
 
 def sample_identity_boxes(boxes: Sequence[IdentityBox], frame_step: int = 1,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 import cv2
+from deepsort_ros.core.boxes import iou_matrix_tlbr, tlwh_to_tlbr
 from hog_detector import features as hf
 import numpy as np
 import numpy.typing as npt
@@ -173,17 +174,12 @@ def nms_tlwh(boxes_tlwh: npt.NDArray[np.float64], scores: npt.NDArray[np.float64
 
     """
     order = np.argsort(-scores, kind='stable')
-    x1, y1 = boxes_tlwh[:, 0], boxes_tlwh[:, 1]
-    x2, y2 = x1 + boxes_tlwh[:, 2], y1 + boxes_tlwh[:, 3]
-    area = boxes_tlwh[:, 2] * boxes_tlwh[:, 3]
+    boxes_tlbr = tlwh_to_tlbr(boxes_tlwh)
     keep = []
     while order.size:
         best, rest = order[0], order[1:]
         keep.append(best)
-        iw = np.clip(np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]), 0, None)
-        ih = np.clip(np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]), 0, None)
-        inter = iw * ih
-        iou = inter / np.maximum(area[best] + area[rest] - inter, 1e-9)
+        iou = iou_matrix_tlbr(boxes_tlbr[best:best + 1], boxes_tlbr[rest])[0]
         order = rest[iou <= iou_threshold]
     return np.asarray(keep, dtype=np.int64)
 

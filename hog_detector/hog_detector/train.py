@@ -20,6 +20,7 @@ import time
 from typing import Dict, Iterator, List, Tuple
 
 import cv2
+from deepsort_ros.core.boxes import iou_matrix_tlwh
 from hog_detector import features as hf
 from hog_detector.detector import (HogPeopleDetector, HogPeopleDetectorConfig,
                                    LinearPersonModel, MODEL_FILE, save_model)
@@ -92,17 +93,6 @@ def crop_window(image: npt.NDArray[np.uint8], window_tlwh: npt.ArrayLike
                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def iou_tlwh(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Return the (len(a), len(b)) IoU matrix of two box sets."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    ax2, ay2, bx2, by2 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    iw = np.clip(np.minimum(ax2[:, None], bx2) - np.maximum(a[:, None, 0], b[:, 0]), 0, None)
-    ih = np.clip(np.minimum(ay2[:, None], by2) - np.maximum(a[:, None, 1], b[:, 1]), 0, None)
-    inter = iw * ih
-    return inter / (a[:, None, 2] * a[:, None, 3] + b[:, 2] * b[:, 3] - inter)
-
-
 def collect(frames: List[Frame], rng: np.random.Generator, negatives_per_frame: int
             ) -> Tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Return positive and random negative descriptors, shapes (P, 3780) and (N, 3780)."""
@@ -119,7 +109,7 @@ def collect(frames: List[Frame], rng: np.random.Generator, negatives_per_frame: 
             h = rng.uniform(64, height * 0.9)
             window = np.array([[rng.uniform(-0.1 * h, width - 0.4 * h),
                                 rng.uniform(-0.1 * h, height - 0.9 * h), h / 2, h]])
-            if len(avoid) and iou_tlwh(window, avoid).max() >= NEGATIVE_IOU:
+            if len(avoid) and iou_matrix_tlwh(window, avoid).max() >= NEGATIVE_IOU:
                 continue
             negatives.append(hf.window_descriptor(crop_window(image, window[0])))
             taken += 1
@@ -135,7 +125,7 @@ def hard_negatives(model: LinearPersonModel, frames: List[Frame], per_frame: int
     for image, _, annotated in frames:
         windows, margins = detector.detect_windows(image)
         if len(annotated):
-            false = iou_tlwh(windows, person_windows(annotated)).max(axis=1) < NEGATIVE_IOU
+            false = iou_matrix_tlwh(windows, person_windows(annotated)).max(axis=1) < NEGATIVE_IOU
             windows, margins = windows[false], margins[false]
         for window in windows[np.argsort(-margins)[:per_frame]]:
             found.append(hf.window_descriptor(crop_window(image, window)))
@@ -176,7 +166,7 @@ def evaluate(detector: HogPeopleDetector, frames: List[Frame], iou: float = 0.5
         total += len(people)
         found += len(boxes)
         if len(people) and len(boxes):
-            hits += int((iou_tlwh(people, boxes).max(axis=1) >= iou).sum())
+            hits += int((iou_matrix_tlwh(people, boxes).max(axis=1) >= iou).sum())
     precision_hits = hits  # one box per matched person at most after NMS, roughly
     return {'recall': hits / max(total, 1), 'precision': precision_hits / max(found, 1),
             'ms_per_frame': 1000 * elapsed / max(len(frames), 1), 'people': total}

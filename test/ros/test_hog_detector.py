@@ -4,6 +4,7 @@ import threading
 import time
 
 import cv2
+from deepsort_ros.core.boxes import iou_matrix_tlwh
 from deepsort_ros.ros.images import bgr_to_image_msg
 from helpers.paths import SHARED
 from hog_detector import features as hf
@@ -35,15 +36,6 @@ def pets09_frame(frame: int):
     gt = np.loadtxt(PETS09_GT, delimiter=',')
     rows = gt[(gt[:, 0] == frame) & (gt[:, 6] == 1)]
     return image, rows[:, 2:6]
-
-
-def iou_tlwh(a, b):
-    x1 = np.maximum(a[:, None, 0], b[:, 0])
-    y1 = np.maximum(a[:, None, 1], b[:, 1])
-    x2 = np.minimum(a[:, None, 0] + a[:, None, 2], b[:, 0] + b[:, 2])
-    y2 = np.minimum(a[:, None, 1] + a[:, None, 3], b[:, 1] + b[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    return inter / (a[:, None, 2] * a[:, None, 3] + b[:, 2] * b[:, 3] - inter)
 
 
 def test_sliding_scores_equal_window_descriptors():
@@ -80,7 +72,7 @@ def test_finds_people_in_a_pets09_frame():
     elapsed = time.monotonic() - started
     assert boxes.shape[1] == 4 and scores.shape == (len(boxes),)
     assert np.all((scores >= 0) & (scores <= 1)) and np.all(np.diff(scores) <= 0)
-    matched = (iou_tlwh(people, boxes).max(axis=1) >= 0.5).sum() if len(boxes) else 0
+    matched = (iou_matrix_tlwh(people, boxes).max(axis=1) >= 0.5).sum() if len(boxes) else 0
     assert matched >= max(1, len(people) // 2), f'{matched} of {len(people)} people found'
     assert len(boxes) <= 2 * len(people) + 3, 'too many false alarms'
     assert elapsed < 5.0
@@ -149,4 +141,4 @@ def test_detector_node_publishes_with_the_image_stamp(ros_domain_id):
         centres = np.array([[d.bbox.center.position.x - d.bbox.size_x / 2,
                              d.bbox.center.position.y - d.bbox.size_y / 2,
                              d.bbox.size_x, d.bbox.size_y] for d in msg.detections])
-        assert len(centres) and (iou_tlwh(people, centres).max(axis=1) >= 0.5).any()
+        assert len(centres) and (iou_matrix_tlwh(people, centres).max(axis=1) >= 0.5).any()
