@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 import enum
+from typing import Optional
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +52,9 @@ class TrackOutput:
         Coasting behind another tracked object.
     is_target : bool
         This is the followed target (single-object mode).
+    feature : ndarray of float32, shape (D,), optional
+        The track's appearance: the unit-norm representative of its gallery (the feature the
+        matching cascade compares); None when the track has none.
 
     """
 
@@ -67,6 +71,7 @@ class TrackOutput:
     detection_index: int
     is_occluded: bool
     is_target: bool = False
+    feature: Optional[npt.NDArray[np.float32]] = None
 
     @property
     def box_tlwh(self) -> npt.NDArray[np.float64]:

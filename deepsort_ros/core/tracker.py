@@ -393,7 +393,8 @@ class Tracker:
                 covariance=table.covariance[slot].copy(),
                 detection_index=int(table.detection_index[slot]) if state is not
                 TrackState.DELETED else -1,
-                is_occluded=bool(table.occluded[slot]), is_target=track_id == target))
+                is_occluded=bool(table.occluded[slot]), is_target=track_id == target,
+                feature=table.representative[slot].copy() if table.has_feature[slot] else None))
         return out
 
 

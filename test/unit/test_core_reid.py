@@ -106,3 +106,18 @@ def test_identity_relinked_in_its_deleting_update_is_not_also_reported_deleted()
     out = tracker.update([[200.0, 100.0, 40.0, 100.0]], [0.9], [0], feature, 0.3)
     assert tracker.counters.relinked == 1
     assert [(t.track_id, t.state) for t in out] == [(first.track_id, TrackState.CONFIRMED)]
+
+
+def test_outputs_carry_the_tracks_appearance_representative():
+    feats = identity_features(2, seed=3)
+    tracker = Tracker(TrackerConfig(n_init=1))
+    out = tracker.update(**frame([[0, 0, 20, 40], [100, 0, 20, 40]], feats), timestamp=0.0)
+    by_row = {t.detection_index: t for t in out}
+    for row in (0, 1):
+        feature = by_row[row].feature
+        assert feature is not None and feature.shape == (32,)
+        assert abs(float(np.linalg.norm(feature)) - 1.0) < 1e-5
+        assert float(feature @ feats[row]) > 0.999
+    motion_only = Tracker(TrackerConfig(n_init=1)).update(np.array([[0, 0, 20, 40.0]]),
+                                                          timestamp=0.0)
+    assert motion_only[0].feature is None
