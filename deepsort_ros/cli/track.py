@@ -168,7 +168,6 @@ def main(args: argparse.Namespace) -> int:
 
     """
     from deepsort_ros.core import TrackerConfig
-    from deepsort_ros.recordings.bag_writer import BagExistsError
     from deepsort_ros.replay.sequence import run_sequence
 
     try:
@@ -185,7 +184,7 @@ def main(args: argparse.Namespace) -> int:
                    if args.reid_weights else None)
         summary = run_sequence(args.sequence, args.out, config, args.features, encoder,
                                args.boxes, not args.no_progress)
-    except (OSError, ValueError, RuntimeError, BagExistsError) as error:
+    except (OSError, ValueError, RuntimeError) as error:  # an existing bag is an OSError
         print(f'deepsort-ros track: {error}', file=sys.stderr)
         return 2
     print(f'wrote {int(summary["rows"])} rows, {int(summary["tracks"])} identities over '

@@ -1,0 +1,61 @@
+"""The command line: one entry point whose parser and offline runs import only what they use."""
+
+import subprocess
+import sys
+
+from deepsort_ros.cli import bag_from_sequence
+from deepsort_ros.cli.main import build_parser, SUBCOMMANDS
+from deepsort_ros.recordings.sequence_to_bag import BagTopics, CAMERA_FRAME
+from helpers.paths import REPO
+from helpers.scenes import identity_features
+import numpy as np
+
+HEAVY = ('rclpy', 'torch', 'cv2', 'rosbags', 'onnxruntime')
+
+CHECK = """
+import sys
+from deepsort_ros.cli.main import main
+{body}
+heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r}))
+print('heavy:' + ','.join(heavy))
+"""
+
+
+def _heavy_modules_after(body: str) -> str:
+    result = subprocess.run([sys.executable, '-c', CHECK.format(body=body, heavy=HEAVY)],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1].split('heavy:', 1)[1]
+
+
+def test_every_sub_command_has_a_parser():
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert set(commands) == set(SUBCOMMANDS)
+
+
+def test_building_the_parser_imports_nothing_heavy():
+    assert _heavy_modules_after('from deepsort_ros.cli.main import build_parser\n'
+                                'build_parser()') == ''
+
+
+def test_tracking_a_sequence_on_features_loads_no_ros_torch_or_opencv(tmp_path):
+    sequence = tmp_path / 'SEQ'
+    (sequence / 'det').mkdir(parents=True)
+    (sequence / 'seqinfo.ini').write_text('[Sequence]\nname=SEQ\nframeRate=10\nseqLength=3\n')
+    (sequence / 'det' / 'det.txt').write_text(
+        ''.join(f'{f},-1,{10 + f},20,30,60,0.9,-1,-1,-1\n' for f in (1, 2, 3)))
+    np.save(tmp_path / 'f.npy', identity_features(3, dim=8))
+    body = (f"rc = main(['track', '--sequence', {str(sequence)!r}, '--out', "
+            f"{str(tmp_path / 'out.txt')!r}, '--features', {str(tmp_path / 'f.npy')!r}, "
+            "'--no-progress'])\nassert rc == 0, rc")
+    assert _heavy_modules_after(body) == ''
+    assert (tmp_path / 'out.txt').read_text().count('\n') >= 1
+
+
+def test_the_light_parser_repeats_the_bag_defaults_exactly():
+    topics = BagTopics()
+    assert (bag_from_sequence.IMAGE_TOPIC, bag_from_sequence.CAMERA_INFO_TOPIC,
+            bag_from_sequence.DETECTIONS_TOPIC, bag_from_sequence.ODOMETRY_TOPIC) == (
+        topics.image, topics.camera_info, topics.detections, topics.odometry)
+    assert bag_from_sequence.CAMERA_FRAME == CAMERA_FRAME
