@@ -1,8 +1,7 @@
 """Life-cycle states of a track, and the per-track output of an update."""
 
-from dataclasses import dataclass
 import enum
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 import numpy.typing as npt
@@ -21,10 +20,9 @@ class TrackState(enum.Enum):
     """Removed in this update (reported once when ``report_deleted``)."""
 
 
-@dataclass(frozen=True)
-class TrackOutput:
+class TrackOutput(NamedTuple):
     """
-    One track as reported by an update.
+    One track as reported by an update (immutable; a named tuple, cheap to make by the hundred).
 
     Attributes
     ----------

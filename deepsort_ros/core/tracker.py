@@ -33,6 +33,7 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+_REPORTED_STATES = (TrackState.TENTATIVE, TrackState.CONFIRMED, TrackState.COASTING)
 
 
 class Tracker:
@@ -369,34 +370,36 @@ class Tracker:
 
     def _report(self, slots: IntArray, now: float,
                 forced_state: Optional[TrackState] = None) -> List[TrackOutput]:
+        """Return the outputs of ``slots`` by identity; one gather per field, then records."""
         table = self._table
         slots = slots[np.argsort(table.track_id[slots], kind='stable')]
-        out = []
+        if len(slots) == 0:
+            return []
+        if forced_state is not None:
+            states = [forced_state] * len(slots)
+        else:
+            codes = np.where(~table.confirmed[slots], 0, np.where(table.misses[slots] == 0, 1, 2))
+            states = [_REPORTED_STATES[code] for code in codes.tolist()]
+        # Fancy indexing copies: each record's arrays are rows of these fresh copies.
+        mean = table.mean[slots]
+        covariance = table.covariance[slots]
+        features = (table.representative[slots] if table.feature_dim else
+                    np.zeros((len(slots), 0), dtype=np.float32))
+        has_feature = table.has_feature[slots].tolist()
+        detection_index = (np.full(len(slots), -1) if forced_state is TrackState.DELETED
+                           else table.detection_index[slots])
+        ids = table.track_id[slots].tolist()
         target = self._target.track_id
-        for slot in slots.tolist():
-            if forced_state is not None:
-                state = forced_state
-            elif not table.confirmed[slot]:
-                state = TrackState.TENTATIVE
-            elif table.misses[slot] == 0:
-                state = TrackState.CONFIRMED
-            else:
-                state = TrackState.COASTING
-            track_id = int(table.track_id[slot])
-            mean = table.mean[slot]
-            out.append(TrackOutput(
-                track_id=track_id, state=state, class_id=int(table.class_id[slot]),
-                score=float(table.score[slot]), age=int(table.age[slot]),
-                hits=int(table.hits[slot]),
-                time_since_update=float(now - table.last_update_time[slot]),
-                box_cxcywh=mean[:4].copy(), velocity_cxcywh=mean[4:].copy(),
-                covariance=table.covariance[slot].copy(),
-                detection_index=int(table.detection_index[slot]) if state is not
-                TrackState.DELETED else -1,
-                is_occluded=bool(table.occluded[slot]), is_target=track_id == target,
-                feature=table.representative[slot].copy() if table.has_feature[slot] else None))
-        return out
-
+        return [TrackOutput(track_id, state, class_id, score, age, hits, now - last_update,
+                            mean[i, :4], mean[i, 4:], covariance[i], index, occluded,
+                            track_id == target, features[i] if has else None)
+                for i, (track_id, state, class_id, score, age, hits, last_update, index,
+                        occluded, has) in enumerate(zip(
+                            ids, states, table.class_id[slots].tolist(),
+                            table.score[slots].tolist(), table.age[slots].tolist(),
+                            table.hits[slots].tolist(), table.last_update_time[slots].tolist(),
+                            detection_index.tolist(), table.occluded[slots].tolist(),
+                            has_feature))]
 
 def _camera_motion_matrix(camera_motion: Optional[npt.ArrayLike]) -> Optional[FloatArray]:
     """Return the camera motion as a (3, 3) array; raise ValueError for another shape."""
