@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 IntArray = npt.NDArray[np.int64]
+NO_IDENTITY = 0  # the identity of a tentative track: none yet
 
 
 def predict(table: TrackTable, kalman: KalmanFilterCV, slots: IntArray, dt: float) -> None:
@@ -113,10 +114,13 @@ def confirm(table: TrackTable, slots: IntArray, n_init: int) -> IntArray:
 
 
 def start_tracks(table: TrackTable, kalman: KalmanFilterCV, config: TrackerConfig,
-                 detection_match: IntArray, detections: DetectionBatch, first_id: int,
-                 now: float, first_frame: bool) -> IntArray:
+                 detection_match: IntArray, detections: DetectionBatch, now: float,
+                 first_frame: bool) -> IntArray:
     """
     Start a track for every unmatched detection that scores high enough.
+
+    A new track has no identity yet (``track_id`` 0): :func:`name_identities` gives it one
+    once it is confirmed, so that identities count objects, not false alarms.
 
     Parameters
     ----------
@@ -126,8 +130,6 @@ def start_tracks(table: TrackTable, kalman: KalmanFilterCV, config: TrackerConfi
     detection_match : ndarray of int, shape (M,)
         Track of each detection, -1 when unmatched.
     detections : DetectionBatch
-    first_id : int
-        Identity of the first new track; the others follow it.
     now : float
         Seconds.
     first_frame : bool
@@ -149,7 +151,7 @@ def start_tracks(table: TrackTable, kalman: KalmanFilterCV, config: TrackerConfi
     mean, cov = kalman.initiate(boxes)
     table.mean[slots] = mean
     table.covariance[slots] = cov
-    table.track_id[slots] = np.arange(first_id, first_id + len(dets))
+    table.track_id[slots] = NO_IDENTITY
     table.class_id[slots] = detections.class_ids[dets]
     table.score[slots] = scores[dets]
     table.confirmed[slots] = config.n_init <= 1 or (config.confirm_first_frame and first_frame)
@@ -192,3 +194,26 @@ def mark_occluded(table: TrackTable, slots: IntArray, occlusion_iou: float) -> N
     iou = iou_matrix_tlbr(cxcywh_to_tlbr(table.mean[coasting, :4]),
                           cxcywh_to_tlbr(table.mean[seen, :4]))
     table.occluded[coasting] = iou.max(axis=1) >= max(occlusion_iou, 1e-9)
+
+
+def name_identities(table: TrackTable, first_id: int) -> int:
+    """
+    Give every confirmed track that has no identity yet the next free ones.
+
+    Parameters
+    ----------
+    table : TrackTable
+    first_id : int
+        The next free identity.
+
+    Returns
+    -------
+    int
+        Identities handed out (in the order the tracks started).
+
+    """
+    active = table.active
+    unnamed = active[table.confirmed[active] & (table.track_id[active] == NO_IDENTITY)]
+    unnamed = unnamed[np.argsort(table.first_time[unnamed], kind='stable')]
+    table.track_id[unnamed] = np.arange(first_id, first_id + len(unnamed))
+    return len(unnamed)

@@ -69,7 +69,7 @@ class TargetFollower:
         table : TrackTable
             The active tracks.
         track_id : int, optional
-            This track (any active state).
+            This confirmed track (seen now or coasting).
         class_id : int, optional
             The confirmed track of this class with the best last detection score (tracks seen
             in the last update first).
@@ -94,7 +94,8 @@ class TargetFollower:
         slots = table.active
         chosen = -1
         if track_id is not None:
-            hit = slots[table.track_id[slots] == int(track_id)]
+            # Tentative tracks have no identity (0) yet: they cannot be chosen by one.
+            hit = slots[(table.track_id[slots] == int(track_id)) & table.confirmed[slots]]
             chosen = int(hit[0]) if len(hit) else -1
         else:
             slots = slots[table.confirmed[slots]]

@@ -27,7 +27,8 @@ class TrackOutput(NamedTuple):
     Attributes
     ----------
     track_id : int
-        Identity, stable across occlusions and re-identification.
+        Identity, stable across occlusions and re-identification, handed out when the track is
+        confirmed (so identities count objects); 0 while the track is tentative.
     state : TrackState
     class_id : int
     score : float

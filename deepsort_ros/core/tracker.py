@@ -129,7 +129,7 @@ class Tracker:
         Parameters
         ----------
         track_id : int, optional
-            This track (any active state).
+            This confirmed track (seen now or coasting).
         class_id : int, optional
             The confirmed track of this class with the best last detection score.
         point_xy : array_like, shape (2,), optional
@@ -260,6 +260,7 @@ class Tracker:
             confirmed = np.concatenate([confirmed, started])
         deleted = self._delete_stale(missed, now)
         self._reidentify(confirmed)
+        self._next_id += lifecycle.name_identities(self._table, self._next_id)
         lifecycle.mark_occluded(self._table, self._table.active, cfg.occlusion_iou)
         self._target.update_status(self._table, now, cfg.target_search_time)
         return self._publish(now, restart_reports, deleted)
@@ -327,11 +328,9 @@ class Tracker:
 
     def _start_tracks(self, detection_match: IntArray, detections: DetectionBatch, now: float,
                       first_frame: bool) -> IntArray:
-        """Start tracks for unmatched detections, numbered from the next free identity."""
-        started = lifecycle.start_tracks(self._table, self.kalman, self.config, detection_match,
-                                         detections, self._next_id, now, first_frame)
-        self._next_id += len(started)
-        return started
+        """Start tracks (without an identity) for the unmatched detections."""
+        return lifecycle.start_tracks(self._table, self.kalman, self.config, detection_match,
+                                      detections, now, first_frame)
 
     def _delete_stale(self, missed: IntArray, now: float) -> List[TrackOutput]:
         """Delete tracks unseen too long, remember confirmed ones; return DELETED reports."""
@@ -370,9 +369,11 @@ class Tracker:
 
     def _report(self, slots: IntArray, now: float,
                 forced_state: Optional[TrackState] = None) -> List[TrackOutput]:
-        """Return the outputs of ``slots`` by identity; one gather per field, then records."""
+        """Return the outputs of ``slots`` by identity, tentative ones last (oldest first)."""
         table = self._table
-        slots = slots[np.argsort(table.track_id[slots], kind='stable')]
+        ids = table.track_id[slots]
+        named_first = np.where(ids == lifecycle.NO_IDENTITY, np.iinfo(np.int64).max, ids)
+        slots = slots[np.lexsort((table.first_time[slots], named_first))]
         if len(slots) == 0:
             return []
         if forced_state is not None:

@@ -177,8 +177,10 @@ def _check_outputs(out, frame: Frame) -> None:
         assert np.linalg.eigvalsh(0.5 * (cov + cov.T)).min() >= -1e-9 * scale, track
     active = [t for t in out if t.state is not TrackState.DELETED]
     # One record per identity: a track deleted and re-linked in one update is only active.
-    ids = [t.track_id for t in out]
-    assert len(set(ids)) == len(ids)
+    # Identities are handed out on confirmation: tentative tracks have none (0) yet.
+    ids = [t.track_id for t in out if t.state is not TrackState.TENTATIVE]
+    assert len(set(ids)) == len(ids) and all(i > 0 for i in ids)
+    assert all(t.track_id == 0 for t in out if t.state is TrackState.TENTATIVE)
     matched = [t.detection_index for t in active if t.detection_index >= 0]
     assert len(set(matched)) == len(matched)
     assert not frame.bad_rows[matched].any(), 'a bad row was tracked'
