@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument('--reid-weights', metavar='PATH',
                         help="Re-ID weights (.pth/.onnx/TorchScript) or 'default' for the "
-                        'built-in model; with --bag it overrides encoder_weights')
+                        'built-in model (the default when the sequence has frames); with '
+                        '--bag it overrides encoder_weights')
     source.add_argument('--features', type=Path, metavar='NPY',
                         help='with --sequence: (N, D) per-detection features, row i = row i '
                         'of det.txt')
@@ -56,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--reid-backend', default=None,
                         help='auto | torch | torchscript | onnx (fastest on a CPU)')
     parser.add_argument('--no-appearance', action='store_true',
-                        help='with --bag: track on motion and IoU only (use_appearance false)')
+                        help='track on motion and IoU only (no encoder; with --bag: '
+                        'use_appearance false)')
     parser.add_argument('--boxes', choices=BOX_SOURCES, default='filtered',
                         help='write the Kalman-filtered box or the matched detection box')
     parser.add_argument('--set', action='append', default=[], metavar='NAME=VALUE',
@@ -103,13 +105,40 @@ def parse_overrides(items: Any) -> Dict[str, Any]:
 
 
 def _create_encoder(weights: str, device: str, backend: str = 'auto') -> Any:
-    try:
-        from deepsort_ros.reid import create_encoder
-    except ImportError as error:
-        raise RuntimeError(f'--reid-weights needs the Re-ID encoder (deepsort_ros.reid): '
-                           f'{error}') from None
+    if weights != 'default' and not Path(weights).is_file():
+        raise ValueError(f'--reid-weights {weights}: no such file. Give a torchreid OSNet .pth '
+                         'state dict, a TorchScript file or an .onnx model, or leave it out '
+                         'for the built-in model')
+    from deepsort_ros.reid import create_encoder
+
     kwargs = {} if backend == 'auto' else {'backend': backend}
     return create_encoder(None if weights == 'default' else weights, device=device, **kwargs)
+
+
+def _sequence_encoder(args: argparse.Namespace) -> Tuple[Any, str]:
+    """Return the encoder ``track --sequence`` uses, and a sentence saying which and why."""
+    from deepsort_ros.recordings.mot import read_sequence_info
+
+    if args.features is not None:
+        return None, f'appearance from {args.features}'
+    if args.no_appearance:
+        return None, 'motion and IoU only (--no-appearance)'
+    weights = args.reid_weights or 'default'
+    if weights != 'default' and not Path(weights).is_file():
+        _create_encoder(weights, 'cpu')  # raises, saying what is accepted
+    if read_sequence_info(args.sequence).image_source is None:
+        if args.reid_weights:
+            raise ValueError(f'--reid-weights needs the frames of {args.sequence} (img1/ or a '
+                             'video named by imDir in seqinfo.ini)')
+        return None, ('motion and IoU only: the sequence has no frames to encode (give '
+                      '--features NPY for appearance)')
+    encoder = _create_encoder(weights, args.reid_device or 'auto', args.reid_backend or 'auto')
+    what = (f'Re-ID encoder {getattr(encoder, "name", type(encoder).__name__)} on '
+            f'{getattr(encoder, "device", "cpu")}')
+    if weights == 'default':
+        what += (' (the built-in model, as the node uses; --reid-weights FILE for OSNet '
+                 'weights, --no-appearance for motion and IoU only)')
+    return encoder, what
 
 
 def _configs(args: argparse.Namespace) -> Tuple[Any, Any]:
@@ -179,9 +208,8 @@ def main(args: argparse.Namespace) -> int:
             raise ValueError(f'{args.out} exists already; pass --overwrite to replace it')
         _, config = _configs(args) if args.params_file else (None, TrackerConfig(
             **parse_overrides(args.set)))
-        encoder = (_create_encoder(args.reid_weights, args.reid_device or 'auto',
-                                   args.reid_backend or 'auto')
-                   if args.reid_weights else None)
+        encoder, what = _sequence_encoder(args)
+        print(f'deepsort-ros track: {what}', file=sys.stderr)
         summary = run_sequence(args.sequence, args.out, config, args.features, encoder,
                                args.boxes, not args.no_progress)
     except (OSError, ValueError, RuntimeError) as error:  # an existing bag is an OSError

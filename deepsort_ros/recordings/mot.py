@@ -179,6 +179,50 @@ def read_sequence_info(directory: Path) -> SequenceInfo:
                         int(section.get('imwidth', 0)), int(section.get('imheight', 0)), source)
 
 
+def available_frames(info: SequenceInfo) -> Optional[int]:
+    """
+    Return how many frames the sequence's images really hold, or None without images.
+
+    Parameters
+    ----------
+    info : SequenceInfo
+
+    Returns
+    -------
+    int or None
+        The highest numbered image of a frame folder, or a video's frame count.
+
+    """
+    source = info.image_source
+    if source is None:
+        return None
+    if source.is_dir():
+        numbers = [int(p.stem) for p in source.iterdir()
+                   if p.suffix.lower() in IMAGE_SUFFIXES and p.stem.isdigit()]
+        return max(numbers, default=0)
+    import cv2
+
+    capture = cv2.VideoCapture(str(source))
+    try:
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    finally:
+        capture.release()
+    return count if count > 0 else None
+
+
+def line_of_frame(path: Path, frame: int) -> int:
+    """Return the 1-based line of a MOT text file whose first field is ``frame`` (0: none)."""
+    with open(path) as stream:
+        for number, line in enumerate(stream, start=1):
+            head = line.replace(',', ' ').split()[:1]
+            try:
+                if head and float(head[0]) == frame:
+                    return number
+            except ValueError:
+                continue
+    return 0
+
+
 def iter_frames(source: Union[SequenceInfo, Path], frames: Optional[Iterable[int]] = None,
                 max_frames: Optional[int] = None
                 ) -> Iterator[Tuple[int, npt.NDArray[np.uint8]]]:

@@ -48,7 +48,7 @@ def test_bag_results_equal_the_core_runner_on_the_same_detections(
         sequence, bags, tmp_path, capsys):
     core_out = tmp_path / 'core.txt'
     assert cli.main(['track', '--sequence', str(sequence), '--out', str(core_out),
-                     '--no-progress']) == 0
+                     '--no-appearance', '--no-progress']) == 0
     bag_out = tmp_path / 'bag.txt'
     assert _track_bag(bags['raw'], bag_out, '--out-bag', str(tmp_path / 'tracks')) == 0
     printed = capsys.readouterr().out

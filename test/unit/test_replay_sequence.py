@@ -90,7 +90,7 @@ def test_pets09_runner_writes_a_valid_result(shared_dir, tmp_path):
         pytest.skip(f'{sequence} is absent')
     out = tmp_path / 'pets.txt'
     assert cli.main(['track', '--sequence', str(sequence), '--out', str(out),
-                     '--no-progress']) == 0
+                     '--no-appearance', '--no-progress']) == 0
     _check_mot_file(out, 795)
     scores = evaluate_mot(sequence / 'gt' / 'gt.txt', out)
     assert scores.mota > 0.5 and scores.num_frames == 795
@@ -125,3 +125,42 @@ def test_camera_motion_hook_helps_on_a_shaking_camera():
                      if t.state is TrackState.CONFIRMED]
         idf1[use_motion] = evaluate_mot(scene.gt_rows, np.array(rows)).idf1
     assert idf1[True] > idf1[False] + 0.05
+
+
+def test_a_frame_beyond_the_sequence_is_refused_with_its_line(tmp_path, capsys):
+    sequence = tmp_path / 'SEQ'
+    (sequence / 'det').mkdir(parents=True)
+    (sequence / 'seqinfo.ini').write_text('[Sequence]\nname=SEQ\nframeRate=10\nseqLength=5\n')
+    (sequence / 'det' / 'det.txt').write_text('1,-1,10,20,30,60,0.9\n'
+                                              '2,-1,11,20,30,60,0.9\n'
+                                              '100000000,-1,12,20,30,60,0.9\n')
+    out = tmp_path / 'out.txt'
+    assert cli.main(['track', '--sequence', str(sequence), '--out', str(out),
+                     '--no-progress']) == 2
+    error = capsys.readouterr().err
+    assert 'det.txt:3: frame 100000000 is outside the sequence' in error
+    assert not out.exists() and not list(tmp_path.glob('.out.txt*'))
+
+
+def test_a_failed_run_leaves_no_results_file(tmp_path, monkeypatch):
+    scene = make_scene(num_objects=3, num_frames=10, seed=2)
+    folder = scene.write_mot_folder(tmp_path)
+    out = tmp_path / 'res' / 'out.txt'
+    from deepsort_ros.core import Tracker
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError('the tracker failed')
+
+    monkeypatch.setattr(Tracker, 'update', broken)
+    assert cli.main(['track', '--sequence', str(folder), '--out', str(out),
+                     '--no-progress']) == 2
+    assert list(out.parent.iterdir()) == []
+
+
+def test_missing_weights_say_what_was_looked_for(tmp_path, capsys):
+    scene = make_scene(num_objects=2, num_frames=3, seed=2)
+    folder = scene.write_mot_folder(tmp_path)
+    assert cli.main(['track', '--sequence', str(folder), '--out', str(tmp_path / 'o.txt'),
+                     '--reid-weights', str(tmp_path / 'osnet.pth'), '--no-progress']) == 2
+    error = capsys.readouterr().err
+    assert 'osnet.pth: no such file' in error and '.pth state dict' in error
