@@ -14,6 +14,8 @@ from typing import Optional, Sequence
 SUBCOMMANDS = {
     'track': ('deepsort_ros.cli.track',
               'track a MOTChallenge-style sequence or a ROS 2 bag offline'),
+    'detect': ('deepsort_ros.cli.detect',
+               'run the stand-in people detector over a video into a MOTChallenge folder'),
     'bag-from-sequence': ('deepsort_ros.cli.bag_from_sequence',
                           'write a ROS 2 bag (images, camera info, detections, odometry) from '
                           'a MOTChallenge sequence or a video'),

@@ -77,6 +77,8 @@ class MotDetections:
 
     def rows_by_frame(self) -> Dict[int, npt.NDArray[np.int64]]:
         """Return ``frame -> row indices`` (rows in file order)."""
+        if len(self.frames) == 0:
+            return {}
         order = np.argsort(self.frames, kind='stable')
         frames = self.frames[order]
         starts = np.flatnonzero(np.r_[True, frames[1:] != frames[:-1]])

@@ -59,3 +59,29 @@ def test_the_light_parser_repeats_the_bag_defaults_exactly():
             bag_from_sequence.DETECTIONS_TOPIC, bag_from_sequence.ODOMETRY_TOPIC) == (
         topics.image, topics.camera_info, topics.detections, topics.odometry)
     assert bag_from_sequence.CAMERA_FRAME == CAMERA_FRAME
+
+
+def test_detect_makes_a_sequence_that_track_reads(tmp_path, capsys):
+    cv2 = __import__('cv2')
+    from deepsort_ros.cli.main import main
+
+    video = tmp_path / 'clip.avi'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'MJPG'), 7.0, (160, 120))
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        writer.write(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    writer.release()
+    out = tmp_path / 'clip'
+    assert main(['detect', '--video', str(video), '--out', str(out), '--start', '2',
+                 '--no-progress']) == 0
+    assert sorted(p.name for p in (out / 'img1').iterdir()) == [
+        f'{i:06d}.jpg' for i in range(1, 6)]
+    assert 'seqLength=5' in (out / 'seqinfo.ini').read_text()
+    assert (out / 'det' / 'det.txt').is_file()
+    assert main(['detect', '--video', str(video), '--out', str(out)]) == 2
+    assert 'exists already' in capsys.readouterr().err
+    assert main(['track', '--sequence', str(out), '--out', str(tmp_path / 't.txt'),
+                 '--no-appearance', '--no-progress']) == 0
+    assert main(['detect', '--video', str(tmp_path / 'none.avi'), '--out',
+                 str(tmp_path / 'x')]) == 2
+    assert not (tmp_path / 'x').exists() and not list(tmp_path.glob('.x.*'))
