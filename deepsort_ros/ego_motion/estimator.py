@@ -12,6 +12,7 @@ from typing import Optional, Tuple, Union
 
 from deepsort_ros.ego_motion.image_motion import ImageMotionConfig, ImageMotionEstimator
 from deepsort_ros.ego_motion.odometry_buffer import OdometryBuffer, OdometryBufferConfig
+from deepsort_ros.geometry.camera_model import PinholeCamera
 from deepsort_ros.geometry.homography import (camera_motion, ground_plane_in_camera,
                                               make_extrinsic, plane_homography,
                                               rotation_homography)
@@ -136,6 +137,8 @@ class EgoMotionEstimator:
         Buffered poses of the base in the world frame.
     image_motion : ImageMotionEstimator
         The optical-flow estimator (keeps the previous frame).
+    camera : PinholeCamera or None
+        The camera whose K maps odometry motions to pixels (:meth:`set_camera`).
 
     """
 
@@ -143,7 +146,7 @@ class EgoMotionEstimator:
         self.config = config if config is not None else EgoMotionConfig()
         self.odometry = OdometryBuffer(config=self.config.odometry_buffer_config())
         self.image_motion = ImageMotionEstimator(self.config.image)
-        self._intrinsics: Optional[npt.NDArray[np.float64]] = None
+        self.camera: Optional[PinholeCamera] = None
         self._extrinsic: Optional[Pose] = None
 
     def add_odometry(self, stamp: float, position_xyz: npt.ArrayLike,
@@ -194,20 +197,19 @@ class EgoMotionEstimator:
             return None
         return pose_world_base.compose(self._extrinsic)
 
-    def set_intrinsics(self, intrinsics: npt.ArrayLike) -> None:
+    def set_camera(self, camera: PinholeCamera) -> None:
         """
-        Set the camera matrix used when ``estimate`` is given none.
+        Set the camera model of the odometry path.
 
         Parameters
         ----------
-        intrinsics : array_like
-            3x3 camera matrix K (CameraInfo ``k``, or ``p[:, :3]`` for rectified images).
+        camera : PinholeCamera
+            Its K maps the raw image's pixels, where the tracks are.
 
         """
-        matrix = np.asarray(intrinsics, dtype=np.float64).reshape(3, 3)
-        if not np.isfinite(matrix).all() or np.linalg.det(matrix) == 0.0:
-            raise ValueError('K must be finite and invertible')
-        self._intrinsics = matrix
+        if not isinstance(camera, PinholeCamera):
+            raise ValueError(f'camera must be a PinholeCamera, got {type(camera).__name__}')
+        self.camera = camera
 
     def set_extrinsic(self, translation_xyz: Union[Pose, npt.ArrayLike],
                       rotation_rpy: Optional[npt.ArrayLike] = None,
@@ -234,7 +236,6 @@ class EgoMotionEstimator:
 
     def estimate(self, stamp_prev: float, stamp_now: float,
                  frame: Optional[npt.NDArray[np.uint8]] = None,
-                 intrinsics: Optional[npt.ArrayLike] = None,
                  boxes_tlwh: Optional[npt.ArrayLike] = None) -> EgoMotionResult:
         """
         Pixel map from the frame at ``stamp_prev`` to the frame at ``stamp_now``.
@@ -249,8 +250,6 @@ class EgoMotionEstimator:
             Stamp of the current frame, seconds.
         frame : numpy.ndarray, optional
             HxW or HxWx3 uint8 current image; needed by the image path.
-        intrinsics : array_like, optional
-            3x3 camera matrix K; the one from :meth:`set_intrinsics` when omitted.
         boxes_tlwh : array_like, optional
             Nx4 track boxes (top-left x, y, width, height) in the previous frame, masked out
             of the optical flow.
@@ -266,7 +265,7 @@ class EgoMotionEstimator:
             return EgoMotionResult(None, 'none', 'mode off')
         odometry_reason = ''
         if mode in ('odometry', 'auto'):
-            homography, odometry_reason = self._from_odometry(stamp_prev, stamp_now, intrinsics)
+            homography, odometry_reason = self._from_odometry(stamp_prev, stamp_now)
             if homography is not None:
                 if mode == 'auto' and frame is not None:
                     # Keep the flow reference current so a fallback next frame spans one frame.
@@ -281,12 +280,11 @@ class EgoMotionEstimator:
             return EgoMotionResult(None, 'none', image_reason)
         return EgoMotionResult(homography, 'image', image_reason)
 
-    def _from_odometry(self, stamp_prev: float, stamp_now: float,
-                       intrinsics: Optional[npt.ArrayLike]
+    def _from_odometry(self, stamp_prev: float, stamp_now: float
                        ) -> Tuple[Optional[npt.NDArray[np.float64]], str]:
-        matrix = self._intrinsics if intrinsics is None else np.asarray(intrinsics, float)
-        if matrix is None:
+        if self.camera is None:
             return None, 'odometry: no intrinsics'
+        matrix = self.camera.matrix
         if self._extrinsic is None:
             return None, 'odometry: no extrinsic'
         pose_prev = self.odometry.pose_at(stamp_prev)

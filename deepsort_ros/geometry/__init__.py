@@ -5,6 +5,7 @@ Used by ego-motion (the pixel map of a camera motion), the pipeline (world posit
 tracks on the ground plane) and the virtual cameras of :mod:`deepsort_ros.sim`.
 """
 
+from deepsort_ros.geometry.camera_model import PinholeCamera
 from deepsort_ros.geometry.ground_projection import (GroundProjectionConfig, GroundTracks,
                                                      image_to_ground, project_tracks_to_ground,
                                                      propagate_to_ground)
@@ -21,6 +22,7 @@ __all__ = [
     'image_to_ground',
     'make_extrinsic',
     'plane_homography',
+    'PinholeCamera',
     'Pose',
     'project_tracks_to_ground',
     'propagate_to_ground',

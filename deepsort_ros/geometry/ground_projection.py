@@ -3,12 +3,14 @@ Pixels to points on the world ground plane, vectorised over tracks.
 
 Each pixel's viewing ray is intersected with the plane ``z = ground_height`` of the world
 (odometry) frame. The node passes the bottom-centre of each track box as its ground contact
-point. The Jacobian of the map carries image-plane uncertainty and velocity to the ground.
+point, rectified first through the camera model when the lens distorts. The Jacobian of the
+map carries image-plane uncertainty and velocity to the ground.
 """
 
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from deepsort_ros.geometry.camera_model import PinholeCamera
 from deepsort_ros.geometry.pose import Pose
 import numpy as np
 import numpy.typing as npt
@@ -172,7 +174,7 @@ class GroundTracks:
     valid: npt.NDArray[np.bool_]
 
 
-def project_tracks_to_ground(intrinsics: npt.ArrayLike, pose_world_camera: Pose,
+def project_tracks_to_ground(camera: PinholeCamera, pose_world_camera: Pose,
                              ground_height: float, points_uv: npt.ArrayLike,
                              covariance_uv: npt.ArrayLike, velocity_uv: npt.ArrayLike,
                              velocity_covariance_uv: npt.ArrayLike,
@@ -182,14 +184,14 @@ def project_tracks_to_ground(intrinsics: npt.ArrayLike, pose_world_camera: Pose,
 
     Parameters
     ----------
-    intrinsics : array_like
-        3x3 camera matrix K.
+    camera : PinholeCamera
+        The camera; raw pixels are rectified first, so that a distorted lens projects right.
     pose_world_camera : Pose
         Camera optical frame in the world frame.
     ground_height : float
         Height of the ground plane in the world frame (m).
     points_uv : array_like
-        Nx2 contact pixels (the bottom-centre of each box).
+        Nx2 contact pixels of the raw image (the bottom-centre of each box).
     covariance_uv : array_like
         Nx2x2 contact-pixel covariances (px^2).
     velocity_uv : array_like
@@ -202,11 +204,15 @@ def project_tracks_to_ground(intrinsics: npt.ArrayLike, pose_world_camera: Pose,
     Returns
     -------
     GroundTracks
-        World positions, velocities and covariances through the Jacobian at each point.
+        World positions, velocities and covariances through the Jacobian at each point (of
+        the rectification and the ground intersection together).
 
     """
-    position_xy, jacobian, valid = image_to_ground(intrinsics, pose_world_camera,
-                                                   ground_height, points_uv, config)
+    points = np.asarray(points_uv, dtype=np.float64).reshape(-1, 2)
+    position_xy, ground_jacobian, valid = image_to_ground(
+        camera.rectified_matrix, pose_world_camera, ground_height, camera.rectify_points(points),
+        config)
+    jacobian = ground_jacobian @ camera.rectification_jacobian(points)
     position_cov, velocity_xy = propagate_to_ground(jacobian, covariance_uv, velocity_uv)
     velocity_cov, _ = propagate_to_ground(jacobian, velocity_covariance_uv)
     return GroundTracks(position_xy, position_cov, velocity_xy, velocity_cov, valid)

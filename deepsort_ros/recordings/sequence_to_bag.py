@@ -13,12 +13,12 @@ the same messages for live publishing; ``deepsort-ros bag-from-sequence``
 """
 
 from dataclasses import dataclass
-import math
 from pathlib import Path
 import sys
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import cv2
+from deepsort_ros.geometry.camera_model import PinholeCamera
 from deepsort_ros.recordings.bag_writer import BagWriter
 from deepsort_ros.recordings.mot import (IMAGE_SUFFIXES, read_detections,
                                          read_sequence_info, VIDEO_SUFFIXES)
@@ -27,37 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 START_EPOCH_NS = 1_700_000_000 * 1_000_000_000  # stamp of frame 1: fixed, so bags are stable
-DEFAULT_HFOV_DEG = 60.0  # field of view assumed for K when the intrinsics are unknown
 CAMERA_FRAME = 'camera_optical_frame'
 DETECTION_CLASS = 'person'
-
-
-@dataclass(frozen=True)
-class Intrinsics:
-    """
-    Pinhole intrinsics in pixels.
-
-    Attributes
-    ----------
-    fx, fy, cx, cy : float
-
-    """
-
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-
-    @classmethod
-    def plausible(cls, width: int, height: int, hfov_deg: float = DEFAULT_HFOV_DEG
-                  ) -> 'Intrinsics':
-        """Return square-pixel intrinsics with the given horizontal field of view, centred."""
-        focal = width / (2.0 * math.tan(math.radians(hfov_deg) / 2.0))
-        return cls(focal, focal, width / 2.0, height / 2.0)
-
-    def matrix(self) -> npt.NDArray[np.float64]:
-        """Return K, shape (3, 3)."""
-        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
 
 
 def iter_images(source: Path, max_frames: Optional[int]) -> Iterator[Tuple[int, npt.NDArray]]:
@@ -204,17 +175,12 @@ def _stamp(msg_header: object, stamp_ns: int, frame_id: str) -> None:
     msg_header.frame_id = frame_id
 
 
-def _camera_info(width: int, height: int, k: Intrinsics) -> object:
-    from sensor_msgs.msg import CameraInfo
-
-    msg = CameraInfo()
-    msg.width, msg.height = width, height
-    msg.distortion_model = 'plumb_bob'
-    msg.d = [0.0] * 5
-    msg.k = [k.fx, 0.0, k.cx, 0.0, k.fy, k.cy, 0.0, 0.0, 1.0]
-    msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    msg.p = [k.fx, 0.0, k.cx, 0.0, 0.0, k.fy, k.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
-    return msg
+def _camera(intrinsics: Tuple[Optional[float], ...], width: int, height: int) -> PinholeCamera:
+    # Each intrinsic not given takes the 60-degree, centred default.
+    default = PinholeCamera.plausible(width, height)
+    fx, fy, cx, cy = (given if given is not None else fallback for given, fallback in
+                      zip(intrinsics, (default.fx, default.fy, default.cx, default.cy)))
+    return PinholeCamera.from_intrinsics(fx, fy, cx, cy, width, height)
 
 
 def _detections(boxes_tlwh: npt.NDArray[np.float64], scores: npt.NDArray[np.float64]) -> object:
@@ -270,6 +236,7 @@ def iter_sequence_messages(source: SequenceSource, options: MessageOptions = Mes
     from sensor_msgs.msg import CompressedImage, Image
 
     from deepsort_ros.ros.images import bgr_to_image_msg
+    from deepsort_ros.ros.messages import camera_to_camera_info
 
     dets = read_detections(source.detections) if source.detections is not None else None
     dets_by_frame = ({f: list(rows) for f, rows in dets.rows_by_frame().items()}
@@ -277,23 +244,20 @@ def iter_sequence_messages(source: SequenceSource, options: MessageOptions = Mes
     profile = options.profile
     topics = options.topics
     image_topic = topics.image.rstrip('/') + ('/compressed' if options.compressed else '')
-    camera: Optional[VirtualCamera] = None
-    intrinsics: Optional[Intrinsics] = None
+    camera: Optional[PinholeCamera] = None
+    virtual: Optional[VirtualCamera] = None
     for frame, image in iter_images(source.images, options.max_frames):
         height, width = image.shape[:2]
-        if intrinsics is None:
-            default = Intrinsics.plausible(width, height)
-            intrinsics = Intrinsics(*(given if given is not None else getattr(default, name)
-                                      for given, name in zip(options.intrinsics,
-                                                             ('fx', 'fy', 'cx', 'cy'))))
-            camera = VirtualCamera(intrinsics.matrix(), profile)
+        if camera is None:
+            camera = _camera(options.intrinsics, width, height)
+            virtual = VirtualCamera(camera.matrix, profile)
         t_s = (frame - 1) / source.fps
         stamp_ns = START_EPOCH_NS + round(t_s * 1e9)
         rows = dets_by_frame.get(frame, [])
         boxes = dets.boxes_tlwh[rows] if dets is not None else np.zeros((0, 4))
         scores = dets.scores[rows] if dets is not None else np.zeros(0)
         if profile.moving:
-            homography = camera.homography_at(t_s)
+            homography = virtual.homography_at(t_s)
             image = cv2.warpPerspective(image, homography, (width, height))
             boxes, keep = warp_boxes_tlwh(boxes, homography, width, height)
             boxes, scores = boxes[keep], scores[keep]
@@ -315,8 +279,7 @@ def iter_sequence_messages(source: SequenceSource, options: MessageOptions = Mes
             odom_msg = _odometry(profile, t_s)
             _stamp(odom_msg.header, stamp_ns, 'odom')
             messages.append((topics.odometry, odom_msg))
-        info_msg = _camera_info(width, height, intrinsics)
-        _stamp(info_msg.header, stamp_ns, options.frame_id)
+        info_msg = camera_to_camera_info(camera, image_msg.header)
         messages += [(topics.camera_info, info_msg), (image_topic, image_msg)]
         if dets is not None:
             det_msg = _detections(boxes, scores)

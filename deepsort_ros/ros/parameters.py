@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from deepsort_ros.geometry.camera_model import PinholeCamera
 import yaml
 
 NODE_NAME = 'deepsort_tracker'
@@ -144,10 +145,10 @@ class NodeConfig:
             raise ValueError(f'encoder_device must be auto, cpu, cuda or cuda:N, '
                              f'got {self.encoder_device!r}')
 
-    def intrinsics(self) -> Optional[Tuple[float, float, float, float]]:
-        """Return (fx, fy, cx, cy) from parameters, or None when they are not set."""
+    def camera(self) -> Optional[PinholeCamera]:
+        """Return the ideal camera of the fx, fy, cx, cy parameters, or None when not set."""
         if self.fx > 0.0 and self.fy > 0.0:
-            return self.fx, self.fy, self.cx, self.cy
+            return PinholeCamera.from_intrinsics(self.fx, self.fy, self.cx, self.cy)
         return None
 
 

@@ -12,10 +12,13 @@ import time
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 import uuid
 
+from deepsort_ros.geometry.camera_model import PinholeCamera
+from deepsort_ros.geometry.ground_projection import project_tracks_to_ground
 from deepsort_ros.ros.images import (compressed_msg_to_bgr, image_msg_to_bgr,
                                      ImageConversionError)
-from deepsort_ros.ros.messages import (ClassRegistry, DetectionBatch, detections_to_batch,
-                                       ns_to_stamp, stamp_to_ns, tracks_to_msg, WorldEstimate)
+from deepsort_ros.ros.messages import (camera_info_to_camera, ClassRegistry, DetectionBatch,
+                                       detections_to_batch, ns_to_stamp, stamp_to_ns,
+                                       tracks_to_msg, WorldEstimate)
 from deepsort_ros.ros.pairing import FramePairer, PairedFrame, PairingConfig
 from deepsort_ros.ros.parameters import NodeConfig
 import numpy as np
@@ -83,6 +86,7 @@ class PipelineStats:
     detection_arrays: int = 0
     odometry: int = 0
     camera_infos: int = 0
+    bad_camera_infos: int = 0
     bad_images: int = 0
     bad_detections: int = 0
     bad_odometry: int = 0
@@ -141,12 +145,10 @@ class TrackingPipeline:
             ground_height=node_config.ground_height))
         self._ego.set_extrinsic(np.asarray(node_config.base_to_camera_xyz, dtype=np.float64),
                                 np.asarray(node_config.base_to_camera_rpy, dtype=np.float64))
-        from deepsort_ros import geometry
-        self._ground = geometry
-        self._K: Optional[npt.NDArray[np.float64]] = None
-        intrinsics = node_config.intrinsics()
-        if intrinsics is not None:
-            self.set_intrinsics(*intrinsics)
+        self.camera: Optional[PinholeCamera] = None
+        camera = node_config.camera()
+        if camera is not None:
+            self.set_camera(camera)
         self._last_stamp_ns: Optional[int] = None
         self._last_odom_s: Optional[float] = None
         self._odom_frame = ''
@@ -156,18 +158,23 @@ class TrackingPipeline:
 
     # ---- inputs -----------------------------------------------------------------------------
 
-    def set_intrinsics(self, fx: float, fy: float, cx: float, cy: float) -> None:
-        """Set the pinhole intrinsics (from parameters or camera_info)."""
-        self._K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
-        self._ego.set_intrinsics(self._K)
+    def set_camera(self, camera: PinholeCamera) -> None:
+        """Use this camera model (from the fx, fy, cx, cy parameters or camera_info)."""
+        self.camera = camera
+        self._ego.set_camera(camera)
 
     def add_camera_info(self, msg: Any) -> None:
-        """Take intrinsics from a ``sensor_msgs/CameraInfo`` (ignored when k is all zero)."""
+        """Take the camera model of a ``sensor_msgs/CameraInfo``; keep the last good one."""
         self.stats.camera_infos += 1
-        k = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
-        if k[0, 0] > 0 and k[1, 1] > 0 and np.isfinite(k).all():
-            if self._K is None or not np.allclose(self._K, k):
-                self.set_intrinsics(k[0, 0], k[1, 1], k[0, 2], k[1, 2])
+        try:
+            camera = camera_info_to_camera(msg)
+        except ValueError as error:
+            self.stats.bad_camera_infos += 1
+            self.stats.last_error = str(error)
+            self._log('warn', f'{error}: ignored, the last good camera model is kept')
+            return
+        if camera != self.camera:
+            self.set_camera(camera)
 
     def add_odometry(self, msg: Any) -> None:
         """Buffer a ``nav_msgs/Odometry`` pose for interpolation at image stamps."""
@@ -280,13 +287,13 @@ class TrackingPipeline:
         homography = None
         source = 'none'
         if self._last_stamp_ns is not None:
-            result = self._ego.estimate(self._last_stamp_ns * 1e-9, stamp_s, image_bgr, self._K,
+            result = self._ego.estimate(self._last_stamp_ns * 1e-9, stamp_s, image_bgr,
                                         batch.boxes_tlwh)
             homography, source = result.homography, result.source
             self.stats.ego_motion_reason = result.reason
         elif image_bgr is not None and self.config.ego_motion_mode in ('image', 'auto'):
             # Prime the image-based estimator with the first frame.
-            self._ego.estimate(stamp_s, stamp_s, image_bgr, self._K, batch.boxes_tlwh)
+            self._ego.estimate(stamp_s, stamp_s, image_bgr, batch.boxes_tlwh)
         self.stats.ego_motion_sources[source] = self.stats.ego_motion_sources.get(source, 0) + 1
         stage_ms['ego_motion'] = (time.perf_counter() - t1) * 1e3
 
@@ -347,7 +354,7 @@ class TrackingPipeline:
         return features
 
     def _world_estimate(self, tracks: List[Any], stamp_s: float) -> Optional[WorldEstimate]:
-        if not tracks or self._K is None or not self.config.use_ground_plane:
+        if not tracks or self.camera is None or not self.config.use_ground_plane:
             return None
         pose_world_camera = self._ego.camera_pose_at(stamp_s)
         if pose_world_camera is None:
@@ -362,8 +369,8 @@ class TrackingPipeline:
         select = np.array([[1, 0, 0, 0], [0, 1, 0, 0.5]], dtype=np.float64)
         contact_cov = select @ covariances[:, :4, :4] @ select.T
         velocity_cov = select @ covariances[:, 4:, 4:] @ select.T
-        projected = self._ground.project_tracks_to_ground(
-            self._K, pose_world_camera, self.config.ground_height, contact, contact_cov,
+        projected = project_tracks_to_ground(
+            self.camera, pose_world_camera, self.config.ground_height, contact, contact_cov,
             contact_velocity, velocity_cov)
         return WorldEstimate(projected.position_xy, projected.position_cov,
                              projected.velocity_xy, projected.velocity_cov, projected.valid,

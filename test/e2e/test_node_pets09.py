@@ -9,8 +9,9 @@ SORT's public detections, camera info and (for the moving camera) odometry, coll
 import uuid
 
 from deepsort_ros.evaluation.mot_metrics import evaluate_mot
+from deepsort_ros.geometry import PinholeCamera
 from deepsort_ros.recordings.mot import load_mot_rows, read_sequence_info
-from deepsort_ros.recordings.sequence_to_bag import (BagTopics, Intrinsics, iter_sequence_messages,
+from deepsort_ros.recordings.sequence_to_bag import (BagTopics, iter_sequence_messages,
                                                      MessageOptions, SequenceSource)
 from deepsort_ros.replay.sequence import run_sequence
 from deepsort_ros.sim.virtual_camera import (DRONE_PROFILE, RotationProfile, VirtualCamera,
@@ -67,7 +68,7 @@ def test_pets09_through_the_node_scores_like_the_offline_runner(pets09_static):
 def test_moving_camera_odometry_compensation_keeps_the_static_score(
         ros_domain_id, pets09_static):
     info = read_sequence_info(SEQUENCE)
-    camera = VirtualCamera(Intrinsics.plausible(info.width, info.height).matrix(), DRONE)
+    camera = VirtualCamera(PinholeCamera.plausible(info.width, info.height).matrix, DRONE)
     gt = warp_mot_rows(load_mot_rows(SEQUENCE / 'gt' / 'gt.txt'), camera, info.frame_rate,
                        info.width, info.height)
     idf1 = {mode: evaluate_mot(gt, _run_node(ros_domain_id, DRONE, mode)).idf1

@@ -3,12 +3,15 @@
 import uuid
 
 from deepsort_ros.core import Tracker, TrackerConfig
-from deepsort_ros.ros.messages import (ClassRegistry, detections_to_batch, tracks_to_msg,
+from deepsort_ros.geometry import PinholeCamera
+from deepsort_ros.ros.messages import (camera_info_to_camera, camera_to_camera_info,
+                                       ClassRegistry, detections_to_batch, tracks_to_msg,
                                        transform_to_xyz_quaternion, WorldEstimate)
 import deepsort_ros_msgs.msg as track_msgs
 from geometry_msgs.msg import TransformStamped
 import numpy as np
 import pytest
+from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
@@ -80,3 +83,29 @@ def test_tf_transform_to_arrays():
     transform.transform.rotation.w = 0.0
     with pytest.raises(ValueError, match='zero quaternion'):
         transform_to_xyz_quaternion(transform)
+
+
+def test_camera_info_becomes_a_camera_model_and_back():
+    camera = PinholeCamera(np.array([[500.0, 0.0, 320.0], [0.0, 490.0, 240.0], [0, 0, 1]]),
+                           640, 480, [-0.2, 0.05, 0.0, 0.0, 0.0], 'plumb_bob',
+                           [[450.0, 0.0, 310.0, 0.0], [0.0, 445.0, 235.0, 0.0], [0, 0, 1, 0]])
+    header = Header(frame_id='camera_optical_frame')
+    msg = camera_to_camera_info(camera, header)
+    assert isinstance(msg, CameraInfo) and msg.header == header
+    assert (msg.width, msg.height, msg.distortion_model) == (640, 480, 'plumb_bob')
+    assert list(msg.r) == [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    assert camera_info_to_camera(msg) == camera
+    # A driver that leaves D and P empty: an ideal lens, P = [K | 0].
+    bare = camera_info_to_camera(CameraInfo(k=list(msg.k)))
+    assert not bare.distorted and bare.projection[0, 0] == 500.0
+
+
+@pytest.mark.parametrize('k, reason', [
+    ([0.0] * 9, 'all zero'),
+    ([0.0, 0.0, 320.0, 0.0, 500.0, 240.0, 0.0, 0.0, 1.0], 'focal lengths must be positive'),
+    ([-500.0, 0.0, 320.0, 0.0, 500.0, 240.0, 0.0, 0.0, 1.0], 'focal lengths must be positive'),
+    ([float('nan'), 0.0, 320.0, 0.0, 500.0, 240.0, 0.0, 0.0, 1.0], 'finite'),
+])
+def test_an_invalid_camera_info_says_why(k, reason):
+    with pytest.raises(ValueError, match=reason):
+        camera_info_to_camera(CameraInfo(k=k))

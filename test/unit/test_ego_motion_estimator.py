@@ -3,7 +3,7 @@
 import cv2
 from deepsort_ros.ego_motion import EgoMotionConfig, EgoMotionEstimator, ImageMotionConfig
 from deepsort_ros.geometry import (camera_motion, ground_plane_in_camera, make_extrinsic,
-                                   plane_homography, Pose, rotation_homography)
+                                   PinholeCamera, plane_homography, Pose, rotation_homography)
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -15,7 +15,7 @@ EXTRINSIC_XYZ = (0.2, 0.0, 1.1)
 
 def _estimator(**kwargs) -> EgoMotionEstimator:
     estimator = EgoMotionEstimator(EgoMotionConfig(**kwargs))
-    estimator.set_intrinsics(K)
+    estimator.set_camera(PinholeCamera(K))
     estimator.set_extrinsic(EXTRINSIC_XYZ, rotation_rpy=FORWARD_RPY)
     return estimator
 
@@ -90,7 +90,7 @@ def test_odometry_mode_reports_stale_and_missing_calibration():
     uncalibrated = EgoMotionEstimator(EgoMotionConfig(mode='odometry'))
     _add_yawing_odometry(uncalibrated)
     assert 'no intrinsics' in uncalibrated.estimate(0.3, 0.4).reason
-    uncalibrated.set_intrinsics(K)
+    uncalibrated.set_camera(PinholeCamera(K))
     assert 'no extrinsic' in uncalibrated.estimate(0.3, 0.4).reason
 
 
@@ -159,9 +159,9 @@ def test_set_extrinsic_forms_agree():
     with pytest.raises(ValueError):
         estimator.set_extrinsic(Pose.identity(), rotation_rpy=FORWARD_RPY)
     with pytest.raises(ValueError):
-        estimator.set_intrinsics(np.zeros((3, 3)))
+        estimator.set_camera(K)
     estimator.set_extrinsic(make_extrinsic(EXTRINSIC_XYZ, rotation_rpy=FORWARD_RPY))
-    estimator.set_intrinsics(K)
+    estimator.set_camera(PinholeCamera(K))
     _add_yawing_odometry(estimator)
     from_pose = estimator.estimate(0.3, 0.4).homography
     estimator.set_extrinsic(EXTRINSIC_XYZ, quaternion_xyzw=[-0.5, 0.5, -0.5, 0.5])

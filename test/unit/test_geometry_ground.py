@@ -1,7 +1,9 @@
 """Ground projection: ray-plane intersection, validity, Jacobian and uncertainty propagation."""
 
+import cv2
 from deepsort_ros.geometry import (GroundProjectionConfig, image_to_ground, make_extrinsic,
-                                   Pose, project_tracks_to_ground, propagate_to_ground)
+                                   PinholeCamera, Pose, project_tracks_to_ground,
+                                   propagate_to_ground)
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -101,8 +103,8 @@ def test_project_tracks_to_ground_bundles_positions_velocities_and_covariances()
     covariance_uv = np.stack([np.diag([4.0, 9.0])] * 2)
     velocity_uv = np.array([[10.0, 0.0], [0.0, 1.0]])
     velocity_covariance_uv = np.stack([np.diag([25.0, 16.0])] * 2)
-    tracks = project_tracks_to_ground(K, camera, GROUND, uv, covariance_uv, velocity_uv,
-                                      velocity_covariance_uv)
+    tracks = project_tracks_to_ground(PinholeCamera(K), camera, GROUND, uv, covariance_uv,
+                                      velocity_uv, velocity_covariance_uv)
     ground, jacobian, valid = image_to_ground(K, camera, GROUND, uv)
     assert tracks.valid.tolist() == [True, False]
     np.testing.assert_allclose(tracks.position_xy[0], ground[0])
@@ -110,3 +112,25 @@ def test_project_tracks_to_ground_bundles_positions_velocities_and_covariances()
     np.testing.assert_allclose(tracks.velocity_cov[0],
                                jacobian[0] @ velocity_covariance_uv[0] @ jacobian[0].T)
     assert np.isnan(tracks.position_cov[1]).all() and np.isnan(tracks.velocity_xy[1]).all()
+
+
+def test_a_distorted_camera_projects_its_raw_pixels_like_the_ideal_one():
+    camera = _camera(1.0, 0.5, 0.3)
+    distortion = np.array([-0.28, 0.09, 0.001, -0.002, 0.0])
+    lens = PinholeCamera(K, 640, 480, distortion, 'plumb_bob')
+    ideal_uv = np.array([[100.0, 420.0], [320.0, 300.0], [600.0, 460.0]])
+    # The raw pixels where this lens images the same rays as the ideal camera's pixels.
+    rays = np.column_stack([ideal_uv, np.ones(3)]) @ np.linalg.inv(K).T
+    raw_uv, _ = cv2.projectPoints(rays, np.zeros(3), np.zeros(3), K, distortion)
+    raw_uv = raw_uv.reshape(-1, 2)
+    assert np.abs(raw_uv - ideal_uv).max() > 5.0, 'the lens must matter for this test'
+    np.testing.assert_allclose(lens.rectify_points(raw_uv), ideal_uv, atol=1e-3)
+    cov, velocity = np.stack([np.eye(2)] * 3), np.zeros((3, 2))
+    tracks = project_tracks_to_ground(lens, camera, GROUND, raw_uv, cov, velocity, cov)
+    expected, _, _ = image_to_ground(K, camera, GROUND, ideal_uv)
+    assert tracks.valid.all()
+    np.testing.assert_allclose(tracks.position_xy, expected, atol=1e-3)
+    # Covariances go through the rectification too: near the edge the lens stretches pixels.
+    ideal = project_tracks_to_ground(PinholeCamera(K), camera, GROUND, ideal_uv, cov, velocity,
+                                     cov)
+    assert not np.allclose(tracks.position_cov[0], ideal.position_cov[0], rtol=0.05)
