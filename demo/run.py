@@ -185,8 +185,8 @@ def _offline_ms(bag: Path, params: Path, detector: str, frames: int) -> Dict[int
     from deepsort_ros.ros import parameters as nc
     from deepsort_ros.recordings.bag_reader import read_messages
     from hog_detector.detector import HogPeopleDetector
-    from hog_detector.node import detections_msg
     from deepsort_ros.ros.images import compressed_msg_to_bgr
+    from deepsort_ros.ros.messages import detections_to_msg
     from deepsort_ros.ros.pipeline import load_encoder, TrackingPipeline
 
     node_config, tracker_config = nc.split_parameters(nc.load_params_file(params))
@@ -207,7 +207,7 @@ def _offline_ms(bag: Path, params: Path, detector: str, frames: int) -> Dict[int
             pipeline.add_image(msg)
             if hog is not None:
                 boxes, scores = hog.detect(compressed_msg_to_bgr(msg))
-                pipeline.add_detections(detections_msg(msg.header, boxes, scores, 'person'))
+                pipeline.add_detections(detections_to_msg(msg.header, boxes, scores, 'person'))
         else:
             continue
         per_frame[stamp] = per_frame.get(stamp, 0.0) + (time.perf_counter() - start) * 1e3
@@ -252,6 +252,7 @@ def _write_outputs(out: Path, collected: Collected, frame_times: List[Tuple[int,
     import numpy as np
     from deepsort_ros.ros.images import image_msg_to_bgr
     from deepsort_ros.recordings.mot import write_mot_rows
+    from deepsort_ros.ros.messages import track_array_to_mot
     from demo.report import contact_sheet
 
     frame_of = {stamp: i + 1 for i, (stamp, _) in enumerate(frame_times)}
@@ -260,11 +261,7 @@ def _write_outputs(out: Path, collected: Collected, frame_times: List[Tuple[int,
         for stamp in stamps:
             msg = collected.tracks[stamp]
             bag.write_tracks(msg)
-            shown = [t for t in msg.tracks
-                     if t.state == t.STATE_CONFIRMED and t.detection_index >= 0]
-            write_mot_rows(stream, frame_of[stamp], [t.id for t in shown],
-                           [(t.center_x - t.size_x / 2, t.center_y - t.size_y / 2, t.size_x,
-                             t.size_y) for t in shown], [t.score for t in shown])
+            write_mot_rows(stream, frame_of[stamp], *track_array_to_mot(msg))
     report.files['tracks.txt'] = 'MOTChallenge results (confirmed tracks matched in a frame)'
     report.files['tracks_bag/'] = 'rosbag2 (mcap) of every deepsort_ros_msgs/TrackArray'
     annotated = [s for s in sorted(collected.annotated) if s in frame_of]

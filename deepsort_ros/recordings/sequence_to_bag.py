@@ -28,6 +28,8 @@ import numpy.typing as npt
 
 START_EPOCH_NS = 1_700_000_000 * 1_000_000_000  # stamp of frame 1: fixed, so bags are stable
 CAMERA_FRAME = 'camera_optical_frame'
+ODOMETRY_FRAME = 'odom'
+BASE_FRAME = 'base_link'
 DETECTION_CLASS = 'person'
 
 
@@ -170,47 +172,12 @@ class MessageOptions:
     max_frames: Optional[int] = None
 
 
-def _stamp(msg_header: object, stamp_ns: int, frame_id: str) -> None:
-    msg_header.stamp.sec, msg_header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
-    msg_header.frame_id = frame_id
-
-
 def _camera(intrinsics: Tuple[Optional[float], ...], width: int, height: int) -> PinholeCamera:
     # Each intrinsic not given takes the 60-degree, centred default.
     default = PinholeCamera.plausible(width, height)
     fx, fy, cx, cy = (given if given is not None else fallback for given, fallback in
                       zip(intrinsics, (default.fx, default.fy, default.cx, default.cy)))
     return PinholeCamera.from_intrinsics(fx, fy, cx, cy, width, height)
-
-
-def _detections(boxes_tlwh: npt.NDArray[np.float64], scores: npt.NDArray[np.float64]) -> object:
-    from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
-
-    msg = Detection2DArray()
-    for (x, y, w, h), score in zip(boxes_tlwh.tolist(), scores.tolist()):
-        det = Detection2D()
-        det.bbox.center.position.x = x + w / 2.0
-        det.bbox.center.position.y = y + h / 2.0
-        det.bbox.size_x, det.bbox.size_y = w, h
-        hyp = ObjectHypothesisWithPose()
-        hyp.hypothesis.class_id = DETECTION_CLASS
-        hyp.hypothesis.score = score
-        det.results.append(hyp)
-        msg.detections.append(det)
-    return msg
-
-
-def _odometry(profile: RotationProfile, t_s: float) -> object:
-    from nav_msgs.msg import Odometry
-
-    msg = Odometry()
-    msg.child_frame_id = 'base_link'
-    orientation = msg.pose.pose.orientation
-    orientation.x, orientation.y, orientation.z, orientation.w = (
-        float(v) for v in profile.quaternion_xyzw_at(t_s))
-    angular = msg.twist.twist.angular
-    angular.x, angular.y, angular.z = (float(v) for v in profile.angular_velocity_at(t_s))
-    return msg
 
 
 def iter_sequence_messages(source: SequenceSource, options: MessageOptions = MessageOptions()
@@ -233,10 +200,10 @@ def iter_sequence_messages(source: SequenceSource, options: MessageOptions = Mes
         detections (when there is a det.txt).
 
     """
-    from sensor_msgs.msg import CompressedImage, Image
-
-    from deepsort_ros.ros.images import bgr_to_image_msg
-    from deepsort_ros.ros.messages import camera_to_camera_info
+    # The message seam is imported here: the rest of this module needs no rclpy.
+    from deepsort_ros.ros.images import bgr_to_compressed_msg, bgr_to_image_msg
+    from deepsort_ros.ros.messages import (camera_to_camera_info, detections_to_msg,
+                                           make_header, pose_to_odometry)
 
     dets = read_detections(source.detections) if source.detections is not None else None
     dets_by_frame = ({f: list(rows) for f, rows in dets.rows_by_frame().items()}
@@ -261,30 +228,22 @@ def iter_sequence_messages(source: SequenceSource, options: MessageOptions = Mes
             image = cv2.warpPerspective(image, homography, (width, height))
             boxes, keep = warp_boxes_tlwh(boxes, homography, width, height)
             boxes, scores = boxes[keep], scores[keep]
-        if options.compressed:
-            ok, jpeg = cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY,
-                                                    options.jpeg_quality])
-            if not ok:
-                raise ValueError(f'frame {frame}: jpeg encoding failed')
-            image_msg = CompressedImage()
-            image_msg.format = 'bgr8; jpeg compressed bgr8'
-            image_msg.data = jpeg.tobytes()
-        else:
-            image_msg = bgr_to_image_msg(np.ascontiguousarray(image), Image)
-        _stamp(image_msg.header, stamp_ns, options.frame_id)
+        image = np.ascontiguousarray(image)
+        header = make_header(stamp_ns, options.frame_id)
+        image_msg = bgr_to_compressed_msg(image, options.jpeg_quality, header) \
+            if options.compressed else bgr_to_image_msg(image, header)
         # The order a robot delivers them in: odometry (fast, cheap) before the frame, and the
         # detector's output last, so the node can interpolate odometry at the frame's stamp.
         messages: List[Tuple[str, Any]] = []
         if options.odometry or profile.moving:
-            odom_msg = _odometry(profile, t_s)
-            _stamp(odom_msg.header, stamp_ns, 'odom')
-            messages.append((topics.odometry, odom_msg))
-        info_msg = camera_to_camera_info(camera, image_msg.header)
-        messages += [(topics.camera_info, info_msg), (image_topic, image_msg)]
+            messages.append((topics.odometry, pose_to_odometry(
+                make_header(stamp_ns, ODOMETRY_FRAME), BASE_FRAME, np.zeros(3),
+                profile.quaternion_xyzw_at(t_s), profile.angular_velocity_at(t_s))))
+        messages += [(topics.camera_info, camera_to_camera_info(camera, header)),
+                     (image_topic, image_msg)]
         if dets is not None:
-            det_msg = _detections(boxes, scores)
-            _stamp(det_msg.header, stamp_ns, options.frame_id)
-            messages.append((topics.detections, det_msg))
+            messages.append((topics.detections,
+                             detections_to_msg(header, boxes, scores, DETECTION_CLASS)))
         yield frame, stamp_ns, messages
 
 

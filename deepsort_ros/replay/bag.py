@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
 
 from deepsort_ros.recordings.bag_reader import bag_topics, BagReadSummary, read_messages
 from deepsort_ros.recordings.mot import write_mot_rows
-from deepsort_ros.ros.messages import stamp_to_ns
+from deepsort_ros.ros.messages import stamp_to_ns, track_array_to_mot
 from deepsort_ros.ros.parameters import NodeConfig
 from deepsort_ros.ros.pipeline import FrameResult, STAGES, TrackingPipeline
 import numpy as np
@@ -244,13 +244,9 @@ def track_bag(bag: Path, node_config: NodeConfig, tracker_config: Any,
             if number == 0:
                 result.unnumbered += 1
             elif stream is not None:
-                shown = [t for t in frame_result.tracks.tracks
-                         if t.state == t.STATE_CONFIRMED and t.detection_index >= 0]
-                result.rows += write_mot_rows(
-                    stream, number, [t.id for t in shown],
-                    [(t.center_x - t.size_x / 2, t.center_y - t.size_y / 2, t.size_x, t.size_y)
-                     for t in shown], [t.score for t in shown])
-                identities.update(t.id for t in shown)
+                shown = track_array_to_mot(frame_result.tracks)
+                result.rows += write_mot_rows(stream, number, *shown)
+                identities.update(shown.track_ids.tolist())
             if on_result is not None:
                 on_result(number, frame_result)
 

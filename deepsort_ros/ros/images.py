@@ -1,6 +1,9 @@
 """
 Convert between ``sensor_msgs/Image`` / ``CompressedImage`` and numpy arrays.
 
+The pixels' side of the message seam; :mod:`deepsort_ros.ros.messages` has every other
+conversion.
+
 The conversion here handles the common encodings itself (checked: step, size, byte order) and
 reads any object with the fields of ``sensor_msgs/Image`` (rclpy messages and rosbags'
 deserialised messages alike). For other encodings (Bayer, YUV, ...) it uses ROS 2's cv_bridge
@@ -15,6 +18,7 @@ from typing import Any, Optional
 import cv2
 import numpy as np
 import numpy.typing as npt
+from sensor_msgs.msg import CompressedImage, Image
 
 # encoding -> (channels, dtype); 16UC1 is depth in millimetres on most cameras.
 SUPPORTED_ENCODINGS = {
@@ -153,19 +157,49 @@ def compressed_msg_to_bgr(msg: Any) -> npt.NDArray[np.uint8]:
     return image
 
 
-def bgr_to_image_msg(image_bgr: npt.NDArray[np.uint8], msg_type: Any) -> Any:
+def bgr_to_image_msg(image_bgr: npt.NDArray[np.uint8], header: Optional[Any] = None) -> Image:
     """
-    Build a ``bgr8`` image message of type ``msg_type`` from an (H, W, 3) uint8 array.
+    Build a ``bgr8`` ``sensor_msgs/Image`` from an (H, W, 3) uint8 array.
 
-    The header is left for the caller to fill.
+    Parameters
+    ----------
+    image_bgr : ndarray of uint8, shape (H, W, 3)
+        The pixels.
+    header : std_msgs/Header, optional
+        Stamp and optical frame; the default header when omitted.
+
     """
     if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
         raise ImageConversionError(
             f'expected an (H, W, 3) uint8 array, got {image_bgr.shape} {image_bgr.dtype}')
-    msg = msg_type()
+    msg = Image() if header is None else Image(header=header)
     msg.height, msg.width = int(image_bgr.shape[0]), int(image_bgr.shape[1])
     msg.encoding = 'bgr8'
     msg.is_bigendian = 0
     msg.step = int(image_bgr.shape[1] * 3)
     msg.data = np.ascontiguousarray(image_bgr).tobytes()
+    return msg
+
+
+def bgr_to_compressed_msg(image_bgr: npt.NDArray[np.uint8], jpeg_quality: int,
+                          header: Optional[Any] = None) -> CompressedImage:
+    """
+    Build a jpeg ``sensor_msgs/CompressedImage`` from an (H, W, 3) uint8 BGR array.
+
+    Parameters
+    ----------
+    image_bgr : ndarray of uint8, shape (H, W, 3)
+        The pixels.
+    jpeg_quality : int
+        0 to 100.
+    header : std_msgs/Header, optional
+        Stamp and optical frame; the default header when omitted.
+
+    """
+    ok, jpeg = cv2.imencode('.jpg', image_bgr, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+    if not ok:
+        raise ImageConversionError(f'jpeg encoding of a {image_bgr.shape} image failed')
+    msg = CompressedImage() if header is None else CompressedImage(header=header)
+    msg.format = 'bgr8; jpeg compressed bgr8'
+    msg.data = jpeg.tobytes()
     return msg

@@ -1,19 +1,30 @@
 """
-The one place where ROS messages meet the tracker core's arrays.
+The one place where ROS messages meet arrays: every conversion, reading and building.
 
-Reads any object with the fields of the ROS messages (rclpy classes, and rosbags' deserialised
-messages for the offline tools); builds rclpy messages for output.
+Reading takes any object with the fields of the ROS messages (rclpy classes, and rosbags'
+deserialised messages for the offline tools); building makes rclpy messages. Stamps, camera
+models, detections, odometry, transforms, tracks, the target, RViz markers, MOTChallenge rows
+and diagnostics cross here; pixels cross in :mod:`deepsort_ros.ros.images`.
 """
 
 from dataclasses import dataclass
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 import uuid
 
 from deepsort_ros.geometry.camera_model import PinholeCamera
+from deepsort_ros.ros.visualization import track_colour_bgr
+from deepsort_ros_msgs.msg import TargetStatus, Track, TrackArray
+from geometry_msgs.msg import Point, Pose
+from nav_msgs.msg import Odometry
 import numpy as np
 import numpy.typing as npt
 from sensor_msgs.msg import CameraInfo
+from std_msgs.msg import Header
+from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+from visualization_msgs.msg import Marker, MarkerArray
+
+# ---- stamps and headers ---------------------------------------------------------------------
 
 
 def stamp_to_ns(stamp: Any) -> int:
@@ -21,39 +32,14 @@ def stamp_to_ns(stamp: Any) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
-def ns_to_stamp(stamp_ns: int, stamp_type: Any) -> Any:
-    """Return integer nanoseconds as a message of ``stamp_type`` (builtin_interfaces/Time)."""
-    stamp = stamp_type()
-    stamp.sec, stamp.nanosec = divmod(int(stamp_ns), 1_000_000_000)
-    return stamp
+def make_header(stamp_ns: int, frame_id: str) -> Header:
+    """Return a ``std_msgs/Header`` of a stamp (integer nanoseconds) and a frame."""
+    header = Header(frame_id=frame_id)
+    header.stamp.sec, header.stamp.nanosec = divmod(int(stamp_ns), 1_000_000_000)
+    return header
 
 
-def transform_to_xyz_quaternion(transform: Any) -> Tuple[npt.NDArray[np.float64],
-                                                         npt.NDArray[np.float64]]:
-    """
-    Return a ``geometry_msgs/Transform`` (or ``TransformStamped``) as arrays.
-
-    Returns
-    -------
-    translation : ndarray, shape (3,)
-        Metres.
-    quaternion_xyzw : ndarray, shape (4,)
-
-    Raises
-    ------
-    ValueError
-        When a value is not finite or the quaternion is zero.
-
-    """
-    transform = getattr(transform, 'transform', transform)
-    t, q = transform.translation, transform.rotation
-    translation = np.array([t.x, t.y, t.z], dtype=np.float64)
-    quaternion = np.array([q.x, q.y, q.z, q.w], dtype=np.float64)
-    if not (np.isfinite(translation).all() and np.isfinite(quaternion).all()) or \
-            np.linalg.norm(quaternion) < 1e-9:
-        raise ValueError(f'transform is not finite or has a zero quaternion: {translation}, '
-                         f'{quaternion}')
-    return translation, quaternion / np.linalg.norm(quaternion)
+# ---- camera model ---------------------------------------------------------------------------
 
 
 def camera_info_to_camera(msg: Any) -> PinholeCamera:
@@ -99,6 +85,119 @@ def camera_to_camera_info(camera: PinholeCamera, header: Any) -> CameraInfo:
     msg.r = np.eye(3).reshape(9).tolist()
     msg.p = camera.projection.reshape(12).tolist()
     return msg
+
+
+# ---- transforms and odometry ----------------------------------------------------------------
+
+
+def transform_to_xyz_quaternion(transform: Any) -> Tuple[npt.NDArray[np.float64],
+                                                         npt.NDArray[np.float64]]:
+    """
+    Return a ``geometry_msgs/Transform`` (or ``TransformStamped``) as arrays.
+
+    Returns
+    -------
+    translation : ndarray, shape (3,)
+        Metres.
+    quaternion_xyzw : ndarray, shape (4,)
+        Unit quaternion.
+
+    Raises
+    ------
+    ValueError
+        When a value is not finite or the quaternion is zero.
+
+    """
+    transform = getattr(transform, 'transform', transform)
+    t, q = transform.translation, transform.rotation
+    return _checked_pose([t.x, t.y, t.z], [q.x, q.y, q.z, q.w], 'transform')
+
+
+@dataclass(frozen=True, eq=False)
+class OdometryPose:
+    """
+    The pose of a ``nav_msgs/Odometry``: the base in the odometry frame at a stamp.
+
+    Attributes
+    ----------
+    stamp_ns : int
+    frame_id : str
+        The odometry (world) frame.
+    child_frame_id : str
+        The base frame.
+    position_xyz : ndarray, shape (3,)
+        Metres.
+    orientation_xyzw : ndarray, shape (4,)
+        Unit quaternion.
+
+    """
+
+    stamp_ns: int
+    frame_id: str
+    child_frame_id: str
+    position_xyz: npt.NDArray[np.float64]
+    orientation_xyzw: npt.NDArray[np.float64]
+
+
+def odometry_to_pose(msg: Any) -> OdometryPose:
+    """
+    Read the pose of a ``nav_msgs/Odometry``.
+
+    Raises
+    ------
+    ValueError
+        When the pose is not finite or its quaternion is zero.
+
+    """
+    pose = msg.pose.pose
+    p, q = pose.position, pose.orientation
+    position, orientation = _checked_pose([p.x, p.y, p.z], [q.x, q.y, q.z, q.w], 'odometry')
+    return OdometryPose(stamp_to_ns(msg.header.stamp), msg.header.frame_id,
+                        getattr(msg, 'child_frame_id', ''), position, orientation)
+
+
+def pose_to_odometry(header: Any, child_frame_id: str, position_xyz: npt.ArrayLike,
+                     orientation_xyzw: npt.ArrayLike,
+                     angular_velocity_xyz: npt.ArrayLike = (0.0, 0.0, 0.0)) -> Odometry:
+    """
+    Build a ``nav_msgs/Odometry`` of a base pose (covariances left zero: unknown).
+
+    Parameters
+    ----------
+    header : std_msgs/Header
+        Stamp and odometry frame.
+    child_frame_id : str
+        The base frame.
+    position_xyz : array_like, shape (3,)
+        Metres.
+    orientation_xyzw : array_like, shape (4,)
+        Quaternion.
+    angular_velocity_xyz : array_like, shape (3,)
+        Rad/s, in the base frame.
+
+    """
+    msg = Odometry(header=header, child_frame_id=child_frame_id)
+    position, orientation = msg.pose.pose.position, msg.pose.pose.orientation
+    position.x, position.y, position.z = (float(v) for v in position_xyz)
+    orientation.x, orientation.y, orientation.z, orientation.w = (
+        float(v) for v in orientation_xyzw)
+    angular = msg.twist.twist.angular
+    angular.x, angular.y, angular.z = (float(v) for v in angular_velocity_xyz)
+    return msg
+
+
+def _checked_pose(position: Sequence[float], quaternion: Sequence[float], what: str
+                  ) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    translation = np.array(position, dtype=np.float64)
+    rotation = np.array(quaternion, dtype=np.float64)
+    if not (np.isfinite(translation).all() and np.isfinite(rotation).all()) or \
+            np.linalg.norm(rotation) < 1e-9:
+        raise ValueError(f'{what} is not finite or has a zero quaternion: {translation}, '
+                         f'{rotation}')
+    return translation, rotation / np.linalg.norm(rotation)
+
+
+# ---- detections -----------------------------------------------------------------------------
 
 
 class ClassRegistry:
@@ -184,6 +283,47 @@ def detections_to_batch(msg: Any, classes: ClassRegistry, min_score: float = 0.0
                           rejected)
 
 
+def detections_to_msg(header: Any, boxes_tlwh: npt.ArrayLike, scores: npt.ArrayLike,
+                      labels: Union[str, Sequence[str]]) -> Detection2DArray:
+    """
+    Build a ``vision_msgs/Detection2DArray``, one hypothesis per detection.
+
+    Parameters
+    ----------
+    header : std_msgs/Header
+        The header of the image the detector ran on (stamp and optical frame), carried by the
+        array and by each detection.
+    boxes_tlwh : array_like, shape (N, 4)
+        Boxes, pixels.
+    scores : array_like, shape (N,)
+        Confidences in [0, 1].
+    labels : str or sequence of N str
+        Class label of every detection, or of each.
+
+    """
+    boxes = np.asarray(boxes_tlwh, dtype=np.float64).reshape(-1, 4)
+    confidences = np.asarray(scores, dtype=np.float64).reshape(-1)
+    names = [labels] * len(boxes) if isinstance(labels, str) else list(labels)
+    if not len(confidences) == len(names) == len(boxes):
+        raise ValueError(f'{len(boxes)} boxes, {len(confidences)} scores and {len(names)} '
+                         'labels')
+    msg = Detection2DArray(header=header)
+    for (x, y, w, h), score, label in zip(boxes.tolist(), confidences.tolist(), names):
+        detection = Detection2D(header=header)
+        detection.bbox.center.position.x = x + w / 2.0
+        detection.bbox.center.position.y = y + h / 2.0
+        detection.bbox.size_x, detection.bbox.size_y = w, h
+        hypothesis = ObjectHypothesisWithPose()
+        hypothesis.hypothesis.class_id = label
+        hypothesis.hypothesis.score = score
+        detection.results.append(hypothesis)
+        msg.detections.append(detection)
+    return msg
+
+
+# ---- tracks ---------------------------------------------------------------------------------
+
+
 def identity_uuid(namespace: uuid.UUID, track_id: int) -> List[int]:
     """Return the 16 bytes of a UUID for a track id, stable within one tracker run."""
     return list(uuid.uuid5(namespace, str(int(track_id))).bytes)
@@ -214,21 +354,16 @@ class WorldEstimate:
     height: float = 0.0
 
 
-STATE_NAMES = ('TENTATIVE', 'CONFIRMED', 'COASTING', 'LOST', 'DELETED')
-
-
-def state_constant(track_msg_type: Any, state: Any) -> int:
-    """Return the ``Track.STATE_*`` constant for a core track state (an Enum or its name)."""
+def state_constant(state: Any) -> int:
+    """Return the ``Track.STATE_*`` constant of a core track state (an Enum or its name)."""
     name = getattr(state, 'name', str(state)).upper()
-    if name not in STATE_NAMES:
-        name = 'COASTING'
-    return int(getattr(track_msg_type, 'STATE_' + name))
+    return int(getattr(Track, 'STATE_' + name, Track.STATE_COASTING))
 
 
-def tracks_to_msg(tracks: Sequence[Any], header: Any, msg_types: Any, classes: ClassRegistry,
+def tracks_to_msg(tracks: Sequence[Any], header: Any, classes: ClassRegistry,
                   namespace: uuid.UUID, message_indices: Optional[npt.NDArray] = None,
                   world: Optional[WorldEstimate] = None, world_frame_id: str = '',
-                  target_id: Optional[int] = None) -> Any:
+                  target_id: Optional[int] = None) -> TrackArray:
     """
     Build a ``deepsort_ros_msgs/TrackArray`` from the core's track outputs.
 
@@ -240,8 +375,6 @@ def tracks_to_msg(tracks: Sequence[Any], header: Any, msg_types: Any, classes: C
         (8, 8), ``detection_index`` and ``is_occluded``.
     header : std_msgs/Header
         Stamp of the image; frame of the camera.
-    msg_types : module
-        ``deepsort_ros_msgs.msg`` (passed in so this module imports no message package).
     classes : ClassRegistry
         Turns the core's class ids back into the detector's labels.
     namespace : uuid.UUID
@@ -256,19 +389,18 @@ def tracks_to_msg(tracks: Sequence[Any], header: Any, msg_types: Any, classes: C
         Id of the followed target, whose index is stored in ``target_index``.
 
     """
-    out = msg_types.TrackArray()
+    out = TrackArray()
     out.header = header
     out.world_frame_id = world_frame_id if world is not None and bool(np.any(world.valid)) else ''
     out.target_index = -1
-    track_type = msg_types.Track
     for i, track in enumerate(tracks):
-        msg = track_type()
+        msg = Track()
         msg.id = int(track.track_id)
         msg.uuid.uuid = identity_uuid(namespace, track.track_id)
         msg.class_id = classes.to_label(int(track.class_id))
         msg.score = float(track.score) if math.isfinite(track.score) else 0.0
         msg.existence_probability = float(getattr(track, 'existence_probability', msg.score))
-        msg.state = state_constant(track_type, track.state)
+        msg.state = state_constant(track.state)
         msg.age = int(track.age)
         msg.hits = int(track.hits)
         msg.time_since_update = float(track.time_since_update)
@@ -307,11 +439,135 @@ def _covariance_6x6(cov_xy: npt.NDArray[np.float64]) -> List[float]:
     return full.reshape(36).tolist()
 
 
-def track_colour_bgr(track_id: int) -> Tuple[int, int, int]:
-    """Return a stable, well-separated BGR colour for a track id."""
-    hue = (int(track_id) * 0.618033988749895) % 1.0
-    h6 = hue * 6.0
-    x = 1.0 - abs(h6 % 2.0 - 1.0)
-    sector = int(h6)
-    rgb = [(1, x, 0), (x, 1, 0), (0, 1, x), (0, x, 1), (x, 0, 1), (1, 0, x)][sector % 6]
-    return int(60 + 195 * rgb[2]), int(60 + 195 * rgb[1]), int(60 + 195 * rgb[0])
+def target_status_to_msg(header: Any, status: Any, target_id: Optional[int],
+                         track_array: TrackArray) -> TargetStatus:
+    """
+    Build a ``deepsort_ros_msgs/TargetStatus`` of the followed target.
+
+    Parameters
+    ----------
+    header : std_msgs/Header
+        Stamp and optical frame of the image.
+    status : core TargetStatus
+        An Enum (or None) named NONE, TRACKED, SEARCHING or LOST.
+    target_id : int, optional
+        The followed identity; None when no target is selected (status NONE then).
+    track_array : TrackArray
+        This frame's tracks: the target's own, at ``target_index``, is copied in.
+
+    """
+    name = getattr(status, 'name', 'NONE').upper() if target_id is not None else 'NONE'
+    msg = TargetStatus(header=header)
+    msg.status = int(getattr(TargetStatus, 'STATUS_' + name, TargetStatus.STATUS_NONE))
+    if target_id is not None:
+        msg.target_id = int(target_id)
+    if track_array.target_index >= 0:
+        msg.has_track = True
+        msg.track = track_array.tracks[track_array.target_index]
+    return msg
+
+
+class MotTracks(NamedTuple):
+    """
+    One frame's tracks as MOTChallenge scores them: confirmed and matched in that frame.
+
+    Attributes
+    ----------
+    track_ids : ndarray of int64, shape (N,)
+    boxes_tlwh : ndarray, shape (N, 4)
+        Filtered boxes, pixels.
+    scores : ndarray, shape (N,)
+
+    """
+
+    track_ids: npt.NDArray[np.int64]
+    boxes_tlwh: npt.NDArray[np.float64]
+    scores: npt.NDArray[np.float64]
+
+
+def track_array_to_mot(msg: Any) -> MotTracks:
+    """Return the tracks of a ``TrackArray`` that a MOTChallenge result file holds."""
+    shown = [t for t in msg.tracks if t.state == Track.STATE_CONFIRMED and t.detection_index >= 0]
+    return MotTracks(
+        np.array([t.id for t in shown], dtype=np.int64),
+        np.array([(t.center_x - t.size_x / 2, t.center_y - t.size_y / 2, t.size_x, t.size_y)
+                  for t in shown], dtype=np.float64).reshape(-1, 4),
+        np.array([t.score for t in shown], dtype=np.float64))
+
+
+# ---- RViz markers ---------------------------------------------------------------------------
+
+# Markers per track: a body, its id as text, its velocity as an arrow.
+MARKERS_PER_TRACK = 3
+BODY_DIAMETER_M = 0.5
+BODY_HEIGHT_M = 1.7
+LABEL_HEIGHT_M = 2.0
+LABEL_SIZE_M = 0.4
+ARROW_SHAFT_M, ARROW_HEAD_M = 0.08, 0.15
+MARKER_ALPHA = 0.9
+# Tracks that are no longer estimated have no marker (and their old ones are deleted).
+UNSHOWN_STATES = (Track.STATE_LOST, Track.STATE_DELETED)
+
+
+class MarkerBuilder:
+    """
+    Build RViz markers for world-frame tracks and delete those of tracks that ended.
+
+    Parameters
+    ----------
+    namespace : str
+        Marker namespace.
+
+    """
+
+    def __init__(self, namespace: str = 'deepsort') -> None:
+        self._namespace = namespace
+        self._shown: Set[int] = set()
+
+    def build(self, track_array: Any) -> MarkerArray:
+        """Return a ``MarkerArray`` for the world-valid tracks of ``track_array``."""
+        out = MarkerArray()
+        shown: Set[int] = set()
+        for track in track_array.tracks:
+            if not track.world_valid or track.state in UNSHOWN_STATES:
+                continue
+            shown.add(track.id)
+            out.markers += self._track_markers(track_array, track)
+        out.markers += self._deletions(track_array, sorted(self._shown - shown))
+        self._shown = shown
+        return out
+
+    def _marker(self, track_array: Any, track_id: int, offset: int, action: int) -> Marker:
+        # A header of its own: the TrackArray's keeps naming the camera frame.
+        header = Header(stamp=track_array.header.stamp, frame_id=track_array.world_frame_id)
+        return Marker(header=header, ns=self._namespace, action=action,
+                      id=int(track_id) * MARKERS_PER_TRACK + offset)
+
+    def _track_markers(self, track_array: Any, track: Any) -> List[Marker]:
+        b, g, r = track_colour_bgr(track.id)
+        ground = track.pose.pose.position
+        body, text, arrow = (self._marker(track_array, track.id, offset, Marker.ADD)
+                             for offset in range(MARKERS_PER_TRACK))
+        for marker in (body, text, arrow):
+            marker.pose = Pose()
+            marker.pose.orientation.w = 1.0
+            marker.color.r, marker.color.g, marker.color.b = r / 255.0, g / 255.0, b / 255.0
+            marker.color.a = MARKER_ALPHA
+        body.type = Marker.CYLINDER
+        body.scale.x = body.scale.y = BODY_DIAMETER_M
+        body.scale.z = BODY_HEIGHT_M
+        body.pose.position = Point(x=ground.x, y=ground.y, z=ground.z + BODY_HEIGHT_M / 2.0)
+        text.type = Marker.TEXT_VIEW_FACING
+        text.text = f'{track.id} {track.class_id}'
+        text.scale.z = LABEL_SIZE_M
+        text.pose.position = Point(x=ground.x, y=ground.y, z=ground.z + LABEL_HEIGHT_M)
+        arrow.type = Marker.ARROW
+        arrow.scale.x, arrow.scale.y, arrow.scale.z = ARROW_SHAFT_M, ARROW_HEAD_M, ARROW_HEAD_M
+        velocity = track.twist.twist.linear
+        arrow.points = [Point(x=ground.x, y=ground.y, z=ground.z),
+                        Point(x=ground.x + velocity.x, y=ground.y + velocity.y, z=ground.z)]
+        return [body, text, arrow]
+
+    def _deletions(self, track_array: Any, track_ids: Iterable[int]) -> List[Marker]:
+        return [self._marker(track_array, track_id, offset, Marker.DELETE)
+                for track_id in track_ids for offset in range(MARKERS_PER_TRACK)]

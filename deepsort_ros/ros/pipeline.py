@@ -17,8 +17,9 @@ from deepsort_ros.geometry.ground_projection import project_tracks_to_ground
 from deepsort_ros.ros.images import (compressed_msg_to_bgr, image_msg_to_bgr,
                                      ImageConversionError)
 from deepsort_ros.ros.messages import (camera_info_to_camera, ClassRegistry, DetectionBatch,
-                                       detections_to_batch, ns_to_stamp, stamp_to_ns,
-                                       tracks_to_msg, WorldEstimate)
+                                       detections_to_batch, make_header, odometry_to_pose,
+                                       stamp_to_ns, target_status_to_msg, tracks_to_msg,
+                                       WorldEstimate)
 from deepsort_ros.ros.pairing import FramePairer, PairedFrame, PairingConfig
 from deepsort_ros.ros.parameters import NodeConfig
 import numpy as np
@@ -124,17 +125,12 @@ class TrackingPipeline:
                  logger: Optional[Callable[[str, str], None]] = None) -> None:
         from deepsort_ros import core
         from deepsort_ros import ego_motion
-        import deepsort_ros_msgs.msg as track_msgs
-        from std_msgs.msg import Header
-
         self.config = node_config
         self.tracker = core.Tracker(tracker_config)
         self.encoder = encoder
         self.stats = PipelineStats()
         self.classes = ClassRegistry()
         self.namespace = uuid.uuid4()
-        self._msgs = track_msgs
-        self._header_type = Header
         self._log = logger or (lambda level, text: None)
         self._pairer = FramePairer(PairingConfig(
             node_config.sync_tolerance, node_config.detection_timeout, node_config.max_pending,
@@ -179,18 +175,16 @@ class TrackingPipeline:
     def add_odometry(self, msg: Any) -> None:
         """Buffer a ``nav_msgs/Odometry`` pose for interpolation at image stamps."""
         self.stats.odometry += 1
-        pose = msg.pose.pose
-        position = np.array([pose.position.x, pose.position.y, pose.position.z])
-        orientation = np.array([pose.orientation.x, pose.orientation.y, pose.orientation.z,
-                                pose.orientation.w])
-        if not (np.isfinite(position).all() and np.isfinite(orientation).all()) or \
-                np.linalg.norm(orientation) < 1e-9:
+        try:
+            odometry = odometry_to_pose(msg)
+        except ValueError:
             self.stats.bad_odometry += 1
             self._log('warn', 'odometry with a non-finite or zero-norm pose ignored')
             return
-        self._odom_frame = msg.header.frame_id or self._odom_frame
-        self.base_frame = getattr(msg, 'child_frame_id', '') or self.base_frame
-        stamp_s = stamp_to_ns(msg.header.stamp) * 1e-9
+        position, orientation = odometry.position_xyz, odometry.orientation_xyzw
+        self._odom_frame = odometry.frame_id or self._odom_frame
+        self.base_frame = odometry.child_frame_id or self.base_frame
+        stamp_s = odometry.stamp_ns * 1e-9
         if self._last_odom_s is not None and \
                 stamp_s < self._last_odom_s - self.config.time_jump_reset:
             # A looped bag or a restarted clock: old poses would be interpolated across.
@@ -308,16 +302,15 @@ class TrackingPipeline:
         stage_ms['track'] = (time.perf_counter() - t3) * 1e3
 
         t4 = time.perf_counter()
-        header = self._header_type()
-        header.stamp = ns_to_stamp(frame.stamp_ns, type(header.stamp))
-        header.frame_id = self.config.camera_frame_id or self._frame_id(frame)
+        header = make_header(frame.stamp_ns, self.config.camera_frame_id or self._frame_id(frame))
         world = self._world_estimate(tracks, stamp_s)
         world_frame = self.config.world_frame_id or self._odom_frame
         target_id = self.tracker.target_id if hasattr(self.tracker, 'target_id') else None
         self.target_id = target_id
-        track_array = tracks_to_msg(tracks, header, self._msgs, self.classes, self.namespace,
+        track_array = tracks_to_msg(tracks, header, self.classes, self.namespace,
                                     batch.message_indices, world, world_frame, target_id)
-        status = self._target_status(header, track_array)
+        status = target_status_to_msg(header, self.tracker.target_status, target_id,
+                                      track_array)
         stage_ms['publish'] = (time.perf_counter() - t4) * 1e3
         for stage, value in stage_ms.items():
             self.stats.stage_ms[stage].append(value)
@@ -375,19 +368,3 @@ class TrackingPipeline:
         return WorldEstimate(projected.position_xy, projected.position_cov,
                              projected.velocity_xy, projected.velocity_cov, projected.valid,
                              self.config.ground_height)
-
-    def _target_status(self, header: Any, track_array: Any) -> Any:
-        status_msg = self._msgs.TargetStatus()
-        status_msg.header = header
-        status = getattr(self.tracker, 'target_status', None)
-        name = getattr(status, 'name', str(status) if status is not None else 'NONE').upper()
-        if self.target_id is None:
-            name = 'NONE'
-        status_msg.status = int(getattr(self._msgs.TargetStatus, 'STATUS_' + name,
-                                        self._msgs.TargetStatus.STATUS_NONE))
-        if self.target_id is not None:
-            status_msg.target_id = int(self.target_id)
-        if track_array.target_index >= 0:
-            status_msg.has_track = True
-            status_msg.track = track_array.tracks[track_array.target_index]
-        return status_msg

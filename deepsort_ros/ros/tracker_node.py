@@ -20,9 +20,9 @@ from typing import Any, Deque, List, Optional
 
 from deepsort_ros.ros import parameters as nc
 from deepsort_ros.ros.images import bgr_to_image_msg
-from deepsort_ros.ros.messages import transform_to_xyz_quaternion
+from deepsort_ros.ros.messages import MarkerBuilder, transform_to_xyz_quaternion
 from deepsort_ros.ros.pipeline import FrameResult, load_encoder, STAGES, TrackingPipeline
-from deepsort_ros.ros.visualization import draw_tracks, MarkerBuilder, TrailHistory
+from deepsort_ros.ros.visualization import draw_tracks, TrailHistory
 from deepsort_ros_msgs.msg import TargetStatus, TrackArray
 from deepsort_ros_msgs.srv import SelectTarget
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -36,7 +36,7 @@ from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
-import visualization_msgs.msg as marker_msgs
+from visualization_msgs.msg import MarkerArray
 
 LOG_THROTTLE_S = 5.0
 TF_LOOKUP_PERIOD_S = 1.0
@@ -145,11 +145,11 @@ class TrackerNode(LifecycleNode):
         self.config = config
         self.pipeline = TrackingPipeline(config, tracker_config, encoder, self._log_throttled)
         self._trails = TrailHistory(config.trail_length)
-        self._markers = MarkerBuilder(marker_msgs)
+        self._markers = MarkerBuilder()
         self._tracks_pub = self.create_lifecycle_publisher(TrackArray, '~/tracks', 10)
         self._target_pub = self.create_lifecycle_publisher(TargetStatus, '~/target', 10)
         self._markers_pub = self.create_lifecycle_publisher(
-            marker_msgs.MarkerArray, '~/markers', 10)
+            MarkerArray, '~/markers', 10)
         self._annotated_pub = self.create_lifecycle_publisher(
             Image, '~/image_annotated', qos_profile_sensor_data)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
@@ -296,11 +296,8 @@ class TrackerNode(LifecycleNode):
                 self.config.annotated_image == 'auto'
                 and self._annotated_pub.get_subscription_count() > 0)
             if wanted and result.image_bgr is not None:
-                canvas = draw_tracks(result.image_bgr, result.tracks, self._trails,
-                                     self.pipeline.target_id)
-                image_msg = bgr_to_image_msg(canvas, Image)
-                image_msg.header = result.tracks.header
-                self._annotated_pub.publish(image_msg)
+                canvas = draw_tracks(result.image_bgr, result.tracks, self._trails)
+                self._annotated_pub.publish(bgr_to_image_msg(canvas, result.tracks.header))
 
     def _stop_worker(self) -> None:
         self._running = False

@@ -12,15 +12,15 @@ from typing import Any, List, Optional
 
 from deepsort_ros.ros.images import (compressed_msg_to_bgr, image_msg_to_bgr,
                                      ImageConversionError)
+from deepsort_ros.ros.messages import detections_to_msg
 from hog_detector.detector import HogPeopleDetector, HogPeopleDetectorConfig
 import numpy as np
-import numpy.typing as npt
 from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
-from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+from vision_msgs.msg import Detection2DArray
 
 # name -> (default, description); every HogPeopleDetectorConfig field is a read-only parameter.
 DETECTOR_PARAMETERS = {
@@ -34,42 +34,6 @@ DETECTOR_PARAMETERS = {
     'min_height_px': (0.0, 'smallest box height reported, pixels'),
     'backend': ('auto', "'auto', 'numpy' (built-in HOG) or 'opencv' (cv2.HOGDescriptor)"),
 }
-
-
-def detections_msg(header: Any, boxes_tlwh: npt.NDArray[np.float64],
-                   scores: npt.NDArray[np.float64], class_id: str) -> Detection2DArray:
-    """
-    Build a ``Detection2DArray`` carrying ``header`` unchanged.
-
-    Parameters
-    ----------
-    header : std_msgs.msg.Header
-        The image's header (stamp and optical frame).
-    boxes_tlwh : ndarray, shape (N, 4)
-        Boxes, pixels.
-    scores : ndarray, shape (N,)
-        Confidences in [0, 1].
-    class_id : str
-        Class label of every detection.
-
-    Returns
-    -------
-    vision_msgs.msg.Detection2DArray
-
-    """
-    msg = Detection2DArray()
-    msg.header = header
-    for (x, y, w, h), score in zip(boxes_tlwh.tolist(), scores.tolist()):
-        det = Detection2D()
-        det.header = header
-        det.bbox.center.position.x, det.bbox.center.position.y = x + w / 2, y + h / 2
-        det.bbox.size_x, det.bbox.size_y = w, h
-        hypothesis = ObjectHypothesisWithPose()
-        hypothesis.hypothesis.class_id = class_id
-        hypothesis.hypothesis.score = score
-        det.results.append(hypothesis)
-        msg.detections.append(det)
-    return msg
 
 
 class HogDetectorNode(Node):
@@ -131,8 +95,8 @@ class HogDetectorNode(Node):
             self.get_logger().warning(f'image skipped: {error}', throttle_duration_sec=5.0)
             return
         boxes_tlwh, scores = self.detector.detect(np.ascontiguousarray(image_bgr))
-        self.detections_pub.publish(detections_msg(msg.header, boxes_tlwh, scores,
-                                                   self.class_id))
+        self.detections_pub.publish(detections_to_msg(msg.header, boxes_tlwh, scores,
+                                                      self.class_id))
 
 
 def main(args: Optional[List[str]] = None) -> int:

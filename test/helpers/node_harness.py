@@ -14,6 +14,9 @@ import time
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
+from deepsort_ros.ros.images import bgr_to_image_msg
+from deepsort_ros.ros.messages import (detections_to_msg, make_header, stamp_to_ns,
+                                       track_array_to_mot)
 from deepsort_ros_msgs.msg import TargetStatus, TrackArray
 from diagnostic_msgs.msg import DiagnosticArray
 from helpers.paths import PARAMS, REPO
@@ -23,7 +26,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
-from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+from vision_msgs.msg import Detection2DArray
 from visualization_msgs.msg import MarkerArray
 
 NODE_MODULE = 'deepsort_ros.ros.tracker_node'
@@ -84,16 +87,15 @@ def list_ahead(items: Iterable[Any]) -> Iterator[Tuple[Any, Optional[Any]]]:
 
 def tracks_to_mot_rows(arrays: Sequence[TrackArray], frame_of_stamp: Dict[int, int]
                        ) -> np.ndarray:
-    """Turn received TrackArrays into MOT rows: confirmed tracks matched in their frame."""
-    rows = []
+    """Turn received TrackArrays into (N, 6) MOT rows: frame, id, left, top, width, height."""
+    rows = [np.zeros((0, 6))]
     for array in arrays:
-        frame = frame_of_stamp.get(array.header.stamp.sec * 1_000_000_000
-                                   + array.header.stamp.nanosec)
-        for t in array.tracks if frame is not None else []:
-            if t.state == t.STATE_CONFIRMED and t.detection_index >= 0:
-                rows.append([frame, t.id, t.center_x - t.size_x / 2, t.center_y - t.size_y / 2,
-                             t.size_x, t.size_y])
-    return np.array(rows, dtype=np.float64).reshape(-1, 6)
+        frame = frame_of_stamp.get(stamp_to_ns(array.header.stamp))
+        if frame is not None:
+            shown = track_array_to_mot(array)
+            rows.append(np.column_stack([np.full(len(shown.track_ids), frame), shown.track_ids,
+                                         shown.boxes_tlwh]))
+    return np.concatenate(rows).astype(np.float64)
 
 
 class Harness:
@@ -160,31 +162,15 @@ class Harness:
                       scores: Optional[Sequence[float]] = None, encoding: str = 'bgr8'
                       ) -> None:
         """Publish one image (unless None) and its detections with the same stamp."""
-        sec, nanosec = divmod(stamp_ns, 1_000_000_000)
+        header = make_header(stamp_ns, 'camera_optical_frame')
         if image_bgr is not None:
-            image = Image()
-            image.header.stamp.sec, image.header.stamp.nanosec = sec, nanosec
-            image.header.frame_id = 'camera_optical_frame'
-            image.height, image.width = image_bgr.shape[:2]
-            image.encoding = encoding
-            image.step = image_bgr.shape[1] * 3
-            image.data = image_bgr.tobytes()
+            image = bgr_to_image_msg(image_bgr, header)
+            image.encoding = encoding  # a test may mislabel the pixels on purpose
             self.image_pub.publish(image)
-        detections = Detection2DArray()
-        detections.header.stamp.sec, detections.header.stamp.nanosec = sec, nanosec
-        detections.header.frame_id = 'camera_optical_frame'
-        for i, (x, y, w, h) in enumerate(boxes_tlwh):
-            det = Detection2D()
-            det.header = detections.header
-            det.bbox.center.position.x = float(x + w / 2)
-            det.bbox.center.position.y = float(y + h / 2)
-            det.bbox.size_x, det.bbox.size_y = float(w), float(h)
-            hyp = ObjectHypothesisWithPose()
-            hyp.hypothesis.class_id = labels[i] if labels else 'person'
-            hyp.hypothesis.score = float(scores[i]) if scores else 0.9
-            det.results.append(hyp)
-            detections.detections.append(det)
-        self.detections_pub.publish(detections)
+        count = len(boxes_tlwh)
+        self.detections_pub.publish(detections_to_msg(
+            header, boxes_tlwh, scores if scores else [0.9] * count,
+            labels if labels else 'person'))
 
     def play_sequence(self, frames: Iterable[Tuple[int, int, List[Tuple[str, Any]]]],
                       timeout: float = 30.0) -> Dict[int, int]:

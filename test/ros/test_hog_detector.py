@@ -110,7 +110,7 @@ def test_detector_node_publishes_with_the_image_stamp(ros_domain_id):
 
     thread = threading.Thread(target=spin_node, daemon=True)
     thread.start()
-    image = bgr_to_image_msg(image_bgr, Image)
+    image = bgr_to_image_msg(image_bgr)
     image.header.stamp.sec, image.header.stamp.nanosec = 1700000123, 456
     image.header.frame_id = 'camera_optical_frame'
     try:

@@ -1,9 +1,9 @@
 """Image messages become numpy arrays correctly, for every supported encoding."""
 
 import cv2
-from deepsort_ros.ros.images import (bgr_to_image_msg, compressed_msg_to_bgr,
-                                     image_msg_to_array, image_msg_to_bgr,
-                                     ImageConversionError)
+from deepsort_ros.ros.images import (bgr_to_compressed_msg, bgr_to_image_msg,
+                                     compressed_msg_to_bgr, image_msg_to_array,
+                                     image_msg_to_bgr, ImageConversionError)
 import numpy as np
 import pytest
 from sensor_msgs.msg import CompressedImage, Image
@@ -65,5 +65,10 @@ def test_compressed_and_back(bgr):
     msg.data = b'not an image'
     with pytest.raises(ImageConversionError):
         compressed_msg_to_bgr(msg)
-    out = bgr_to_image_msg(bgr, Image)
+    out = bgr_to_image_msg(bgr)
     np.testing.assert_array_equal(image_msg_to_bgr(out), bgr)
+    jpeg = bgr_to_compressed_msg(bgr, 100)
+    assert 'jpeg' in jpeg.format
+    expected = cv2.imdecode(cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, 100])[1],
+                            cv2.IMREAD_COLOR)
+    np.testing.assert_array_equal(compressed_msg_to_bgr(jpeg), expected)

@@ -1,19 +1,25 @@
-"""Messages in and out of the core: Detection2DArray -> arrays, tracks -> TrackArray, TF."""
+"""The message seam: every message built here reads back; tracks, target, markers, TF."""
 
 import uuid
 
-from deepsort_ros.core import Tracker, TrackerConfig
+from deepsort_ros.core import TargetStatus, Tracker, TrackerConfig
 from deepsort_ros.geometry import PinholeCamera
 from deepsort_ros.ros.messages import (camera_info_to_camera, camera_to_camera_info,
-                                       ClassRegistry, detections_to_batch, tracks_to_msg,
+                                       ClassRegistry, detections_to_batch, detections_to_msg,
+                                       make_header, MarkerBuilder, odometry_to_pose,
+                                       pose_to_odometry, stamp_to_ns, target_status_to_msg,
+                                       track_array_to_mot, tracks_to_msg,
                                        transform_to_xyz_quaternion, WorldEstimate)
+from deepsort_ros.ros.visualization import draw_tracks
 import deepsort_ros_msgs.msg as track_msgs
 from geometry_msgs.msg import TransformStamped
+from helpers.message_samples import sample_track_array
 import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+from visualization_msgs.msg import Marker
 
 
 def _detection(cx, cy, w, h, hypotheses):
@@ -59,7 +65,7 @@ def test_tracks_become_a_track_array_with_every_field():
                           np.array([[0.5, 0.0], [0.0, 0.2]]), np.tile(np.eye(2), (2, 1, 1)),
                           np.array([True, False]), 0.0)
     namespace = uuid.UUID(int=7)
-    msg = tracks_to_msg(tracks, header, track_msgs, classes, namespace,
+    msg = tracks_to_msg(tracks, header, classes, namespace,
                         message_indices=np.array([3, 5]), world=world, world_frame_id='odom',
                         target_id=target)
     assert msg.header == header and msg.world_frame_id == 'odom' and msg.target_index == 1
@@ -109,3 +115,77 @@ def test_camera_info_becomes_a_camera_model_and_back():
 def test_an_invalid_camera_info_says_why(k, reason):
     with pytest.raises(ValueError, match=reason):
         camera_info_to_camera(CameraInfo(k=k))
+
+
+def test_detections_built_here_read_back_the_same():
+    header = make_header(1_700_000_000_123_456_789, 'camera_optical_frame')
+    assert stamp_to_ns(header.stamp) == 1_700_000_000_123_456_789
+    boxes = np.array([[10.0, 20.0, 30.0, 60.0], [100.0, 5.0, 8.0, 16.0]])
+    msg = detections_to_msg(header, boxes, [0.75, 0.5], ['person', 'car'])
+    assert isinstance(msg, Detection2DArray) and msg.header == header
+    assert all(d.header == header for d in msg.detections)
+    classes = ClassRegistry()
+    batch = detections_to_batch(msg, classes)
+    np.testing.assert_allclose(batch.boxes_tlwh, boxes)
+    assert batch.scores.tolist() == [0.75, 0.5]
+    assert [classes.to_label(c) for c in batch.class_ids] == ['person', 'car']
+    assert len(detections_to_msg(header, np.zeros((0, 4)), [], 'person').detections) == 0
+    with pytest.raises(ValueError, match='labels'):
+        detections_to_msg(header, boxes, [0.75, 0.5], ['person'])
+
+
+def test_odometry_both_ways():
+    header = make_header(5_000_000_000, 'odom')
+    msg = pose_to_odometry(header, 'base_link', [1.0, 2.0, 0.0], [0.0, 0.0, 0.0, 2.0],
+                           [0.0, 0.0, 0.5])
+    assert msg.twist.twist.angular.z == 0.5 and msg.child_frame_id == 'base_link'
+    pose = odometry_to_pose(msg)
+    assert (pose.stamp_ns, pose.frame_id, pose.child_frame_id) == (5_000_000_000, 'odom',
+                                                                   'base_link')
+    assert pose.position_xyz.tolist() == [1.0, 2.0, 0.0]
+    assert pose.orientation_xyzw.tolist() == [0.0, 0.0, 0.0, 1.0]
+    msg.pose.pose.position.x = float('nan')
+    with pytest.raises(ValueError, match='not finite'):
+        odometry_to_pose(msg)
+
+
+def test_target_status_and_mot_rows_of_a_track_array():
+    array = sample_track_array()  # target_index 1; tracks 7, 8 confirmed, 9 coasting
+    status = target_status_to_msg(array.header, TargetStatus.TRACKED, 8, array)
+    assert status.status == track_msgs.TargetStatus.STATUS_TRACKED and status.target_id == 8
+    assert status.has_track and status.track == array.tracks[1]
+    none = target_status_to_msg(array.header, TargetStatus.TRACKED, None, array)
+    assert none.status == track_msgs.TargetStatus.STATUS_NONE
+    shown = track_array_to_mot(array)
+    assert shown.track_ids.tolist() == [7, 8]
+    np.testing.assert_allclose(shown.boxes_tlwh[0], [80.5, 155.25, 40.0, 90.0])
+    assert shown.scores.tolist() == [0.5, 0.625]
+
+
+def test_markers_follow_the_tracks_and_keep_the_track_array_intact():
+    array = sample_track_array()
+    frame_before = array.header.frame_id
+    builder = MarkerBuilder()
+    first = builder.build(array)
+    assert {m.id // 3 for m in first.markers} == {7, 8, 9}
+    assert all(m.action == Marker.ADD and m.header.frame_id == 'odom' for m in first.markers)
+    body = next(m for m in first.markers if m.id == 7 * 3)
+    assert body.type == Marker.CYLINDER and body.pose.position.x == 1.0
+    assert array.header.frame_id == frame_before, 'markers must not rename the camera frame'
+    assert array.tracks[0].pose.pose.position.z == 0.0, 'markers must not move the tracks'
+    array.tracks[2].state = track_msgs.Track.STATE_LOST
+    second = builder.build(array)
+    deleted = {m.id for m in second.markers if m.action == Marker.DELETE}
+    assert deleted == {27, 28, 29}
+
+
+def test_the_target_is_drawn_from_the_track_array():
+    array = sample_track_array()
+    for track, x in zip(array.tracks, (60.0, 160.0, 260.0)):
+        track.center_x = x  # apart, so that no box is drawn over another
+    image = np.zeros((400, 400, 3), np.uint8)
+    canvas = draw_tracks(image, array)
+    target = array.tracks[array.target_index]
+    x0 = int(round(target.center_x - target.size_x / 2))
+    y_mid = int(round(target.center_y))
+    assert tuple(canvas[y_mid, x0]) == (0, 0, 255)
