@@ -202,12 +202,13 @@ def _offline_ms(bag: Path, params: Path, detector: str, frames: int) -> Dict[int
         if topic == CAMERA_INFO_TOPIC:
             pipeline.add_camera_info(msg)
         elif topic == DETECTIONS_TOPIC:
-            pipeline.add_detections(msg)
+            pipeline.track(pipeline.add_detections(msg))
         elif topic.startswith(IMAGE_TOPIC):
-            pipeline.add_image(msg)
+            pipeline.track(pipeline.add_image(msg))
             if hog is not None:
                 boxes, scores = hog.detect(compressed_msg_to_bgr(msg))
-                pipeline.add_detections(detections_to_msg(msg.header, boxes, scores, 'person'))
+                pipeline.track(pipeline.add_detections(
+                    detections_to_msg(msg.header, boxes, scores, 'person')))
         else:
             continue
         per_frame[stamp] = per_frame.get(stamp, 0.0) + (time.perf_counter() - start) * 1e3

@@ -100,7 +100,7 @@ class BagTrackResult:
             problems = {
                 'bad images': stats.bad_images, 'bad detections': stats.bad_detections,
                 'bad odometry': stats.bad_odometry, 'stamps going back (dropped)':
-                stats.time_backwards, 'clock restarts': stats.clock_resets,
+                stats.time_backwards, 'clock restarts': self.pipeline.clock.counters.restarts,
                 'detections without an image (motion-only)': pairing.motion_only,
                 'images without detections': pairing.images_without_detections}
             lines += [f'  {name}: {count}' for name, count in problems.items() if count]
@@ -256,19 +256,19 @@ def track_bag(bag: Path, node_config: NodeConfig, tracker_config: Any,
             if role == 'image':
                 stamp_ns = stamp_to_ns(msg.header.stamp)
                 frame_of_stamp.setdefault(stamp_ns, len(frame_of_stamp) + 1)
-                handle(pipeline.add_image(msg))
+                handle(pipeline.track(pipeline.add_image(msg)))
             elif role == 'detections':
                 if frames_role == 'detections':
                     stamp_ns = stamp_to_ns(msg.header.stamp)
                     frame_of_stamp.setdefault(stamp_ns, len(frame_of_stamp) + 1)
-                handle(pipeline.add_detections(msg))
+                handle(pipeline.track(pipeline.add_detections(msg)))
             elif role == 'camera_info':
                 pipeline.add_camera_info(msg)
             else:
                 pipeline.add_odometry(msg)
             if role == frames_role:
                 bar.update(1)
-        handle(pipeline.flush())
+        handle(pipeline.track(pipeline.flush()))
     finally:
         bar.close()
         if stream is not None:

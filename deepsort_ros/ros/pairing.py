@@ -3,11 +3,13 @@ Pair detections with the image they were computed on, by header stamp, in bounde
 
 ROS-free: stamps are integer nanoseconds and payloads are opaque. Time is judged by the newest
 stamp seen, not the wall clock, so that a bag replayed at any speed pairs exactly as it did live.
+Whether a clock restarted is not decided here: the pipeline's clock gate decides for every
+stream and calls :meth:`FramePairer.reset`.
 """
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 
 @dataclass(frozen=True)
@@ -24,17 +26,12 @@ class PairingConfig:
         is processed motion-only (without an image) rather than dropped.
     max_pending : int
         Most images and most detection arrays held while waiting for their partner.
-    jump_reset_s : float
-        A stamp this much older than the newest one seen means the clock restarted (a bag
-        played in a loop, a simulator reset): everything pending is dropped and pairing starts
-        again from that stamp, instead of rejecting every later message as late.
 
     """
 
     tolerance_s: float = 0.005
     timeout_s: float = 0.5
     max_pending: int = 30
-    jump_reset_s: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.tolerance_s <= 1.0:
@@ -43,17 +40,50 @@ class PairingConfig:
             raise ValueError(f'timeout_s must be in (0, 60] s, got {self.timeout_s}')
         if not 1 <= self.max_pending <= 10000:
             raise ValueError(f'max_pending must be in [1, 10000], got {self.max_pending}')
-        if not 0.0 < self.jump_reset_s <= 3600.0:
-            raise ValueError(f'jump_reset_s must be in (0, 3600] s, got {self.jump_reset_s}')
 
 
 @dataclass
 class PairedFrame:
-    """A detection array with its image (``image`` is None when it never came)."""
+    """
+    A detection array with its image, ready to track.
+
+    Attributes
+    ----------
+    stamp_ns : int
+        The detection array's stamp.
+    detections : object
+        The detection array.
+    image : object or None
+        Its image; None when it never came (tracked motion-only).
+    session : int
+        How many times the pairer was reset before this frame was paired: frames of a new
+        session follow a clock restart.
+
+    """
 
     stamp_ns: int
     detections: Any
     image: Optional[Any]
+    session: int = 0
+
+
+@dataclass
+class Released:
+    """
+    What one message added to the pairer gives back.
+
+    Attributes
+    ----------
+    frames : list of PairedFrame
+        Frames ready now, in stamp order.
+    late_dropped : int
+        Detection arrays dropped because a later frame was released already (the tracker's
+        time cannot go back).
+
+    """
+
+    frames: List[PairedFrame] = field(default_factory=list)
+    late_dropped: int = 0
 
 
 @dataclass
@@ -65,8 +95,6 @@ class PairingCounters:
     images_without_detections: int = 0
     detections_dropped_overflow: int = 0
     late_dropped: int = 0
-    clock_resets: int = 0
-    extra: Dict[str, int] = field(default_factory=dict)
 
 
 class FramePairer:
@@ -87,48 +115,45 @@ class FramePairer:
         self._detections: 'OrderedDict[int, Any]' = OrderedDict()
         self._tolerance_ns = int(round(config.tolerance_s * 1e9))
         self._timeout_ns = int(round(config.timeout_s * 1e9))
-        self._jump_ns = int(round(config.jump_reset_s * 1e9))
         self._newest_ns: Optional[int] = None
         self._last_released_ns: Optional[int] = None
+        self.session = 0
 
-    def add_image(self, stamp_ns: int, image: Any) -> List[PairedFrame]:
+    def reset(self) -> None:
+        """Drop everything pending and start a new session (the clock restarted)."""
+        self._images.clear()
+        self._detections.clear()
+        self._newest_ns = None
+        self._last_released_ns = None
+        self.session += 1
+
+    def add_image(self, stamp_ns: int, image: Any) -> Released:
         """Buffer an image; return the frames that became ready, in stamp order."""
-        self._check_clock(stamp_ns)
         self._see(stamp_ns)
         self._images[stamp_ns] = image
         while len(self._images) > self.config.max_pending:
             self._images.popitem(last=False)
             self.counters.images_without_detections += 1
-        return self._release()
+        return Released(self._release())
 
-    def add_detections(self, stamp_ns: int, detections: Any) -> List[PairedFrame]:
+    def add_detections(self, stamp_ns: int, detections: Any) -> Released:
         """Buffer a detection array; return the frames that became ready, in stamp order."""
-        self._check_clock(stamp_ns)
         if self._last_released_ns is not None and stamp_ns <= self._last_released_ns:
             # Older than a frame already tracked: the tracker's time cannot go back.
             self.counters.late_dropped += 1
-            return []
+            return Released(late_dropped=1)
         self._see(stamp_ns)
         self._detections[stamp_ns] = detections
         self._detections = OrderedDict(sorted(self._detections.items()))
         while len(self._detections) > self.config.max_pending:
             self._detections.popitem(last=False)
             self.counters.detections_dropped_overflow += 1
-        return self._release()
+        return Released(self._release())
 
     def flush(self) -> List[PairedFrame]:
         """Release everything still pending (end of a bag), motion-only where unpaired."""
         self._newest_ns = None
         return self._release(force=True)
-
-    def _check_clock(self, stamp_ns: int) -> None:
-        if self._newest_ns is not None and stamp_ns < self._newest_ns - self._jump_ns:
-            # Frames pending from before the jump can never pair with what comes now.
-            self._images.clear()
-            self._detections.clear()
-            self._newest_ns = None
-            self._last_released_ns = None
-            self.counters.clock_resets += 1
 
     def _see(self, stamp_ns: int) -> None:
         if self._newest_ns is None or stamp_ns > self._newest_ns:
@@ -158,7 +183,7 @@ class FramePairer:
             else:
                 break
             del self._detections[stamp_ns]
-            ready.append(PairedFrame(stamp_ns, detections, image))
+            ready.append(PairedFrame(stamp_ns, detections, image, self.session))
             self._last_released_ns = stamp_ns
         # Images older than every frame released can never be paired any more.
         if self._last_released_ns is not None:

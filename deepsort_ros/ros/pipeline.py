@@ -1,17 +1,23 @@
 """
 The tracking pipeline behind the node, usable without a running node (offline on bags).
 
-Messages in (images, detections, camera info, odometry), ``TrackArray`` and friends out. The
-node only subscribes, calls this, and publishes; ``deepsort-ros track --bag`` feeds it the
-messages of a bag in recorded order, so both run exactly the same code.
+Two halves. The input half is cheap: ``add_image``, ``add_detections``, ``add_odometry`` and
+``add_camera_info`` pass every stamp through one clock gate (the one place that decides that the
+clock restarted), pair detections with images and buffer odometry, and return the frames
+ready to track. The processing half, :meth:`TrackingPipeline.process`, converts a frame,
+runs ego-motion, the encoder and the tracker, and builds ``TrackArray`` and friends. The node
+runs the halves in two callback groups; ``deepsort-ros track --bag`` calls both in turn on a
+bag's messages in recorded order, so both run exactly the same code.
 """
 
 from collections import deque
 from dataclasses import dataclass, field
+import threading
 import time
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 import uuid
 
+from deepsort_ros.core.clock import ClockGate
 from deepsort_ros.geometry.camera_model import PinholeCamera
 from deepsort_ros.geometry.ground_projection import project_tracks_to_ground
 from deepsort_ros.ros.images import (compressed_msg_to_bgr, image_msg_to_bgr,
@@ -26,6 +32,9 @@ import numpy as np
 import numpy.typing as npt
 
 STAGES = ('convert', 'ego_motion', 'encode', 'track', 'publish')
+# The streams that pass the clock gate.
+IMAGE, DETECTIONS, ODOMETRY = 'image', 'detections', 'odometry'
+
 LATENCY_WINDOW = 500
 
 
@@ -92,7 +101,6 @@ class PipelineStats:
     bad_detections: int = 0
     bad_odometry: int = 0
     time_backwards: int = 0
-    clock_resets: int = 0
     ego_motion_sources: Dict[str, int] = field(default_factory=dict)
     ego_motion_reason: str = ''
     stage_ms: Dict[str, Deque[float]] = field(
@@ -132,9 +140,14 @@ class TrackingPipeline:
         self.classes = ClassRegistry()
         self.namespace = uuid.uuid4()
         self._log = logger or (lambda level, text: None)
+        # One policy for clocks that jump, for every stream: confirmations=1 restarts on the
+        # first stamp that jumps back (a looped bag), as pairing and odometry did before.
+        self.clock = ClockGate(node_config.time_jump_reset, confirmations=1)
         self._pairer = FramePairer(PairingConfig(
-            node_config.sync_tolerance, node_config.detection_timeout, node_config.max_pending,
-            node_config.time_jump_reset))
+            node_config.sync_tolerance, node_config.detection_timeout, node_config.max_pending))
+        self._session = 0
+        # The input side buffers odometry while the processing side interpolates it.
+        self._odometry_lock = threading.Lock()
         self._ego = ego_motion.EgoMotionEstimator(ego_motion.EgoMotionConfig(
             mode=node_config.ego_motion_mode, odom_buffer_size=node_config.odom_buffer_size,
             odom_max_gap=node_config.odom_max_gap, use_ground_plane=node_config.use_ground_plane,
@@ -146,7 +159,6 @@ class TrackingPipeline:
         if camera is not None:
             self.set_camera(camera)
         self._last_stamp_ns: Optional[int] = None
-        self._last_odom_s: Optional[float] = None
         self._odom_frame = ''
         self.base_frame = ''  # child frame of the odometry: the robot base
         self.camera_frame = ''  # frame of the images: the camera's optical frame
@@ -181,17 +193,9 @@ class TrackingPipeline:
             self.stats.bad_odometry += 1
             self._log('warn', 'odometry with a non-finite or zero-norm pose ignored')
             return
-        position, orientation = odometry.position_xyz, odometry.orientation_xyzw
         self._odom_frame = odometry.frame_id or self._odom_frame
         self.base_frame = odometry.child_frame_id or self.base_frame
-        stamp_s = odometry.stamp_ns * 1e-9
-        if self._last_odom_s is not None and \
-                stamp_s < self._last_odom_s - self.config.time_jump_reset:
-            # A looped bag or a restarted clock: old poses would be interpolated across.
-            self._ego.odometry.clear()
-            self._log('warn', 'odometry time jumped backwards: odometry buffer cleared')
-        self._last_odom_s = stamp_s
-        self._ego.add_odometry(stamp_s, position, orientation)
+        self._admit(ODOMETRY, odometry.stamp_ns, odometry)
 
     def set_extrinsic(self, translation_xyz: npt.ArrayLike,
                       quaternion_xyzw: npt.ArrayLike) -> None:
@@ -199,26 +203,57 @@ class TrackingPipeline:
         self._ego.set_extrinsic(np.asarray(translation_xyz, dtype=np.float64),
                                 quaternion_xyzw=np.asarray(quaternion_xyzw, dtype=np.float64))
 
-    def add_image(self, msg: Any) -> List[FrameResult]:
-        """Buffer an Image or CompressedImage; return the frames that could be tracked now."""
+    def add_image(self, msg: Any) -> List[PairedFrame]:
+        """Buffer an Image or CompressedImage; return the frames ready to :meth:`process`."""
         self.stats.images += 1
         self.camera_frame = msg.header.frame_id or self.camera_frame
-        return self._run(self._pairer.add_image(stamp_to_ns(msg.header.stamp), msg))
+        return self._admit(IMAGE, stamp_to_ns(msg.header.stamp), msg)
 
-    def add_detections(self, msg: Any) -> List[FrameResult]:
-        """Buffer a Detection2DArray; return the frames that could be tracked now."""
+    def add_detections(self, msg: Any) -> List[PairedFrame]:
+        """Buffer a Detection2DArray; return the frames ready to :meth:`process`."""
         self.stats.detection_arrays += 1
-        before = self._pairer.counters.late_dropped
-        ready = self._pairer.add_detections(stamp_to_ns(msg.header.stamp), msg)
-        if self._pairer.counters.late_dropped > before:
-            self.stats.time_backwards += 1
-            self._log('warn', 'detections older than the last tracked frame dropped '
-                      '(time went backwards or arrived too late)')
-        return self._run(ready)
+        return self._admit(DETECTIONS, stamp_to_ns(msg.header.stamp), msg)
 
-    def flush(self) -> List[FrameResult]:
-        """Track every frame still waiting for its partner (end of a bag)."""
-        return self._run(self._pairer.flush())
+    def flush(self) -> List[PairedFrame]:
+        """Release every frame still waiting for its partner (end of a bag)."""
+        return self._pairer.flush()
+
+    def _admit(self, kind: str, stamp_ns: int, item: Any) -> List[PairedFrame]:
+        # Every stamp of the camera's streams passes the one clock gate, which alone decides
+        # that the clock restarted; what it lets through goes on to pairing or the buffer.
+        admission = self.clock.admit(stamp_ns, (kind, item))
+        if admission.restart:
+            self._restart()
+        if admission.dropped:
+            self._log('warn', f'{len(admission.dropped)} messages with a stamp off the clock '
+                      'dropped')
+        ready: List[PairedFrame] = []
+        for admitted_ns, (admitted_kind, admitted) in admission.items:
+            if admitted_kind == ODOMETRY:
+                with self._odometry_lock:
+                    self._ego.add_odometry(admitted_ns * 1e-9, admitted.position_xyz,
+                                           admitted.orientation_xyzw)
+                continue
+            if admitted_kind == IMAGE:
+                released = self._pairer.add_image(admitted_ns, admitted)
+            else:
+                released = self._pairer.add_detections(admitted_ns, admitted)
+            if released.late_dropped:
+                self.stats.time_backwards += released.late_dropped
+                self._log('warn', 'detections older than the last tracked frame dropped '
+                          '(time went backwards or arrived too late)')
+            ready += released.frames
+        return ready
+
+    def _restart(self) -> None:
+        # Pending frames and odometry from before the jump can never pair or interpolate with
+        # what comes now; the image motion and the tracker restart when the new session's
+        # first frame is processed (the tracker by itself, on its earlier timestamp).
+        self._pairer.reset()
+        with self._odometry_lock:
+            self._ego.odometry.clear()
+        self._log('warn', 'time jumped back: pairing, odometry, image motion and tracks '
+                  'restarted')
 
     @property
     def pairing(self) -> Any:
@@ -243,23 +278,19 @@ class TrackingPipeline:
 
     # ---- processing -------------------------------------------------------------------------
 
-    def _run(self, frames: List[PairedFrame]) -> List[FrameResult]:
+    def track(self, frames: List[PairedFrame]) -> List[FrameResult]:
+        """Process frames in order; return the results of those that could be tracked."""
         return [r for r in (self.process(f) for f in frames) if r is not None]
 
     def process(self, frame: PairedFrame) -> Optional[FrameResult]:
-        """Track one paired frame; None when it has to be dropped (time went backwards)."""
+        """Track one paired frame; None when its detection array is malformed."""
         stage_ms: Dict[str, float] = {}
         t0 = time.perf_counter()
-        if self._last_stamp_ns is not None and frame.stamp_ns <= self._last_stamp_ns:
-            if self._last_stamp_ns - frame.stamp_ns <= self.config.time_jump_reset * 1e9:
-                self.stats.time_backwards += 1
-                self._log('warn', 'frame stamp not after the previous one: dropped')
-                return None
-            # The clock restarted (a looped bag): the tracker resets itself on the earlier
-            # stamp and odometry was cleared when it jumped; the optical flow must not compare
-            # with a frame from before the jump.
-            self.stats.clock_resets += 1
-            self._log('warn', 'time jumped back: tracks and image motion restarted')
+        if frame.session != self._session:
+            # The first frame after a clock restart: the optical flow must not compare with a
+            # frame from before it, and ego-motion has no previous stamp. The tracker resets
+            # itself on the earlier timestamp.
+            self._session = frame.session
             self._ego.image_motion.reset()
             self._last_stamp_ns = None
         try:
@@ -281,13 +312,15 @@ class TrackingPipeline:
         homography = None
         source = 'none'
         if self._last_stamp_ns is not None:
-            result = self._ego.estimate(self._last_stamp_ns * 1e-9, stamp_s, image_bgr,
-                                        batch.boxes_tlwh)
+            with self._odometry_lock:
+                result = self._ego.estimate(self._last_stamp_ns * 1e-9, stamp_s, image_bgr,
+                                            batch.boxes_tlwh)
             homography, source = result.homography, result.source
             self.stats.ego_motion_reason = result.reason
         elif image_bgr is not None and self.config.ego_motion_mode in ('image', 'auto'):
             # Prime the image-based estimator with the first frame.
-            self._ego.estimate(stamp_s, stamp_s, image_bgr, batch.boxes_tlwh)
+            with self._odometry_lock:
+                self._ego.estimate(stamp_s, stamp_s, image_bgr, batch.boxes_tlwh)
         self.stats.ego_motion_sources[source] = self.stats.ego_motion_sources.get(source, 0) + 1
         stage_ms['ego_motion'] = (time.perf_counter() - t1) * 1e3
 
@@ -349,7 +382,8 @@ class TrackingPipeline:
     def _world_estimate(self, tracks: List[Any], stamp_s: float) -> Optional[WorldEstimate]:
         if not tracks or self.camera is None or not self.config.use_ground_plane:
             return None
-        pose_world_camera = self._ego.camera_pose_at(stamp_s)
+        with self._odometry_lock:
+            pose_world_camera = self._ego.camera_pose_at(stamp_s)
         if pose_world_camera is None:
             return None
         boxes = np.array([t.box_cxcywh for t in tracks], dtype=np.float64)

@@ -279,9 +279,9 @@ class TrackerNode(LifecycleNode):
         elif kind == 'camera_info':
             pipeline.add_camera_info(msg)
         elif kind == 'image':
-            self._publish(pipeline.add_image(msg))
+            self._publish(pipeline.track(pipeline.add_image(msg)))
         elif kind == 'detections':
-            self._publish(pipeline.add_detections(msg))
+            self._publish(pipeline.track(pipeline.add_detections(msg)))
 
     def _publish(self, results: List[FrameResult]) -> None:
         for result in results:
@@ -404,7 +404,8 @@ class TrackerNode(LifecycleNode):
             'bad detections': stats.bad_detections,
             'bad odometry': stats.bad_odometry,
             'time went backwards (dropped)': stats.time_backwards,
-            'clock restarts': stats.clock_resets + pairing.clock_resets,
+            'clock restarts': pipeline.clock.counters.restarts,
+            'clock outliers dropped': pipeline.clock.counters.outliers,
             'encoder': self._encoder_name,
             'encoder device': self._encoder_device,
             'ego-motion mode': self.config.ego_motion_mode,
