@@ -162,7 +162,6 @@ class TrackingPipeline:
         self._odom_frame = ''
         self.base_frame = ''  # child frame of the odometry: the robot base
         self.camera_frame = ''  # frame of the images: the camera's optical frame
-        self.target_id: Optional[int] = None
 
     # ---- inputs -----------------------------------------------------------------------------
 
@@ -260,22 +259,6 @@ class TrackingPipeline:
         """Return the counters of stamp matching: paired, motion-only, dropped."""
         return self._pairer.counters
 
-    # ---- single-object mode -----------------------------------------------------------------
-
-    def select_target(self, track_id: Optional[int] = None, class_label: Optional[str] = None,
-                      point_xy: Optional[npt.ArrayLike] = None) -> bool:
-        """Follow one target, chosen by track id, best object of a class, or nearest a point."""
-        class_id = self.classes.to_id(class_label) if class_label is not None else None
-        chosen = self.tracker.select_target(track_id=track_id, class_id=class_id,
-                                            point_xy=point_xy)
-        self.target_id = chosen
-        return chosen is not None
-
-    def clear_target(self) -> None:
-        """Stop following a target."""
-        self.tracker.clear_target()
-        self.target_id = None
-
     # ---- processing -------------------------------------------------------------------------
 
     def track(self, frames: List[PairedFrame]) -> List[FrameResult]:
@@ -338,8 +321,7 @@ class TrackingPipeline:
         header = make_header(frame.stamp_ns, self.config.camera_frame_id or self._frame_id(frame))
         world = self._world_estimate(tracks, stamp_s)
         world_frame = self.config.world_frame_id or self._odom_frame
-        target_id = self.tracker.target_id if hasattr(self.tracker, 'target_id') else None
-        self.target_id = target_id
+        target_id = self.tracker.target_id
         track_array = tracks_to_msg(tracks, header, self.classes, self.namespace,
                                     batch.message_indices, world, world_frame, target_id)
         status = target_status_to_msg(header, self.tracker.target_status, target_id,

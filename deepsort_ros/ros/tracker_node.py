@@ -334,31 +334,32 @@ class TrackerNode(LifecycleNode):
         if pipeline is None:
             response.success, response.message = False, 'the node is not configured'
             return response
+        tracker = pipeline.tracker  # the one owner of the target
         if request.mode == SelectTarget.Request.CLEAR:
-            pipeline.clear_target()
+            tracker.clear_target()
             response.success, response.message = True, 'target cleared'
             return response
         if request.mode == SelectTarget.Request.BY_TRACK_ID:
-            ok = pipeline.select_target(track_id=int(request.track_id))
+            chosen = tracker.select_target(track_id=int(request.track_id))
         elif request.mode == SelectTarget.Request.BY_CLASS:
-            ok = pipeline.select_target(class_label=request.class_id)
+            chosen = tracker.select_target(class_id=pipeline.classes.to_id(request.class_id))
         elif request.mode == SelectTarget.Request.BY_POINT:
             if not (math.isfinite(request.x) and math.isfinite(request.y)):
                 response.success, response.message = False, 'x and y must be finite pixels'
                 return response
-            ok = pipeline.select_target(point_xy=(request.x, request.y))
+            chosen = tracker.select_target(point_xy=(request.x, request.y))
         else:
             response.success, response.message = False, f'unknown mode {request.mode}'
             return response
-        response.success = bool(ok)
-        response.message = 'following' if ok else 'no matching track now'
-        response.target_id = int(pipeline.target_id or 0)
+        response.success = chosen is not None
+        response.message = 'following' if response.success else 'no matching track now'
+        response.target_id = int(tracker.target_id or 0)
         return response
 
     def _on_select_point(self, msg: PointStamped) -> None:
         if self.pipeline is not None and math.isfinite(msg.point.x) and \
                 math.isfinite(msg.point.y):
-            self.pipeline.select_target(point_xy=(msg.point.x, msg.point.y))
+            self.pipeline.tracker.select_target(point_xy=(msg.point.x, msg.point.y))
 
     # ---- diagnostics ------------------------------------------------------------------------
 
