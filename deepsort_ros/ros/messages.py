@@ -13,8 +13,10 @@ from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Se
 import uuid
 
 from deepsort_ros.geometry.camera_model import PinholeCamera
+from deepsort_ros.ros.diagnostics import DiagnosticReport
 from deepsort_ros.ros.visualization import track_colour_bgr
 from deepsort_ros_msgs.msg import TargetStatus, Track, TrackArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point, Pose
 from nav_msgs.msg import Odometry
 import numpy as np
@@ -571,3 +573,27 @@ class MarkerBuilder:
     def _deletions(self, track_array: Any, track_ids: Iterable[int]) -> List[Marker]:
         return [self._marker(track_array, track_id, offset, Marker.DELETE)
                 for track_id in track_ids for offset in range(MARKERS_PER_TRACK)]
+
+
+# ---- diagnostics ----------------------------------------------------------------------------
+
+
+def diagnostics_to_msg(name: str, report: DiagnosticReport, stamp_ns: int) -> DiagnosticArray:
+    """
+    Build a ``diagnostic_msgs/DiagnosticArray`` of one status.
+
+    Parameters
+    ----------
+    name : str
+        The status name (``'<node>: tracking'``).
+    report : DiagnosticReport
+        Level, message, hardware id and key/value pairs.
+    stamp_ns : int
+        Stamp of the array, integer nanoseconds.
+
+    """
+    status = DiagnosticStatus(name=name, message=report.message,
+                              hardware_id=report.hardware_id,
+                              level=getattr(DiagnosticStatus, report.level.name))
+    status.values = [KeyValue(key=key, value=value) for key, value in report.values]
+    return DiagnosticArray(header=make_header(stamp_ns, ''), status=[status])

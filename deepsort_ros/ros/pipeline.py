@@ -20,6 +20,7 @@ import uuid
 from deepsort_ros.core.clock import ClockGate
 from deepsort_ros.geometry.camera_model import PinholeCamera
 from deepsort_ros.geometry.ground_projection import project_tracks_to_ground
+from deepsort_ros.ros.diagnostics import STAGES
 from deepsort_ros.ros.images import (compressed_msg_to_bgr, image_msg_to_bgr,
                                      ImageConversionError)
 from deepsort_ros.ros.messages import (camera_info_to_camera, ClassRegistry, DetectionBatch,
@@ -31,7 +32,6 @@ from deepsort_ros.ros.parameters import NodeConfig
 import numpy as np
 import numpy.typing as npt
 
-STAGES = ('convert', 'ego_motion', 'encode', 'track', 'publish')
 # The streams that pass the clock gate.
 IMAGE, DETECTIONS, ODOMETRY = 'image', 'detections', 'odometry'
 

@@ -19,13 +19,15 @@ import time
 from typing import Any, Deque, List, Optional
 
 from deepsort_ros.ros import parameters as nc
+from deepsort_ros.ros.diagnostics import DiagnosticsCollector
 from deepsort_ros.ros.images import bgr_to_image_msg
-from deepsort_ros.ros.messages import MarkerBuilder, transform_to_xyz_quaternion
-from deepsort_ros.ros.pipeline import FrameResult, load_encoder, STAGES, TrackingPipeline
+from deepsort_ros.ros.messages import (diagnostics_to_msg, MarkerBuilder,
+                                       transform_to_xyz_quaternion)
+from deepsort_ros.ros.pipeline import FrameResult, load_encoder, TrackingPipeline
 from deepsort_ros.ros.visualization import draw_tracks, TrailHistory
 from deepsort_ros_msgs.msg import TargetStatus, TrackArray
 from deepsort_ros_msgs.srv import SelectTarget
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
@@ -73,12 +75,8 @@ class TrackerNode(LifecycleNode):
         self._wake = threading.Event()
         self._worker: Optional[threading.Thread] = None
         self._running = False
-        self._dropped_frames = 0
         self._last_log = {}
-        self._rates = {'image': deque(maxlen=50), 'detections': deque(maxlen=50),
-                       'odom': deque(maxlen=50)}
-        self._encoder_name = 'none'
-        self._encoder_device = 'none'
+        self._diagnostics = DiagnosticsCollector()
         self.config: Optional[nc.NodeConfig] = None
         self.add_on_set_parameters_callback(self._validate_parameters)
         if self.get_parameter('autostart').value:
@@ -123,13 +121,13 @@ class TrackerNode(LifecycleNode):
             self.get_logger().error(f'invalid parameters: {error}')
             return TransitionCallbackReturn.FAILURE
         try:
-            encoder, self._encoder_name, self._encoder_device = load_encoder(config)
+            encoder, encoder_name, encoder_device = load_encoder(config)
         except RuntimeError as error:
             self.get_logger().error(str(error))
             return TransitionCallbackReturn.FAILURE
         if encoder is not None:
             self.get_logger().info(
-                f'Re-ID encoder: {self._encoder_name} on {self._encoder_device}')
+                f'Re-ID encoder: {encoder_name} on {encoder_device}')
         self._tf_buffer = None
         if config.extrinsic_from_tf:
             try:
@@ -143,6 +141,8 @@ class TrackerNode(LifecycleNode):
             self._tf_buffer = tf2_ros.Buffer()
             self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
         self.config = config
+        self._diagnostics = DiagnosticsCollector(encoder_name, encoder_device,
+                                                 config.ego_motion_mode)
         self.pipeline = TrackingPipeline(config, tracker_config, encoder, self._log_throttled)
         self._trails = TrailHistory(config.trail_length)
         self._markers = MarkerBuilder()
@@ -224,18 +224,18 @@ class TrackerNode(LifecycleNode):
     # ---- callbacks: convert and buffer only -------------------------------------------------
 
     def _on_image(self, msg: Any) -> None:
-        self._rates['image'].append(time.monotonic())
+        self._diagnostics.received('image')
         self._enqueue('image', msg)
 
     def _on_detections(self, msg: Detection2DArray) -> None:
-        self._rates['detections'].append(time.monotonic())
+        self._diagnostics.received('detections')
         self._enqueue('detections', msg)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._enqueue('camera_info', msg)
 
     def _on_odometry(self, msg: Odometry) -> None:
-        self._rates['odom'].append(time.monotonic())
+        self._diagnostics.received('odom')
         self._enqueue('odom', msg)
 
     def _enqueue(self, kind: str, msg: Any) -> None:
@@ -248,7 +248,7 @@ class TrackerNode(LifecycleNode):
                 for i, (k, _) in enumerate(self._queue):
                     if k == 'image':
                         del self._queue[i]
-                        self._dropped_frames += 1
+                        self._diagnostics.frames_dropped_overload += 1
                         break
         self._wake.set()
 
@@ -372,58 +372,12 @@ class TrackerNode(LifecycleNode):
         logger = self.get_logger()
         (logger.warning if level == 'warn' else logger.info)(text)
 
-    def _rate(self, name: str) -> float:
-        stamps = self._rates[name]
-        if len(stamps) < 2 or time.monotonic() - stamps[-1] > 2.0:
-            return 0.0
-        return (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-9)
-
     def _publish_diagnostics(self) -> None:
-        pipeline = self.pipeline
-        if pipeline is None:
+        if self.pipeline is None:
             return
-        stats, pairing = pipeline.stats, pipeline.pairing
-        status = DiagnosticStatus()
-        status.name = f'{self.get_name()}: tracking'
-        status.hardware_id = self._encoder_device
-        problems = stats.bad_images + stats.bad_detections + stats.time_backwards
-        status.level = DiagnosticStatus.WARN if problems or self._dropped_frames else \
-            DiagnosticStatus.OK
-        status.message = 'tracking' if stats.frames else 'waiting for detections'
-        tracks = pipeline.tracker.tracks if hasattr(pipeline.tracker, 'tracks') else []
-        values = {
-            'image rate (Hz)': f'{self._rate("image"):.1f}',
-            'detection rate (Hz)': f'{self._rate("detections"):.1f}',
-            'odometry rate (Hz)': f'{self._rate("odom"):.1f}',
-            'frames tracked': stats.frames,
-            'frames dropped (overload)': self._dropped_frames,
-            'paired': pairing.paired,
-            'motion-only (image missing)': pairing.motion_only,
-            'images without detections': pairing.images_without_detections,
-            'detections dropped (overflow)': pairing.detections_dropped_overflow,
-            'bad images': stats.bad_images,
-            'bad detections': stats.bad_detections,
-            'bad odometry': stats.bad_odometry,
-            'time went backwards (dropped)': stats.time_backwards,
-            'clock restarts': pipeline.clock.counters.restarts,
-            'clock outliers dropped': pipeline.clock.counters.outliers,
-            'encoder': self._encoder_name,
-            'encoder device': self._encoder_device,
-            'ego-motion mode': self.config.ego_motion_mode,
-            'ego-motion sources': ', '.join(f'{k}: {v}' for k, v in
-                                            sorted(stats.ego_motion_sources.items())),
-            'ego-motion last reason': stats.ego_motion_reason,
-            'tracks': len(tracks),
-            'last error': stats.last_error,
-        }
-        for stage in STAGES:
-            values[f'latency {stage} p50/p99 (ms)'] = \
-                f'{stats.percentile_ms(stage, 50):.2f}/{stats.percentile_ms(stage, 99):.2f}'
-        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
-        array = DiagnosticArray()
-        array.header.stamp = self.get_clock().now().to_msg()
-        array.status = [status]
-        self._diagnostics_pub.publish(array)
+        report = self._diagnostics.collect(self.pipeline)
+        self._diagnostics_pub.publish(diagnostics_to_msg(
+            f'{self.get_name()}: tracking', report, self.get_clock().now().nanoseconds))
 
 
 def _warn_about_small_dds_segments(node: TrackerNode) -> None:

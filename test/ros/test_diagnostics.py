@@ -1,0 +1,56 @@
+"""The diagnostics collector: rates, every counter in one report, and its DiagnosticArray."""
+
+from types import SimpleNamespace
+
+from deepsort_ros.core.clock import ClockCounters
+from deepsort_ros.core.counters import TrackerCounters
+from deepsort_ros.ros.diagnostics import DiagnosticsCollector, Level, RateMeter, STAGES
+from deepsort_ros.ros.messages import diagnostics_to_msg
+from deepsort_ros.ros.pairing import PairingCounters
+from deepsort_ros.ros.pipeline import PipelineStats
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+
+
+def _pipeline(**stats):
+    return SimpleNamespace(
+        stats=PipelineStats(**stats), pairing=PairingCounters(paired=3),
+        clock=SimpleNamespace(counters=ClockCounters(restarts=2, outliers=1)),
+        tracker=SimpleNamespace(counters=TrackerCounters(frames=5, diverged_tracks=4),
+                                tracks=[object()] * 2))
+
+
+def test_rates_count_arrivals_and_go_stale():
+    meter = RateMeter(window=5, stale_s=1.0)
+    assert meter.rate_hz(now=0.0) == 0.0
+    for t in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5):
+        meter.tick(t)
+    assert meter.rate_hz(now=0.5) == 10.0
+    assert meter.rate_hz(now=2.0) == 0.0
+
+
+def test_one_report_holds_every_counter():
+    collector = DiagnosticsCollector('osnet', 'cpu', 'auto')
+    for t in (0.0, 0.5, 1.0):
+        collector.received('image', now=t)
+    report = collector.collect(_pipeline(frames=5, bad_camera_infos=1), now=1.0)
+    values = report.as_dict()
+    assert report.level == Level.OK and report.message == 'tracking'
+    assert values['image rate (Hz)'] == '2.0' and values['detection rate (Hz)'] == '0.0'
+    assert (values['paired'], values['clock restarts'], values['clock outliers dropped']) == \
+        ('3', '2', '1')
+    assert values['bad camera info'] == '1' and values['tracks'] == '2'
+    # The core's own counters, which never reached diagnostics before.
+    assert values['tracker frames'] == '5' and values['tracker diverged tracks'] == '4'
+    assert {f'latency {s} p50/p99 (ms)' for s in STAGES} <= set(values)
+    collector.frames_dropped_overload += 1
+    assert collector.collect(_pipeline()).level == Level.WARN
+
+
+def test_the_report_becomes_a_diagnostic_array():
+    report = DiagnosticsCollector().collect(_pipeline(bad_images=1))
+    msg = diagnostics_to_msg('deepsort_tracker: tracking', report, 3_000_000_001)
+    assert isinstance(msg, DiagnosticArray)
+    assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (3, 1)
+    [status] = msg.status
+    assert status.level == DiagnosticStatus.WARN and status.message == 'waiting for detections'
+    assert {kv.key: kv.value for kv in status.values} == report.as_dict()
