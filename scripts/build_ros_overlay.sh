@@ -185,9 +185,9 @@ if { wants cv_bridge || wants image_geometry; } && [ "$caps" != 'opencv=yes boos
   debs='libopencv-dev libboost-python-dev'
   if [ "$apt_mode" != 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "installing $debs for cv_bridge (Debian packages; DEEPSORT_ROS_APT=0 skips this)"
-    if ! { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $debs >/dev/null 2>&1 \
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends $debs >/dev/null 2>&1 \
            || { apt-get update -qq >/dev/null 2>&1 \
-                && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $debs >/dev/null; }; }; then
+                && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends $debs >/dev/null; }; }; then
       say "could not install $debs: cv_bridge is skipped"
     fi
     caps="$(machine_caps)"
@@ -212,7 +212,10 @@ cv_no_rclcpp=no
 wants cv_bridge && [ "$has_rclcpp" = no ] && [ "$opencv" = yes ] && [ "$boostpy" = yes ] && cv_no_rclcpp=yes
 cv_build=no
 wants cv_bridge && [ "$opencv" = yes ] && [ "$boostpy" = yes ] && cv_build=yes
-DEEPSORT_CV_NO_RCLCPP="$cv_no_rclcpp" DEEPSORT_CV_BRIDGE="$cv_build" "$vpy" - "$work/src" "${python_only[@]}" <<'PY' || fail 'could not adapt the sources (see above)'
+launch_testing=no
+wants launch_testing && launch_testing=yes
+DEEPSORT_CV_NO_RCLCPP="$cv_no_rclcpp" DEEPSORT_CV_BRIDGE="$cv_build" DEEPSORT_LAUNCH_TESTING="$launch_testing" \
+  "$vpy" - "$work/src" "${python_only[@]}" <<'PY' || fail 'could not adapt the sources (see above)'
 import os, sys
 root, specs = sys.argv[1], sys.argv[2:]
 
@@ -264,6 +267,15 @@ if os.environ.get('DEEPSORT_CV_BRIDGE') == 'yes':
     edit(core, "self.cvtype_to_name[getattr(cv2, 'CV_%s' % nm)] = nm",
          "self.cvtype_to_name[getCvType(nm)] = nm")
     print("ros overlay: cv_bridge: type codes from its C++ OpenCV, not from pip's cv2")
+
+if os.environ.get('DEEPSORT_LAUNCH_TESTING') == 'yes':
+    # launch_testing's pytest plugin (loaded by every pytest run that sees the overlay) declares
+    # the py.path `path` argument that pytest 9 no longer passes, and pytest refuses to start.
+    # `module_path` (pytest >= 7) is the same file as a pathlib.Path, which the body handles.
+    hooks = os.path.join(find('launch_testing'), 'launch_testing', 'pytest', 'hooks.py')
+    edit(hooks, "def pytest_pycollect_makemodule(path, parent):\n",
+         "def pytest_pycollect_makemodule(module_path, parent):\n    path = module_path\n")
+    print('ros overlay: launch_testing: pytest plugin hook for pytest >= 9')
 PY
 
 # ---- build ---------------------------------------------------------------------------------------
@@ -290,6 +302,33 @@ else
   if [ -f "$prefix/bin/ros2" ] && [ "$(head -1 "$prefix/bin/ros2")" != "#!$vpy" ]; then
     fail "$prefix/bin/ros2 does not run the venv's python ($(head -1 "$prefix/bin/ros2"))."
   fi
+  # Smoke test: every Python module built imports, and pytest starts with the overlay's plugins
+  # (launch_testing, launch_pytest, launch_testing_ros) loaded.
+  (
+    set +u
+    # shellcheck disable=SC1091
+    COLCON_TRACE= source "$prefix/local_setup.bash"
+    set -u
+    cd /
+    "$vpy" - "$prefix" <<'PY' || exit 1
+import importlib, os, sys
+prefix = sys.argv[1]
+site = os.path.join(prefix, 'lib', 'python%d.%d' % sys.version_info[:2], 'site-packages')
+for pkg in sorted(os.listdir(os.path.join(prefix, 'share', 'colcon-core', 'packages'))):
+    mod = {'tf2_ros_py': 'tf2_ros'}.get(pkg, pkg)
+    if os.path.isdir(os.path.join(site, mod, 'msg')):
+        mod += '.msg'
+    elif not os.path.isfile(os.path.join(site, mod, '__init__.py')):
+        continue
+    try:
+        importlib.import_module(mod)
+    except Exception as e:  # noqa: B902 - report any failure by name
+        sys.exit(f'ros overlay: the built {pkg} does not import ({mod}): {type(e).__name__}: {e}')
+PY
+    "$vpy" -m pytest -p no:cacheprovider --help >/dev/null \
+      || { echo "ros overlay: pytest does not start with the overlay's plugins (see above)" >&2; exit 1; }
+  ) || fail 'the overlay was built but does not work (see above).'
 fi
 echo "$hash" > "$stamp"
-say "ready: ${prefix#"$repo/"}/ (built: $(ls "$prefix/share/colcon-core/packages" 2>/dev/null | tr '\n' ' ')${skip:+; skipped: ${skip[*]}})"
+built="$(ls "$prefix/share/colcon-core/packages" 2>/dev/null | tr '\n' ' ')"
+say "ready: ${prefix#"$repo/"}/ (built: ${built:-nothing}${skip:+; not built: ${skip[*]}})"
