@@ -65,12 +65,13 @@ shopt -u nullglob
   || { say "$src holds no source archives or folders: no overlay is built."; exit 0; }
 
 # ---- what the machine offers (part of the inputs) -----------------------------------------------
-# Remove our own prefixes (install_overlay/, install/) from a path list, keep the rest.
+# Remove our own prefixes (install_overlay/, install/, the venv that env.sh adds) from a path
+# list, keep the rest: a shell that sourced scripts/env.sh must not look like a new machine.
 strip_ours() {
   local out='' p IFS=':'
   for p in $1; do
     case "$p" in
-      ''|"$prefix"|"$prefix"/*|"$repo/install"|"$repo/install"/*) ;;
+      ''|"$prefix"|"$prefix"/*|"$repo/install"|"$repo/install"/*|"$venv"|"$venv"/*) ;;
       *) out="${out:+$out:}$p" ;;
     esac
   done
