@@ -1,6 +1,7 @@
 # Source this file (bash) to use the project's environment in a shell:
 #   source scripts/env.sh
-# It activates .venv and overlays the colcon install/ of deepsort_ros and its messages.
+# It activates .venv and overlays install_overlay/ (ROS 2 packages built from source, when there)
+# and the colcon install/ of deepsort_ros and its messages.
 _deepsort_repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 _deepsort_venv="${DEEPSORT_VENV:-$_deepsort_repo/.venv}"
 if [ ! -f "$_deepsort_venv/bin/activate" ] || [ ! -f "$_deepsort_repo/install/setup.bash" ]; then
@@ -16,6 +17,12 @@ case ":${AMENT_PREFIX_PATH:-}:" in
   *":$_deepsort_venv:"*) ;;
   *) export AMENT_PREFIX_PATH="$_deepsort_venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}" ;;
 esac
+# The ROS 2 packages PyPI lacks (ros2 launch/topic/node/param, tf2_ros, ...), built by
+# scripts/build_ros_overlay.sh when their sources were there; below our own install/.
+if [ -f "$_deepsort_repo/install_overlay/local_setup.bash" ]; then
+  # shellcheck disable=SC1091
+  COLCON_TRACE= source "$_deepsort_repo/install_overlay/local_setup.bash"
+fi
 # shellcheck disable=SC1091
 COLCON_TRACE= source "$_deepsort_repo/install/setup.bash"
 # Fast DDS's default 512 KB shared-memory segment loses camera images and the messages beside

@@ -8,6 +8,8 @@
 #   DEEPSORT_VENV        venv folder (default: <repo>/.venv)
 #   DEEPSORT_TORCH_SPEC  pip requirement for torch (default: torch==2.13.0, a CPU build)
 #   DEEPSORT_FORCE=1     redo every step
+#   DEEPSORT_ROS_SRC     ROS 2 sources to build into install_overlay/ (scripts/build_ros_overlay.sh;
+#                        default: ../shared/ros2-src when it exists, else no overlay)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -97,6 +99,19 @@ if ! command -v cmake >/dev/null 2>&1 && [ ! -x "$venv/bin/cmake" ]; then
   "${pip[@]}" install -q 'cmake==3.31.6' || fail 'no cmake on PATH and none could be installed from PyPI.'
 fi
 
+# ---- 4b. the ROS 2 packages PyPI lacks (launch, ros2cli, tf2_ros, ...), when their sources are here
+step='building the ROS overlay (scripts/build_ros_overlay.sh)'
+DEEPSORT_VENV="$venv" bash "$repo/scripts/build_ros_overlay.sh" \
+  || fail 'the ROS overlay did not build (see above); DEEPSORT_ROS_SRC=none sets up without it.'
+overlay="$repo/install_overlay"
+if [ -f "$overlay/local_setup.bash" ]; then
+  # Build the project against the overlay, and let the vision_msgs check below see it.
+  set +u
+  # shellcheck disable=SC1091
+  COLCON_TRACE= source "$overlay/local_setup.bash"
+  set -u
+fi
+
 # ---- 5. build both ROS packages (and vision_msgs when no real one is installed) ----------------
 step='building the ROS packages with colcon'
 base_paths=("$repo" "$repo/msg" "$repo/hog_detector")
@@ -106,7 +121,9 @@ if env -u PYTHONPATH -u AMENT_PREFIX_PATH -u COLCON_PREFIX_PATH "$vpy" -c 'impor
 import os, sys
 repo_install = os.path.join(os.environ.get('DEEPSORT_REPO', ''), 'install')
 for prefix in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep):
-    if prefix and not prefix.startswith(repo_install) and os.path.isfile(
+    # Our own install/ never counts; install_overlay/ (the real vision_msgs) does.
+    ours = prefix == repo_install or prefix.startswith(repo_install + os.sep)
+    if prefix and not ours and os.path.isfile(
             os.path.join(prefix, 'share', 'ament_index', 'resource_index', 'packages', 'vision_msgs')):
         sys.exit(0)
 sys.exit(1)
@@ -114,12 +131,18 @@ PY
    }; then
   say 'using the installed vision_msgs'
   vision='installed'
+  # An earlier build of the copy in install/ would shadow the real one: drop it.
+  if [ -d "$repo/install/vision_msgs" ] || [ -d "$repo/build/vision_msgs" ]; then
+    say 'removing the earlier build of third_party/vision_msgs'
+    rm -rf "$repo/install/vision_msgs" "$repo/build/vision_msgs"
+  fi
 else
   base_paths+=("$repo/third_party/vision_msgs")
   vision='built'
 fi
 src_hash="$( (cd "$repo" && find package.xml setup.py setup.cfg resource deepsort_ros launch config msg \
-  hog_detector third_party -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum; echo "$vision") \
+  hog_detector third_party -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum; echo "$vision"
+  cat "$repo/install_overlay/.deepsort-overlay-stamp" 2>/dev/null || true) \
   | sha256sum | cut -d' ' -f1)"
 if [ "$force" != 1 ] && [ -f "$repo/install/setup.bash" ] \
    && [ "$(cat "$stamp_dir/build" 2>/dev/null)" = "$src_hash" ]; then
