@@ -5,9 +5,13 @@ A lifecycle (managed) node: ``configure`` validates the parameters and loads the
 ``activate`` subscribes and publishes, ``deactivate`` stops, ``cleanup`` frees the model. With
 ``autostart`` (the default) it configures and activates itself, for unmanaged use.
 
-The node is thin: callbacks convert and buffer, a worker thread runs
-:class:`deepsort_ros.ros.pipeline.TrackingPipeline` so that a slow frame never blocks the executor
-(the oldest waiting frame is dropped and counted instead of queueing without bound).
+The node is thin, and runs on a ``MultiThreadedExecutor`` in three callback groups. The input
+group (image, detections, camera_info, odom) does only cheap work: the pipeline's clock gate,
+pairing and buffering. Paired frames wait in a bounded queue (the oldest is dropped and
+counted when the tracker falls behind) and a guard condition wakes the processing group, which
+runs :meth:`deepsort_ros.ros.pipeline.TrackingPipeline.process` and publishes; the target
+selection service and ``~/select_point`` run there too, serialised with tracking. The
+diagnostics and TF timers have the third group.
 """
 
 from collections import deque
@@ -16,13 +20,14 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Deque, List, Optional
+from typing import Any, Callable, Deque, List, Optional
 
 from deepsort_ros.ros import parameters as nc
 from deepsort_ros.ros.diagnostics import DiagnosticsCollector
 from deepsort_ros.ros.images import bgr_to_image_msg
 from deepsort_ros.ros.messages import (diagnostics_to_msg, MarkerBuilder,
                                        transform_to_xyz_quaternion)
+from deepsort_ros.ros.pairing import PairedFrame
 from deepsort_ros.ros.pipeline import FrameResult, load_encoder, TrackingPipeline
 from deepsort_ros.ros.visualization import draw_tracks, TrailHistory
 from deepsort_ros_msgs.msg import TargetStatus, TrackArray
@@ -33,6 +38,8 @@ from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
 import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
@@ -42,6 +49,9 @@ from visualization_msgs.msg import MarkerArray
 
 LOG_THROTTLE_S = 5.0
 TF_LOOKUP_PERIOD_S = 1.0
+# One thread per callback group (input, processing, timers) and one for the default group's
+# lifecycle and parameter services, so that no group waits for a thread.
+EXECUTOR_THREADS = 4
 
 
 def _descriptor(f: Any) -> ParameterDescriptor:
@@ -70,11 +80,15 @@ class TrackerNode(LifecycleNode):
         self._declare_parameters()
         self.pipeline: Optional[TrackingPipeline] = None
         self._subscriptions: List[Any] = []
-        self._queue: Deque[Any] = deque()
-        self._queue_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._worker: Optional[threading.Thread] = None
-        self._running = False
+        self._input_group = MutuallyExclusiveCallbackGroup()
+        self._processing_group = MutuallyExclusiveCallbackGroup()
+        self._timer_group = MutuallyExclusiveCallbackGroup()
+        self._frames: Deque[PairedFrame] = deque(maxlen=1)
+        self._frames_lock = threading.Lock()
+        # Held while a frame is processed, so that a lifecycle transition (in the default
+        # group) waits for it instead of freeing what it uses.
+        self._processing_lock = threading.Lock()
+        self._frame_ready: Optional[Any] = None
         self._last_log = {}
         self._diagnostics = DiagnosticsCollector()
         self.config: Optional[nc.NodeConfig] = None
@@ -156,35 +170,42 @@ class TrackerNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Subscribe to the inputs and start the worker."""
+        """Subscribe to the inputs and start tracking."""
         config = self.config
         image_qos = qos_profile_sensor_data if config.image_qos == 'sensor_data' else \
             QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        inputs, processing = self._input_group, self._processing_group
         if config.image_transport == 'compressed':
             image_sub = self.create_subscription(
                 CompressedImage, config.image_topic.rstrip('/') + '/compressed', self._on_image,
-                image_qos)
+                image_qos, callback_group=inputs)
         else:
             image_sub = self.create_subscription(Image, config.image_topic, self._on_image,
-                                                 image_qos)
+                                                 image_qos, callback_group=inputs)
+        self._frames = deque(maxlen=config.max_queued_frames)
+        self._frame_ready = self.create_guard_condition(self._on_frame_ready,
+                                                        callback_group=processing)
         self._subscriptions = [
             image_sub,
             self.create_subscription(Detection2DArray, config.detections_topic,
-                                     self._on_detections, 10),
+                                     self._on_detections, 10, callback_group=inputs),
             self.create_subscription(CameraInfo, config.camera_info_topic,
-                                     self._on_camera_info, qos_profile_sensor_data),
-            self.create_subscription(Odometry, config.odom_topic, self._on_odometry, 50),
-            self.create_subscription(PointStamped, '~/select_point', self._on_select_point, 1),
+                                     self._on_camera_info, qos_profile_sensor_data,
+                                     callback_group=inputs),
+            self.create_subscription(Odometry, config.odom_topic, self._on_odometry, 50,
+                                     callback_group=inputs),
+            self.create_subscription(PointStamped, '~/select_point', self._on_select_point, 1,
+                                     callback_group=processing),
         ]
         self._select_srv = self.create_service(SelectTarget, '~/select_target',
-                                               self._on_select_target)
+                                               self._on_select_target,
+                                               callback_group=processing)
         self._diagnostics_timer = self.create_timer(config.diagnostics_period,
-                                                    self._publish_diagnostics)
-        self._tf_timer = self.create_timer(TF_LOOKUP_PERIOD_S, self._lookup_extrinsic) \
+                                                    self._publish_diagnostics,
+                                                    callback_group=self._timer_group)
+        self._tf_timer = self.create_timer(TF_LOOKUP_PERIOD_S, self._lookup_extrinsic,
+                                           callback_group=self._timer_group) \
             if self._tf_buffer is not None else None
-        self._running = True
-        self._worker = threading.Thread(target=self._work, name='deepsort_worker', daemon=True)
-        self._worker.start()
         self.get_logger().info(
             f'listening to {image_sub.topic_name} ({image_sub.msg_type.__name__}), '
             f'{self._subscriptions[1].topic_name} (vision_msgs/Detection2DArray), '
@@ -196,8 +217,7 @@ class TrackerNode(LifecycleNode):
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Stop the worker and unsubscribe."""
-        self._stop_worker()
+        """Unsubscribe, and drop the frames not tracked yet."""
         for sub in self._subscriptions:
             self.destroy_subscription(sub)
         self._subscriptions = []
@@ -205,11 +225,17 @@ class TrackerNode(LifecycleNode):
         self.destroy_timer(self._diagnostics_timer)
         if self._tf_timer is not None:
             self.destroy_timer(self._tf_timer)
+        with self._processing_lock:
+            with self._frames_lock:
+                frame_ready, self._frame_ready = self._frame_ready, None
+                self._frames.clear()
+            self.destroy_guard_condition(frame_ready)
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Free the pipeline and the model."""
-        self.pipeline = None
+        with self._processing_lock:
+            self.pipeline = None
         for pub in (self._tracks_pub, self._target_pub, self._markers_pub,
                     self._annotated_pub):
             self.destroy_lifecycle_publisher(pub)
@@ -217,96 +243,88 @@ class TrackerNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Stop the worker on shutdown from any state."""
-        self._stop_worker()
+        """Drop the frames not tracked yet, from any state."""
+        with self._frames_lock:
+            self._frames.clear()
         return TransitionCallbackReturn.SUCCESS
 
-    # ---- callbacks: convert and buffer only -------------------------------------------------
+    # ---- input group: the clock gate, pairing and buffering only --------------------------
 
     def _on_image(self, msg: Any) -> None:
         self._diagnostics.received('image')
-        self._enqueue('image', msg)
+        self._take_input('image', msg, lambda pipeline: pipeline.add_image(msg))
 
     def _on_detections(self, msg: Detection2DArray) -> None:
         self._diagnostics.received('detections')
-        self._enqueue('detections', msg)
+        self._take_input('detections', msg, lambda pipeline: pipeline.add_detections(msg))
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._enqueue('camera_info', msg)
+        self._take_input('camera_info', msg, lambda pipeline: pipeline.add_camera_info(msg))
 
     def _on_odometry(self, msg: Odometry) -> None:
         self._diagnostics.received('odom')
-        self._enqueue('odom', msg)
+        self._take_input('odom', msg, lambda pipeline: pipeline.add_odometry(msg))
 
-    def _enqueue(self, kind: str, msg: Any) -> None:
-        with self._queue_lock:
-            self._queue.append((kind, msg))
-            # Bound the backlog by images, the expensive part: drop the oldest image and count.
-            images = sum(1 for k, _ in self._queue if k == 'image')
-            limit = self.config.max_queued_frames + self.config.max_pending
-            if images > limit:
-                for i, (k, _) in enumerate(self._queue):
-                    if k == 'image':
-                        del self._queue[i]
-                        self._diagnostics.frames_dropped_overload += 1
-                        break
-        self._wake.set()
-
-    # ---- worker -----------------------------------------------------------------------------
-
-    def _work(self) -> None:
-        while self._running:
-            self._wake.wait(timeout=0.1)
-            self._wake.clear()
-            while self._running:
-                with self._queue_lock:
-                    if not self._queue:
-                        break
-                    kind, msg = self._queue.popleft()
-                try:
-                    self._handle(kind, msg)
-                except Exception as error:  # noqa: B902 - the worker must survive bad input
-                    self.pipeline.stats.last_error = f'{type(error).__name__}: {error}'
-                    self._log_throttled('warn', f'{kind} message skipped: '
-                                        f'{self.pipeline.stats.last_error}')
-
-    def _handle(self, kind: str, msg: Any) -> None:
+    def _take_input(self, kind: str, msg: Any,
+                    add: Callable[[TrackingPipeline], Optional[List[PairedFrame]]]) -> None:
         pipeline = self.pipeline
         if pipeline is None:
             return
-        if kind == 'odom':
-            pipeline.add_odometry(msg)
-        elif kind == 'camera_info':
-            pipeline.add_camera_info(msg)
-        elif kind == 'image':
-            self._publish(pipeline.track(pipeline.add_image(msg)))
-        elif kind == 'detections':
-            self._publish(pipeline.track(pipeline.add_detections(msg)))
+        try:
+            frames = add(pipeline) or []
+        except Exception as error:  # noqa: B902 - a bad message must not stop the node
+            self._skipped(pipeline, kind, error)
+            return
+        if not frames:
+            return
+        with self._frames_lock:
+            if self._frame_ready is None:
+                return  # deactivated meanwhile
+            for frame in frames:
+                if len(self._frames) == self._frames.maxlen:
+                    self._diagnostics.frames_dropped_overload += 1  # the oldest leaves
+                self._frames.append(frame)
+            self._frame_ready.trigger()
 
-    def _publish(self, results: List[FrameResult]) -> None:
-        for result in results:
-            self._tracks_pub.publish(result.tracks)
-            self._target_pub.publish(result.target_status)
-            if self.config.publish_markers:
-                self._markers_pub.publish(self._markers.build(result.tracks))
-            tracks = result.tracks.tracks
-            self._trails.update([t.id for t in tracks],
-                                [(t.center_x, t.center_y + t.size_y / 2) for t in tracks])
-            wanted = self.config.annotated_image == 'always' or (
-                self.config.annotated_image == 'auto'
-                and self._annotated_pub.get_subscription_count() > 0)
-            if wanted and result.image_bgr is not None:
-                canvas = draw_tracks(result.image_bgr, result.tracks, self._trails)
-                self._annotated_pub.publish(bgr_to_image_msg(canvas, result.tracks.header))
+    # ---- processing group: track and publish ------------------------------------------------
 
-    def _stop_worker(self) -> None:
-        self._running = False
-        self._wake.set()
-        if self._worker is not None:
-            self._worker.join(timeout=5.0)
-            self._worker = None
+    def _on_frame_ready(self) -> None:
+        with self._processing_lock:
+            with self._frames_lock:
+                frame = self._frames.popleft() if self._frames else None
+                if self._frames:
+                    # One frame per call, so that the service can come in between frames.
+                    self._frame_ready.trigger()
+            pipeline = self.pipeline
+            if frame is None or pipeline is None:
+                return
+            try:
+                result = pipeline.process(frame)
+                if result is not None:
+                    self._publish(result)
+            except Exception as error:  # noqa: B902 - a bad frame must not stop the node
+                self._skipped(pipeline, 'frame', error)
 
-    # ---- extrinsic from TF (where tf2_ros exists) ------------------------------------------
+    def _publish(self, result: FrameResult) -> None:
+        self._tracks_pub.publish(result.tracks)
+        self._target_pub.publish(result.target_status)
+        if self.config.publish_markers:
+            self._markers_pub.publish(self._markers.build(result.tracks))
+        tracks = result.tracks.tracks
+        self._trails.update([t.id for t in tracks],
+                            [(t.center_x, t.center_y + t.size_y / 2) for t in tracks])
+        wanted = self.config.annotated_image == 'always' or (
+            self.config.annotated_image == 'auto'
+            and self._annotated_pub.get_subscription_count() > 0)
+        if wanted and result.image_bgr is not None:
+            canvas = draw_tracks(result.image_bgr, result.tracks, self._trails)
+            self._annotated_pub.publish(bgr_to_image_msg(canvas, result.tracks.header))
+
+    def _skipped(self, pipeline: TrackingPipeline, kind: str, error: Exception) -> None:
+        pipeline.stats.last_error = f'{type(error).__name__}: {error}'
+        self._log_throttled('warn', f'{kind} message skipped: {pipeline.stats.last_error}')
+
+    # ---- timer group: the extrinsic from TF (where tf2_ros exists), diagnostics ------------
 
     def _lookup_extrinsic(self) -> None:
         pipeline = self.pipeline
@@ -327,7 +345,7 @@ class TrackerNode(LifecycleNode):
         self.destroy_timer(self._tf_timer)  # extrinsics are static; looked up once
         self._tf_timer = None
 
-    # ---- single-object mode -----------------------------------------------------------------
+    # ---- single-object mode (processing group: serialised with tracking) --------------------
 
     def _on_select_target(self, request: Any, response: Any) -> Any:
         pipeline = self.pipeline
@@ -360,8 +378,6 @@ class TrackerNode(LifecycleNode):
         if self.pipeline is not None and math.isfinite(msg.point.x) and \
                 math.isfinite(msg.point.y):
             self.pipeline.tracker.select_target(point_xy=(msg.point.x, msg.point.y))
-
-    # ---- diagnostics ------------------------------------------------------------------------
 
     def _log_throttled(self, level: str, text: str) -> None:
         now = time.monotonic()
@@ -398,12 +414,14 @@ def main(args: Optional[List[str]] = None) -> int:
     rclpy.init(args=args)
     node = TrackerNode()
     _warn_about_small_dds_segments(node)
+    executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
+    executor.add_node(node)
     try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        node._stop_worker()
+        executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
     return 0

@@ -128,7 +128,7 @@ def test_malformed_messages_never_kill_the_node(ros_domain_id, namespace):
     broken = {
         3: {'step': WIDTH * 3 - 1},                      # wrong step
         4: {'data': image.tobytes()[:1000]},             # short data
-        5: {'encoding': 'not_an_encoding'},              # an encoding nothing converts (nor cv_bridge)
+        5: {'encoding': 'not_an_encoding'},              # nothing converts it (nor cv_bridge)
     }
 
     def publish(frame, stamp_ns, boxes=None):
