@@ -7,6 +7,7 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -30,17 +31,27 @@ def generate_launch_description() -> LaunchDescription:
                               description='sensor_msgs/CameraInfo topic'),
         DeclareLaunchArgument('odom', default_value='/odom',
                               description='nav_msgs/Odometry topic'),
+        DeclareLaunchArgument('tracks', default_value='~/tracks',
+                              description='deepsort_ros_msgs/TrackArray output topic'),
+        DeclareLaunchArgument('namespace', default_value='',
+                              description='namespace of the node (one per camera)'),
+        DeclareLaunchArgument('use_sim_time', default_value='false',
+                              description='follow /clock (a bag played with --clock)'),
         Node(
             package='deepsort_ros',
             executable='tracker_node',
             name='deepsort_tracker',
+            namespace=LaunchConfiguration('namespace'),
             output='screen',
-            parameters=[LaunchConfiguration('params_file')],
+            parameters=[LaunchConfiguration('params_file'),
+                        {'use_sim_time': ParameterValue(LaunchConfiguration('use_sim_time'),
+                                                        value_type=bool)}],
             remappings=[
                 ('image', LaunchConfiguration('image')),
                 ('detections', LaunchConfiguration('detections')),
                 ('camera_info', LaunchConfiguration('camera_info')),
                 ('odom', LaunchConfiguration('odom')),
+                ('~/tracks', LaunchConfiguration('tracks')),
             ],
         ),
     ])

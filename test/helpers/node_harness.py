@@ -101,7 +101,14 @@ def tracks_to_mot_rows(arrays: Sequence[TrackArray], frame_of_stamp: Dict[int, i
 class Harness:
     """A test-side node: publishes inputs to the tracker and records what it publishes."""
 
-    def __init__(self, domain_id: int, namespace: str, reliable_images: bool = True) -> None:
+    def __init__(self, domain_id: int, namespace: str, reliable_images: bool = True,
+                 topics: Optional[Dict[str, str]] = None) -> None:
+        # ``topics`` renames inputs ('image', 'odom', 'detections', 'camera_info') and
+        # outputs ('tracks'), e.g. for a node started with remappings by ros2 launch.
+        names = {'image': f'{namespace}/image', 'odom': f'{namespace}/odom',
+                 'detections': f'{namespace}/detections',
+                 'camera_info': f'{namespace}/camera_info',
+                 'tracks': f'{namespace}/deepsort_tracker/tracks', **(topics or {})}
         self.namespace = namespace
         self.context = rclpy.Context()
         rclpy.init(context=self.context, domain_id=domain_id)
@@ -110,17 +117,17 @@ class Harness:
         # lock-step test can wait for every frame.
         image_qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE) \
             if reliable_images else qos_profile_sensor_data
-        self.image_pub = self.node.create_publisher(Image, f'{namespace}/image', image_qos)
-        self.odom_pub = self.node.create_publisher(Odometry, f'{namespace}/odom', 50)
+        self.image_pub = self.node.create_publisher(Image, names['image'], image_qos)
+        self.odom_pub = self.node.create_publisher(Odometry, names['odom'], 50)
         self.detections_pub = self.node.create_publisher(Detection2DArray,
-                                                         f'{namespace}/detections', 10)
+                                                         names['detections'], 10)
         self.camera_info_pub = self.node.create_publisher(CameraInfo,
-                                                          f'{namespace}/camera_info', 10)
+                                                          names['camera_info'], 10)
         self.received: Dict[str, List[Any]] = {'tracks': [], 'diagnostics': [], 'target': [],
                                                'annotated': [], 'markers': []}
         self._lock = threading.Lock()
         self.tracks_sub = self.node.create_subscription(
-            TrackArray, f'{namespace}/deepsort_tracker/tracks', self._keep('tracks'), 50)
+            TrackArray, names['tracks'], self._keep('tracks'), 50)
         self.node.create_subscription(TargetStatus, f'{namespace}/deepsort_tracker/target',
                                       self._keep('target'), 50)
         self.node.create_subscription(DiagnosticArray, '/diagnostics',
