@@ -17,7 +17,8 @@ import time
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 import uuid
 
-from deepsort_ros.core.clock import ClockGate
+from deepsort_ros.core import ClockGate, Tracker, TrackerConfig
+from deepsort_ros.ego_motion import EgoMotionConfig, EgoMotionEstimator
 from deepsort_ros.geometry.camera_model import PinholeCamera
 from deepsort_ros.geometry.ground_projection import project_tracks_to_ground
 from deepsort_ros.ros.diagnostics import STAGES
@@ -126,15 +127,27 @@ class TrackingPipeline:
     logger : callable, optional
         ``logger(level, text)`` for throttled warnings; levels 'warn' and 'info'.
 
+    Attributes
+    ----------
+    tracker : deepsort_ros.core.Tracker
+        The core, also the one owner of the followed target (``select_target``,
+        ``clear_target``, ``target_id``, ``target_status``) and of its own ``counters``.
+    clock : deepsort_ros.core.ClockGate
+        The one judge of clock restarts, for every stream; ``clock.counters``.
+    stats : PipelineStats
+        Inputs, bad input and stage latencies.
+    camera : PinholeCamera or None
+        The last good camera model.
+    classes : ClassRegistry
+        Detector labels and the core's class ids.
+
     """
 
-    def __init__(self, node_config: NodeConfig, tracker_config: Any,
+    def __init__(self, node_config: NodeConfig, tracker_config: TrackerConfig,
                  encoder: Optional[Callable] = None,
                  logger: Optional[Callable[[str, str], None]] = None) -> None:
-        from deepsort_ros import core
-        from deepsort_ros import ego_motion
         self.config = node_config
-        self.tracker = core.Tracker(tracker_config)
+        self.tracker = Tracker(tracker_config)
         self.encoder = encoder
         self.stats = PipelineStats()
         self.classes = ClassRegistry()
@@ -148,7 +161,7 @@ class TrackingPipeline:
         self._session = 0
         # The input side buffers odometry while the processing side interpolates it.
         self._odometry_lock = threading.Lock()
-        self._ego = ego_motion.EgoMotionEstimator(ego_motion.EgoMotionConfig(
+        self._ego = EgoMotionEstimator(EgoMotionConfig(
             mode=node_config.ego_motion_mode, odom_buffer_size=node_config.odom_buffer_size,
             odom_max_gap=node_config.odom_max_gap, use_ground_plane=node_config.use_ground_plane,
             ground_height=node_config.ground_height))
