@@ -1,0 +1,123 @@
+"""
+A core tracker's output placed on the ground: the :class:`CameraBatch` a camera node sends.
+
+The ground estimate is made exactly as the node's pipeline makes the world fields of its
+``TrackArray`` (``TrackingPipeline._world_estimate``): the contact point is the bottom-centre of
+the filtered box, its covariance and velocity are taken from the track's filter by the same
+selection, and :func:`deepsort_ros.geometry.project_tracks_to_ground` carries them to the
+ground plane through the camera pose.
+
+:mod:`deepsort_ros.geometry` is imported when a batch is made, not with this module: its
+package also holds the OpenCV camera model, and the fusion must import without OpenCV.
+"""
+
+from typing import Optional, Sequence, TYPE_CHECKING
+
+from deepsort_ros.core.track_state import TrackOutput, TrackState
+from deepsort_ros.fusion.inputs import CameraBatch
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from deepsort_ros.geometry.camera_model import PinholeCamera
+    from deepsort_ros.geometry.ground_projection import GroundProjectionConfig, GroundTracks
+    from deepsort_ros.geometry.pose import Pose
+
+# (cx, cy, w, h) -> bottom-centre (cx, cy + h / 2): the person's contact point.
+CONTACT_SELECT = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.5]])
+
+
+def ground_tracks(tracks: Sequence[TrackOutput], camera: 'PinholeCamera',
+                  pose_world_camera: 'Pose', ground_height: float = 0.0,
+                  config: Optional['GroundProjectionConfig'] = None) -> 'GroundTracks':
+    """
+    Project tracks' contact points, velocities and covariances to the ground.
+
+    Parameters
+    ----------
+    tracks : sequence of TrackOutput
+        N tracks of one update (boxes in the image of ``pose_world_camera``).
+    camera : PinholeCamera
+        The camera of that image (raw pixels are rectified by the projection).
+    pose_world_camera : Pose
+        Camera optical frame in the world frame at the update's stamp.
+    ground_height : float
+        Height of the ground plane in the world frame, m.
+    config : GroundProjectionConfig, optional
+        Range and horizon limits of the projection.
+
+    Returns
+    -------
+    GroundTracks
+        N rows, as :func:`~deepsort_ros.geometry.project_tracks_to_ground` returns them.
+
+    """
+    from deepsort_ros.geometry.ground_projection import GroundTracks, project_tracks_to_ground
+
+    if len(tracks) == 0:
+        empty = np.zeros((0, 2))
+        return GroundTracks(empty, np.zeros((0, 2, 2)), empty, np.zeros((0, 2, 2)),
+                            np.zeros(0, dtype=bool))
+    boxes = np.array([t.box_cxcywh for t in tracks], dtype=np.float64)
+    velocities = np.array([t.velocity_cxcywh for t in tracks], dtype=np.float64)
+    covariances = np.array([t.covariance for t in tracks], dtype=np.float64)
+    contact = boxes @ CONTACT_SELECT.T
+    contact_velocity = velocities @ CONTACT_SELECT.T
+    contact_cov = CONTACT_SELECT @ covariances[:, :4, :4] @ CONTACT_SELECT.T
+    velocity_cov = CONTACT_SELECT @ covariances[:, 4:, 4:] @ CONTACT_SELECT.T
+    return project_tracks_to_ground(camera, pose_world_camera, ground_height, contact,
+                                    contact_cov, contact_velocity, velocity_cov, config)
+
+
+def batch_from_tracker(tracks: Sequence[TrackOutput], camera: Optional['PinholeCamera'],
+                       pose_world_camera: Optional['Pose'], ground_height: float = 0.0,
+                       encoder: str = '', source_id: str = '',
+                       config: Optional['GroundProjectionConfig'] = None) -> CameraBatch:
+    """
+    Make the fusion input of one camera update from the core tracker's output.
+
+    Parameters
+    ----------
+    tracks : sequence of TrackOutput
+        One ``Tracker.update``'s output; only CONFIRMED and COASTING tracks are kept.
+    camera : PinholeCamera, optional
+        The camera; None leaves every track without a world estimate.
+    pose_world_camera : Pose, optional
+        Camera in the world frame; None leaves every track without a world estimate.
+    ground_height : float
+        m.
+    encoder : str
+        Name and weights digest of the encoder behind the tracks' features.
+    source_id : str
+        The tracker run's identity (its track-UUID namespace).
+    config : GroundProjectionConfig, optional
+        Range and horizon limits of the projection.
+
+    Returns
+    -------
+    CameraBatch
+        With features when the tracks carry them (zero rows for those without).
+
+    """
+    kept = [t for t in tracks if t.state in (TrackState.CONFIRMED, TrackState.COASTING)]
+    if not kept:
+        return CameraBatch.empty(encoder, source_id)
+    n = len(kept)
+    if camera is not None and pose_world_camera is not None:
+        ground = ground_tracks(kept, camera, pose_world_camera, ground_height, config)
+        position, position_cov = ground.position_xy, ground.position_cov
+        velocity, velocity_cov, valid = ground.velocity_xy, ground.velocity_cov, ground.valid
+    else:
+        position = velocity = np.full((n, 2), np.nan)
+        position_cov = velocity_cov = np.full((n, 2, 2), np.nan)
+        valid = np.zeros(n, dtype=bool)
+    dims = {len(t.feature) for t in kept if t.feature is not None}
+    features = None
+    if len(dims) == 1:
+        features = np.zeros((n, dims.pop()), dtype=np.float32)
+        for i, t in enumerate(kept):
+            if t.feature is not None:
+                features[i] = t.feature
+    return CameraBatch(np.array([t.track_id for t in kept], dtype=np.int64),
+                       np.array([t.state is TrackState.CONFIRMED for t in kept]),
+                       position, position_cov, velocity, velocity_cov, valid, features, encoder,
+                       source_id)

@@ -1,0 +1,65 @@
+"""States of a global track, and the per-track output of a fusion update."""
+
+import enum
+from typing import NamedTuple, Tuple
+import uuid
+
+import numpy as np
+import numpy.typing as npt
+
+
+class GlobalState(enum.Enum):
+    """Where a global track is in its life cycle."""
+
+    TRACKED = 1
+    """Detected in the latest update of at least one live camera."""
+    COASTING = 2
+    """Not detected now, last detected within ``coast_max_age``: predicted on the ground."""
+    HANDOVER = 3
+    """Unseen for longer: not reported, remembered for handover until ``handover_window``."""
+
+
+class GlobalTrackOutput(NamedTuple):
+    """
+    One global identity as reported by a fusion update (immutable).
+
+    Attributes
+    ----------
+    global_id : int
+        Identity across all cameras, never reused by one fusion instance.
+    uuid : uuid.UUID
+        RFC 4122 UUID of the same identity (``uuid5`` of the fusion's namespace and the id).
+    state : GlobalState
+        TRACKED or COASTING.
+    stamp_s : float
+        Fusion time the state is predicted to, seconds.
+    position_xy : ndarray, shape (2,)
+        World ground position, m; NaN when ``world_valid`` is False.
+    velocity_xy : ndarray, shape (2,)
+        m/s; NaN when ``world_valid`` is False.
+    covariance : ndarray, shape (4, 4)
+        Of ``(x, y, vx, vy)``, m^2, m^2/s and m^2/s^2.
+    world_valid : bool
+        Some camera placed this identity on the ground; False for appearance-only identities.
+    members : tuple of (str, int)
+        ``(camera, local id)`` of the local tracks bound to this identity now.
+    last_seen_s : tuple of (str, float)
+        ``(camera, stamp)`` of each camera's last detection of this identity.
+
+    """
+
+    global_id: int
+    uuid: uuid.UUID
+    state: GlobalState
+    stamp_s: float
+    position_xy: npt.NDArray[np.float64]
+    velocity_xy: npt.NDArray[np.float64]
+    covariance: npt.NDArray[np.float64]
+    world_valid: bool
+    members: Tuple[Tuple[str, int], ...]
+    last_seen_s: Tuple[Tuple[str, float], ...]
+
+
+def identity_uuid(namespace: uuid.UUID, global_id: int) -> uuid.UUID:
+    """Return the UUID of a global id, stable within one fusion run (``uuid5``)."""
+    return uuid.uuid5(namespace, str(int(global_id)))
