@@ -46,6 +46,7 @@ def associate(table: TrackTable, kalman: KalmanFilterCV, config: TrackerConfig,
     kalman : KalmanFilterCV
         For the Mahalanobis gate.
     config : TrackerConfig
+        The tracker settings.
     slots : ndarray of int, shape (T,)
         The tracks taking part.
     detections : DetectionBatch

@@ -75,8 +75,9 @@ def iou_matrix_tlwh(boxes_a_tlwh: npt.ArrayLike, boxes_b_tlwh: npt.ArrayLike) ->
     Parameters
     ----------
     boxes_a_tlwh : array_like, shape (A, 4)
+        First set, (left, top, width, height), pixels.
     boxes_b_tlwh : array_like, shape (B, 4)
-        (left, top, width, height), pixels.
+        Second set, the same format.
 
     Returns
     -------

@@ -58,6 +58,7 @@ class Detections:
     scores : ndarray, shape (N,)
     class_ids : ndarray of int, shape (N,)
     features : ndarray of float32, shape (N, D), optional
+        Appearance features; None without appearance.
     good : ndarray of bool, shape (N,)
         Rows with finite, in-range values (see :meth:`parse`).
 
@@ -85,6 +86,7 @@ class Detections:
         class_ids : array_like, shape (N,), optional
             0 when omitted.
         features : array_like, shape (N, D), optional
+            Appearance features; None without appearance.
         feature_dim : int, optional
             The feature size earlier updates had; None while unknown.
         max_box_coordinate : float

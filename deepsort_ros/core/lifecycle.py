@@ -36,7 +36,9 @@ def delete_diverged(table: TrackTable, slots: IntArray, max_coordinate: float) -
     Parameters
     ----------
     table : TrackTable
+        The tracks.
     slots : ndarray of int, shape (T,)
+        Slots of the tracks concerned.
     max_coordinate : float
         Largest accepted magnitude of a box number and of a box standard deviation.
 
@@ -68,13 +70,17 @@ def update_matched(table: TrackTable, kalman: KalmanFilterCV, config: TrackerCon
     Parameters
     ----------
     table : TrackTable
+        The tracks.
     kalman : KalmanFilterCV
+        The motion model.
     config : TrackerConfig
+        The tracker settings.
     slots : ndarray of int, shape (K,)
         Matched tracks.
     dets : ndarray of int, shape (K,)
         Their detections, indices into ``detections``.
     detections : DetectionBatch
+        This frame's detections.
     now : float
         Seconds.
 
@@ -125,11 +131,15 @@ def start_tracks(table: TrackTable, kalman: KalmanFilterCV, config: TrackerConfi
     Parameters
     ----------
     table : TrackTable
+        The tracks.
     kalman : KalmanFilterCV
+        The motion model.
     config : TrackerConfig
+        The tracker settings.
     detection_match : ndarray of int, shape (M,)
         Track of each detection, -1 when unmatched.
     detections : DetectionBatch
+        This frame's detections.
     now : float
         Seconds.
     first_frame : bool
@@ -203,6 +213,7 @@ def name_identities(table: TrackTable, first_id: int) -> int:
     Parameters
     ----------
     table : TrackTable
+        The tracks.
     first_id : int
         The next free identity.
 

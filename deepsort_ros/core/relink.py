@@ -28,9 +28,11 @@ def relink(table: TrackTable, lost: LostGallery, config: TrackerConfig, new_slot
     Parameters
     ----------
     table : TrackTable
+        The tracks.
     lost : LostGallery
         Identities of deleted tracks; those taken back are removed from it.
     config : TrackerConfig
+        The tracker settings.
     new_slots : ndarray of int
         Tracks confirmed in this update.
     target_id : int, optional

@@ -133,6 +133,7 @@ class TargetFollower:
         Parameters
         ----------
         table : TrackTable
+            The tracks.
         lost : LostGallery
             The target's identity is removed from it when re-acquired.
         class_aware : bool
@@ -183,6 +184,7 @@ class TargetFollower:
         Parameters
         ----------
         table : TrackTable
+            The tracks.
         now : float
             Seconds.
         search_time : float

@@ -48,6 +48,7 @@ class Tracker:
     Attributes
     ----------
     config : TrackerConfig
+        The tracker settings.
     counters : TrackerCounters
         What was dropped, ignored or repaired since the tracker was made.
 
@@ -401,6 +402,7 @@ class Tracker:
                             table.hits[slots].tolist(), table.last_update_time[slots].tolist(),
                             detection_index.tolist(), table.occluded[slots].tolist(),
                             has_feature))]
+
 
 def _camera_motion_matrix(camera_motion: Optional[npt.ArrayLike]) -> Optional[FloatArray]:
     """Return the camera motion as a (3, 3) array; raise ValueError for another shape."""

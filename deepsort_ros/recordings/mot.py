@@ -188,6 +188,7 @@ def available_frames(info: SequenceInfo) -> Optional[int]:
     Parameters
     ----------
     info : SequenceInfo
+        The sequence.
 
     Returns
     -------

@@ -136,4 +136,3 @@ def _checked_length(info: SequenceInfo, det_path: Path, frames: npt.NDArray[np.i
                          f'has frames 1..{limit or "N"} (seqinfo.ini seqLength or its images); '
                          'fix the frame column or the sequence length')
     return max(limit, int(frames.max()))
-
