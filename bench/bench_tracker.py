@@ -122,13 +122,14 @@ def pets09(cache: Path) -> Optional[Dataset]:
 def odometry_homographies(camera: Any, num_frames: int, fps: float) -> np.ndarray:
     """Return what the node's ego-motion computes from odometry: frame f-1 -> f, (F, 3, 3)."""
     from deepsort_ros import ego_motion  # noqa: I100
+    from deepsort_ros.geometry import PinholeCamera
     from deepsort_ros.ros.parameters import NodeConfig
 
     node = NodeConfig()
     estimator = ego_motion.EgoMotionEstimator(ego_motion.EgoMotionConfig(mode='odometry'))
     estimator.set_extrinsic(np.asarray(node.base_to_camera_xyz),
                             np.asarray(node.base_to_camera_rpy))
-    estimator.set_intrinsics(camera.intrinsics)
+    estimator.set_camera(PinholeCamera(camera.intrinsics))
     motion = np.tile(np.eye(3), (num_frames, 1, 1))
     for frame in range(1, num_frames + 1):
         t = (frame - 1) / fps
@@ -140,14 +141,14 @@ def odometry_homographies(camera: Any, num_frames: int, fps: float) -> np.ndarra
 
 def pets09_moving(cache: Path) -> Optional[Dataset]:
     """Return PETS09-S2L1 seen by the drone-like virtual camera, or None."""
-    from deepsort_ros.recordings.sequence_to_bag import Intrinsics
+    from deepsort_ros.geometry import PinholeCamera
     from deepsort_ros.sim.virtual_camera import DRONE_PROFILE, VirtualCamera, warp_mot_rows
 
     sequence = SHARED / 'data' / 'PETS09-S2L1'
     if not sequence.is_dir():
         return None
     info = read_sequence_info(sequence)
-    camera = VirtualCamera(Intrinsics.plausible(info.width, info.height).matrix(),
+    camera = VirtualCamera(PinholeCamera.plausible(info.width, info.height).matrix,
                            DRONE_PROFILE)
     det = warp_mot_rows(load_mot_rows(sequence / 'det' / 'det.txt'), camera, info.frame_rate,
                         info.width, info.height)
