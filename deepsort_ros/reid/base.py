@@ -9,7 +9,9 @@ which rows carry appearance, and a zero row sits at cosine distance 1 from every
 """
 
 import abc
+from pathlib import Path
 from typing import Tuple
+import zipfile
 
 import numpy as np
 import numpy.typing as npt
@@ -181,3 +183,27 @@ def gaussian_mask(height: int, width: int, sigma_fraction: float) -> npt.NDArray
     weights = np.exp(-0.5 * ((ys[:, None] / sigma_fraction) ** 2
                              + (xs[None, :] / sigma_fraction) ** 2))
     return weights.astype(np.float32)
+
+
+def is_torchscript_archive(path: Path) -> bool:
+    """
+    Tell whether a file is a TorchScript archive (a zip holding compiled code).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+
+    Returns
+    -------
+    bool
+        True for a TorchScript archive.
+
+    """
+    if not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.split('/', 1)[-1].startswith('code/') for name in archive.namelist())
+    except zipfile.BadZipFile:
+        return False

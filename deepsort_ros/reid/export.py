@@ -20,6 +20,9 @@ def export_onnx(weights: 'str | Path', onnx_path: 'str | Path',
     """
     Export a .pth state dict (OSNet or MobileNetV2) to ONNX with a dynamic batch size.
 
+    The model's description (e.g. 'OSNet x0.25 osnet_x0_25_msmt17.pth') is stored in its
+    metadata, where the ONNX encoder finds it for its name.
+
     Parameters
     ----------
     weights : str or pathlib.Path
@@ -52,8 +55,19 @@ def export_onnx(weights: 'str | Path', onnx_path: 'str | Path',
                           input_names=['images'], output_names=['features'],
                           dynamic_axes={'images': {0: 'N'}, 'features': {0: 'N'}},
                           opset_version=17, dynamo=False)
+    _set_description(onnx_path, description + ' fp32')
     LOGGER.info('exported %s to %s', description, onnx_path)
     return onnx_path
+
+
+def _set_description(onnx_path: Path, description: str) -> None:
+    import onnx
+
+    from deepsort_ros.reid.onnx_encoder import DESCRIPTION_KEY
+
+    model = onnx.load(str(onnx_path))
+    onnx.helper.set_model_props(model, {DESCRIPTION_KEY: description})
+    onnx.save(model, str(onnx_path))
 
 
 def calibration_batches(encoder: Any, sequences: Iterable[Path], frames_per_sequence: int = 4
@@ -132,6 +146,13 @@ def quantize_onnx(onnx_path: 'str | Path', int8_path: 'str | Path',
                                  quant_format=quantization.QuantFormat.QDQ, per_channel=True,
                                  activation_type=quantization.QuantType.QUInt8,
                                  weight_type=quantization.QuantType.QInt8)
+    import onnx
+
+    from deepsort_ros.reid.onnx_encoder import DESCRIPTION_KEY
+
+    source = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
+    if DESCRIPTION_KEY in source:
+        _set_description(int8_path, source[DESCRIPTION_KEY].removesuffix(' fp32') + ' int8')
     return int8_path
 
 

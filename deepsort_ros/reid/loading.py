@@ -10,9 +10,8 @@ import logging
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 import warnings
-import zipfile
 
-from deepsort_ros.reid.base import EncoderLoadError
+from deepsort_ros.reid.base import EncoderLoadError, is_torchscript_archive  # noqa: F401
 from deepsort_ros.reid.mobilenetv2 import MobileNetV2Features
 from deepsort_ros.reid.osnet import OSNet
 import torch
@@ -23,30 +22,6 @@ STATE_DICT_EXPECTED = ('a state dict saved with torch.save(model.state_dict()) f
                        "OSNet ('conv1.conv.weight', ..., 'fc.0.weight') or a MobileNetV2 "
                        "('features.0.0.weight', ...), optionally under a 'state_dict' key")
 ARCHITECTURES = ('auto', 'osnet', 'mobilenetv2')
-
-
-def is_torchscript_archive(path: Path) -> bool:
-    """
-    Tell whether a file is a TorchScript archive (a zip holding compiled code).
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The file.
-
-    Returns
-    -------
-    bool
-        True for a TorchScript archive.
-
-    """
-    if not zipfile.is_zipfile(path):
-        return False
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return any(name.split('/', 1)[-1].startswith('code/') for name in archive.namelist())
-    except zipfile.BadZipFile:
-        return False
 
 
 def check_file(path: Path, expected: str) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 LOGGER = logging.getLogger(__name__)
+DESCRIPTION_KEY = 'deepsort_ros.description'
 
 
 def crop_batch_cv2(image_bgr: npt.NDArray[np.uint8], boxes_tlwh: npt.NDArray[np.float64],
@@ -67,16 +68,20 @@ class OnnxEncoder(Encoder):
     mask_sigma : float, optional
         Centred Gaussian mask, as in the torch backend.
     num_threads : int, optional
-        onnxruntime intra-op threads.
+        onnxruntime intra-op threads (default: onnxruntime's, one per physical core).
     providers : sequence of str, optional
         onnxruntime execution providers; default CUDA when available, then CPU.
+    description : str, optional
+        What the model is, for ``name``; default the model's ``deepsort_ros.description``
+        metadata (written by ``deepsort_ros.reid.export``), else the file name.
 
     """
 
     def __init__(self, path: 'str | Path', input_hw: Optional[Tuple[int, int]] = None,
                  batch_size: Optional[int] = None, mask_sigma: Optional[float] = None,
                  num_threads: Optional[int] = None,
-                 providers: Optional[Sequence[str]] = None) -> None:
+                 providers: Optional[Sequence[str]] = None,
+                 description: Optional[str] = None) -> None:
         import onnxruntime
 
         if batch_size is not None and batch_size < 1:
@@ -121,7 +126,10 @@ class OnnxEncoder(Encoder):
                        / np.array(IMAGENET_STD_RGB, np.float32))
         self._mask = None if mask_sigma is None else gaussian_mask(*self.input_hw, mask_sigma)
         batch_text = f'batch {self.static_batch} fixed' if self.static_batch else 'dynamic batch'
-        self.name = (f'ONNX {path.name} ({self.feature_dim}-d, input '
+        if description is None:
+            metadata = self.session.get_modelmeta().custom_metadata_map
+            description = metadata.get(DESCRIPTION_KEY) or f'ONNX {path.name}'
+        self.name = (f'{description} ({self.feature_dim}-d, input '
                      f'{self.input_hw[0]}x{self.input_hw[1]}, {batch_text}, onnxruntime '
                      f'{provider})')
         LOGGER.info('Re-ID encoder: %s', self.name)

@@ -14,6 +14,14 @@ import pytest
 torch = pytest.importorskip('torch')
 
 
+@pytest.fixture(scope='module', autouse=True)
+def private_cache(tmp_path_factory):
+    # exports go to a folder of this module's own, not the user's ~/.cache
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv('DEEPSORT_ROS_CACHE_DIR', str(tmp_path_factory.mktemp('reid_cache')))
+        yield
+
+
 @pytest.fixture(scope='module')
 def osnet_weights(tmp_path_factory) -> Path:
     from deepsort_ros.reid.osnet import osnet_x0_25
@@ -140,7 +148,8 @@ def test_onnx_backend_matches_torch(osnet_weights: Path, frame: np.ndarray,
 
     path = export_onnx(osnet_weights, tmp_path / 'osnet.onnx')
     encoder = create_encoder(str(path))
-    assert encoder.name.startswith('ONNX') and encoder.feature_dim == 512
+    assert encoder.name.startswith('OSNet x0.25 osnet_random.pth fp32')  # export's metadata
+    assert 'onnxruntime' in encoder.name and encoder.feature_dim == 512
     reference = create_encoder(str(osnet_weights), device='cpu', backend='torch')
     boxes = [[30, 20, 30, 80], [90, 10, 50, 100], [300, 300, 5, 5]]
     onnx_features, torch_features = encoder(frame, boxes), reference(frame, boxes)
@@ -175,7 +184,8 @@ def test_invalid_settings_are_rejected(osnet_weights: Path) -> None:
 def test_state_dict_through_onnxruntime(osnet_weights: Path, frame: np.ndarray) -> None:
     pytest.importorskip('onnxruntime')
     encoder = create_encoder(str(osnet_weights), backend='onnx')
-    assert encoder.name.startswith('ONNX osnet_random.onnx')
+    assert encoder.name.startswith('OSNet x0.25 osnet_random.pth fp32')
+    assert 'onnxruntime' in encoder.name and 'cached' in encoder.name
     reference = create_encoder(str(osnet_weights), device='cpu', backend='torch')
     boxes = [[30, 20, 30, 80], [90, 10, 50, 100]]
     assert np.all(np.sum(encoder(frame, boxes) * reference(frame, boxes), axis=1) > 0.99)
@@ -193,3 +203,4 @@ def test_auto_backend_runs_state_dicts_on_onnxruntime_on_a_cpu(osnet_weights: Pa
     assert np.abs(auto(frame, boxes) - torch_encoder(frame, boxes)).max() < 0.05
     default = create_encoder(None, device='cpu')
     assert isinstance(default, OnnxEncoder) and 'default MobileNetV2' in default.name
+
