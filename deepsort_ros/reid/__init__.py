@@ -23,6 +23,9 @@ BACKENDS = ('auto', 'torch', 'torchscript', 'onnx')
 _TORCHSCRIPT_SUFFIXES = ('.torchscript', '.ts', '.jit')
 _STATE_DICT_SUFFIXES = ('.pth', '.pt', '.pth.tar', '.tar', '.ckpt')
 _INPUT_HW = {'osnet': (256, 128), 'mobilenetv2': (256, 128)}
+# onnxruntime's idle threads spin by default; on a 2-core CPU shared with other work that
+# spinning costs more than it saves (bench/README-reid.md).
+_SPIN_WAIT_DEFAULT = False
 # Part of every cached export's name: bump it when export_onnx's output changes.
 EXPORT_FORMAT = 1
 
@@ -76,7 +79,8 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
         default model, off otherwise);
         channels_last : bool (default True); num_threads : CPU threads; arch : 'auto', 'osnet' or
         'mobilenetv2' for state dicts; allow_pickle : accept a pickled whole model
-        (unsafe, default False); providers : onnxruntime providers.
+        (unsafe, default False); providers : onnxruntime providers; spin_wait : let
+        onnxruntime's idle threads spin (default False on a CPU: see bench/README-reid.md).
 
     Returns
     -------
@@ -93,7 +97,7 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
 
     """
     allowed = {'input_hw', 'batch_size', 'half', 'mask_sigma', 'channels_last', 'num_threads',
-               'arch', 'allow_pickle', 'providers'}
+               'arch', 'allow_pickle', 'providers', 'spin_wait'}
     unknown = set(options) - allowed
     if unknown:
         raise ValueError(f'unknown Re-ID options {sorted(unknown)}; allowed: {sorted(allowed)}')
@@ -133,7 +137,8 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
                                   batch_size=options.get('batch_size'),
                                   mask_sigma=options.get('mask_sigma'),
                                   num_threads=options.get('num_threads'),
-                                  providers=options.get('providers'))
+                                  providers=options.get('providers'),
+                                  spin_wait=options.get('spin_wait', _SPIN_WAIT_DEFAULT))
             if weights is None:
                 encoder.name = DEFAULT_MODEL_NAME + ', on onnxruntime'
             if origin:

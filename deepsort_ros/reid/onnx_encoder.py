@@ -3,7 +3,10 @@ Run an ONNX Re-ID model through onnxruntime (no torch needed).
 
 The model takes ImageNet-normalised 1x3xhxw (or Nx3xhxw) RGB crops and returns NxD features.
 Crops are cut with the same box-to-pixel mapping as the torch backend (bilinear, border
-repeated), with OpenCV on the CPU.
+repeated), with OpenCV on the CPU, one ``warpAffine`` per box (one ``cv2.remap`` over all
+boxes was 4-5x slower here: its maps cost more than the loop), then normalised one colour plane
+at a time straight into the NCHW batch (0.6 ms for 10 crops instead of 4.3 ms for the
+strided ``astype`` of the whole batch).
 """
 
 import logging
@@ -71,6 +74,10 @@ class OnnxEncoder(Encoder):
         onnxruntime intra-op threads (default: onnxruntime's, one per physical core).
     providers : sequence of str, optional
         onnxruntime execution providers; default CUDA when available, then CPU.
+    spin_wait : bool, optional
+        Let idle intra-op threads spin between runs (onnxruntime's default, True). Spinning
+        threads keep a core busy after every run, which other processes on a small robot
+        computer (the detector) and the rest of the frame pay for.
     description : str, optional
         What the model is, for ``name``; default the model's ``deepsort_ros.description``
         metadata (written by ``deepsort_ros.reid.export``), else the file name.
@@ -80,7 +87,7 @@ class OnnxEncoder(Encoder):
     def __init__(self, path: 'str | Path', input_hw: Optional[Tuple[int, int]] = None,
                  batch_size: Optional[int] = None, mask_sigma: Optional[float] = None,
                  num_threads: Optional[int] = None,
-                 providers: Optional[Sequence[str]] = None,
+                 providers: Optional[Sequence[str]] = None, spin_wait: Optional[bool] = None,
                  description: Optional[str] = None) -> None:
         import onnxruntime
 
@@ -89,9 +96,13 @@ class OnnxEncoder(Encoder):
         if mask_sigma is not None and mask_sigma <= 0:
             raise ValueError(f'mask_sigma must be > 0, got {mask_sigma}')
         path = Path(path)
+        self.spin_wait = spin_wait
         options = onnxruntime.SessionOptions()
         if num_threads is not None:
             options.intra_op_num_threads = int(num_threads)
+        if spin_wait is not None:
+            options.add_session_config_entry('session.intra_op.allow_spinning',
+                                             '1' if spin_wait else '0')
         if providers is None:
             available = onnxruntime.get_available_providers()
             providers = [p for p in ('CUDAExecutionProvider', 'CPUExecutionProvider')
@@ -124,6 +135,8 @@ class OnnxEncoder(Encoder):
         self._scale = (1.0 / (255.0 * np.array(IMAGENET_STD_RGB, np.float32)))
         self._shift = (-np.array(IMAGENET_MEAN_RGB, np.float32)
                        / np.array(IMAGENET_STD_RGB, np.float32))
+        self._scale_rgb = [np.float32(v) for v in self._scale]
+        self._shift_rgb = [np.float32(v) for v in self._shift]
         self._mask = None if mask_sigma is None else gaussian_mask(*self.input_hw, mask_sigma)
         batch_text = f'batch {self.static_batch} fixed' if self.static_batch else 'dynamic batch'
         if description is None:
@@ -152,11 +165,16 @@ class OnnxEncoder(Encoder):
             Mx3xhxw float32 network input.
 
         """
-        crops = crop_batch_cv2(image_bgr, boxes_tlwh, self.input_hw)[..., ::-1]
-        crops = crops.astype(np.float32) * self._scale + self._shift
+        crops = crop_batch_cv2(image_bgr, boxes_tlwh, self.input_hw)
+        batch = np.empty((len(crops), 3, *self.input_hw), dtype=np.float32)
+        for channel in range(3):  # RGB plane c is BGR pixel channel 2 - c
+            plane = batch[:, channel]
+            np.multiply(crops[..., 2 - channel], self._scale_rgb[channel], out=plane,
+                        casting='unsafe')
+            plane += self._shift_rgb[channel]
         if self._mask is not None:
-            crops *= self._mask[None, :, :, None]
-        return np.ascontiguousarray(crops.transpose(0, 3, 1, 2))
+            batch *= self._mask
+        return batch
 
     def _encode_valid(self, image_bgr: npt.NDArray[np.uint8],
                       boxes_tlwh: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:

@@ -204,3 +204,25 @@ def test_auto_backend_runs_state_dicts_on_onnxruntime_on_a_cpu(osnet_weights: Pa
     default = create_encoder(None, device='cpu')
     assert isinstance(default, OnnxEncoder) and 'default MobileNetV2' in default.name
 
+
+def test_onnx_preprocessing_is_the_imagenet_normalisation(osnet_weights: Path,
+                                                          frame: np.ndarray) -> None:
+    from deepsort_ros.reid.base import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
+
+    encoder = create_encoder(str(osnet_weights), device='cpu')
+    boxes = np.array([[3.3, 7.1, 50.2, 90.7], [100.0, 2.0, 59.0, 40.0], [0.0, 0.0, 160.0, 120.0]])
+    rgb = crop_batch_cv2(frame, boxes, encoder.input_hw)[..., ::-1].astype(np.float32) / 255.0
+    expected = (rgb - np.array(IMAGENET_MEAN_RGB)) / np.array(IMAGENET_STD_RGB)
+    batch = encoder.preprocess(frame, boxes)
+    assert batch.shape == (3, 3, 256, 128) and batch.dtype == np.float32
+    np.testing.assert_allclose(batch, expected.transpose(0, 3, 1, 2), atol=1e-5)
+
+
+def test_cpu_default_for_a_state_dict_is_fp32_onnxruntime_without_spinning(
+        osnet_weights: Path) -> None:
+    from deepsort_ros.reid.onnx_encoder import OnnxEncoder
+
+    encoder = create_encoder(str(osnet_weights), device='cpu')
+    assert isinstance(encoder, OnnxEncoder) and encoder.spin_wait is False
+    assert 'fp32' in encoder.name and 'CPUExecutionProvider' in encoder.name
+    assert create_encoder(str(osnet_weights), device='cpu', spin_wait=True).spin_wait is True
