@@ -67,7 +67,8 @@ class NodeConfig:
                               low=1, high=10000)
     max_queued_frames: int = _param(2, 'paired frames waiting for the tracker; the oldest is '
                                     'dropped (and counted) beyond this', low=1, high=1000)
-    min_score: float = _param(0.0, 'detections below this score are ignored', low=0.0, high=1.0)
+    min_score: float = _param(0.0, 'detections below this score are ignored (can be changed '
+                              'at run time)', low=0.0, high=1.0, read_only=False)
     time_jump_reset: float = _param(1.0, 'a stamp this much older than the newest seen means the '
                                     'clock restarted (a looped bag): pairing, odometry and '
                                     'tracks start again, s', low=0.001, high=3600.0)
@@ -109,9 +110,11 @@ class NodeConfig:
                                   'state dicts and the default model; torch on CUDA), torch, '
                                   'torchscript, onnx',
                                   choices=ENCODER_BACKENDS)
-    publish_markers: bool = _param(True, 'publish visualization_msgs/MarkerArray on ~/markers')
+    publish_markers: bool = _param(True, 'publish visualization_msgs/MarkerArray on ~/markers '
+                                   '(can be changed at run time)', read_only=False)
     annotated_image: str = _param('auto', 'publish ~/image_annotated: auto (only while '
-                                  'subscribed), always, never', choices=ANNOTATED_MODES)
+                                  'subscribed), always, never (can be changed at run time)',
+                                  choices=ANNOTATED_MODES, read_only=False)
     trail_length: int = _param(20, 'past positions drawn per track', low=0, high=1000)
     diagnostics_period: float = _param(1.0, 'period of /diagnostics, s', low=0.05, high=3600.0)
     autostart: bool = _param(True, 'configure and activate at start (unmanaged use)')
@@ -150,6 +153,11 @@ class NodeConfig:
         if self.fx > 0.0 and self.fy > 0.0:
             return PinholeCamera.from_intrinsics(self.fx, self.fy, self.cx, self.cy)
         return None
+
+
+def runtime_fields() -> List[str]:
+    """Return the names of the node parameters that may change while it runs."""
+    return [f.name for f in fields(NodeConfig) if not f.metadata['read_only']]
 
 
 def node_fields() -> List[Any]:

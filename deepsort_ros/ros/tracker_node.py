@@ -15,8 +15,10 @@ diagnostics and TF timers have the third group.
 """
 
 from collections import deque
+from dataclasses import replace
 import math
 import os
+import signal
 import sys
 import threading
 import time
@@ -93,6 +95,7 @@ class TrackerNode(LifecycleNode):
         self._diagnostics = DiagnosticsCollector()
         self.config: Optional[nc.NodeConfig] = None
         self.add_on_set_parameters_callback(self._validate_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
         if self.get_parameter('autostart').value:
             if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
                 self.trigger_activate()
@@ -124,6 +127,18 @@ class TrackerNode(LifecycleNode):
         except ValueError as error:
             return SetParametersResult(successful=False, reason=str(error))
         return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, params: List[Any]) -> None:
+        # Only the run-time parameters can get here once configured (the others are
+        # read-only); they take effect from the next frame.
+        runtime = {p.name: p.value for p in params if p.name in nc.runtime_fields()}
+        if self.config is None or not runtime:
+            return
+        self.config = replace(self.config, **runtime)
+        if self.pipeline is not None:
+            self.pipeline.config = self.config
+        self.get_logger().info('parameters changed: ' + ', '.join(
+            f'{name}={value!r}' for name, value in runtime.items()))
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -421,9 +436,13 @@ def main(args: Optional[List[str]] = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # Ctrl-C in a terminal reaches the whole process group and ros2 launch forwards one
+        # more: a second SIGINT must not interrupt the teardown with a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     return 0
 
 

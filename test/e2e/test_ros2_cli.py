@@ -154,7 +154,8 @@ def test_topic_echo_and_hz_param_get_and_set(ros_domain_id):
     assert f'Double value is: {TrackerConfig().max_age}' in got.stdout, got
     assert 'Set parameter successful' in good.stdout, good
     assert '0.3' in after.stdout, after
-    assert 'Setting parameter failed' in bad.stdout and 'min_score' in bad.stdout, bad
+    refusal = bad.stdout + bad.stderr
+    assert 'Setting parameter failed' in refusal and 'min_score' in refusal, bad
     assert diagnostics, 'no diagnostics arrived'
 
 
