@@ -3,11 +3,13 @@ Which global track each new camera track joins: one cost matrix over all pairs, 
 
 A pair (global track g, camera track n) is one of three kinds, decided per pair:
 
-- **overlap**: g was detected within ``overlap_max_gap`` and both have a ground position: the
+- **overlap**: another camera detected g within ``overlap_max_gap`` and both have a ground
+  position: the
   squared Mahalanobis distance of n to g's prediction (under both covariances) must pass
   ``position_gate``, and their appearance (when both have one) ``overlap_max_cosine``; the
   cost mixes both, normalised by their gates.
-- **handover**: g was last detected longer ago (it left every view) and both have ground
+- **handover**: no other camera detected g that recently (it left every other view) and
+  both have ground
   positions and features: the cosine distance must pass ``handover_max_cosine``, n must be
   within ``max_speed`` x gap of g's last sighting and within ``handover_spread`` x gap of
   where g's velocity then predicts it (both + ``handover_min_radius``).
@@ -38,7 +40,7 @@ KIND_NAMES = ('overlap', 'handover', 'appearance_only')
 def pair_costs(table: GlobalTable, kalman: GroundKalmanCV, config: FusionConfig,
                slots: IntArray, position_xy: FloatArray, position_cov: FloatArray,
                valid: BoolArray, features: npt.NDArray[np.float32], has_feature: BoolArray,
-               now: float) -> Tuple[FloatArray, npt.NDArray[np.int8]]:
+               now: float, column: int) -> Tuple[FloatArray, npt.NDArray[np.int8]]:
     """
     Cost and kind of every (global track, camera track) pair.
 
@@ -64,6 +66,9 @@ def pair_costs(table: GlobalTable, kalman: GroundKalmanCV, config: FusionConfig,
         Which camera tracks have a feature.
     now : float
         Seconds.
+    column : int
+        The camera's column in the table: only detections by other cameras make a global
+        track recent enough for an overlap pair.
 
     Returns
     -------
@@ -85,7 +90,13 @@ def pair_costs(table: GlobalTable, kalman: GroundKalmanCV, config: FusionConfig,
         appearance = np.full((k, m), np.inf)
     appearance = np.where(both_feature, appearance, np.inf)
     both_position = table.has_position[slots][:, None] & valid[None, :]
-    recent = (now - table.last_detected_time[slots] <= config.overlap_max_gap)[:, None]
+    # Recent means detected by another camera: if only this camera saw it lately, its own
+    # tracker already judged the new track someone else, and position alone must not
+    # overrule it (a person stepping where another just left).
+    others = np.delete(table.member_seen[slots], column, axis=1)
+    recent = np.zeros((k, 1), dtype=bool)
+    if others.shape[1]:
+        recent[:, 0] = others.max(axis=1) >= now - config.overlap_max_gap
 
     overlap = recent & both_position
     if np.any(overlap):
@@ -133,13 +144,16 @@ def pair_costs(table: GlobalTable, kalman: GroundKalmanCV, config: FusionConfig,
 def associate(table: GlobalTable, kalman: GroundKalmanCV, config: FusionConfig,
               slots: IntArray, position_xy: FloatArray, position_cov: FloatArray,
               valid: BoolArray, features: npt.NDArray[np.float32], has_feature: BoolArray,
-              now: float, forbidden: BoolArray) -> Tuple[IntArray, npt.NDArray[np.int8]]:
+              now: float, column: int,
+              forbidden: BoolArray) -> Tuple[IntArray, npt.NDArray[np.int8]]:
     """
     Match camera tracks to candidate global tracks at minimum total cost.
 
     Parameters
     ----------
     table, kalman, config, slots, position_xy, position_cov, valid, features, has_feature, now
+        As for :func:`pair_costs`.
+    column : int
         As for :func:`pair_costs`.
     forbidden : ndarray of bool, shape (K, M)
         Pairs excluded beforehand (a binding just broken must not be remade).
@@ -152,10 +166,46 @@ def associate(table: GlobalTable, kalman: GroundKalmanCV, config: FusionConfig,
 
     """
     cost, kind = pair_costs(table, kalman, config, slots, position_xy, position_cov, valid,
-                            features, has_feature, now)
+                            features, has_feature, now, column)
     cost[forbidden] = np.inf
     matches, _, _ = assign(cost, np.inf)
     return matches, kind[matches[:, 0], matches[:, 1]]
+
+
+def colocated(table: GlobalTable, kalman: GroundKalmanCV, config: FusionConfig,
+              slots_a: IntArray, slots_b: IntArray) -> BoolArray:
+    """
+    Which pairs of global tracks look like one person seen by different cameras.
+
+    Parameters
+    ----------
+    table : GlobalTable
+        Predicted to the same time.
+    kalman : GroundKalmanCV
+        For the position gate.
+    config : FusionConfig
+        ``position_gate`` and ``overlap_max_cosine``.
+    slots_a : ndarray of int, shape (A,)
+        Global tracks with a position and an appearance.
+    slots_b : ndarray of int, shape (B,)
+        Others, likewise.
+
+    Returns
+    -------
+    ndarray of bool, shape (A, B)
+        Within the position gate under both covariances, within ``overlap_max_cosine`` in
+        appearance, and bound to disjoint sets of cameras.
+
+    """
+    if len(slots_a) == 0 or len(slots_b) == 0:
+        return np.zeros((len(slots_a), len(slots_b)), dtype=bool)
+    d2 = kalman.gating_distance(table.mean[slots_a], table.covariance[slots_a],
+                                table.mean[slots_b, :2], table.covariance[slots_b, :2, :2])
+    appearance = cosine_distance(table.appearance[slots_a], table.appearance[slots_b])
+    members_a = table.member_local[slots_a] != 0
+    members_b = table.member_local[slots_b] != 0
+    shared = (members_a.astype(np.int64) @ members_b.T.astype(np.int64)) > 0
+    return (d2 <= config.position_gate) & (appearance <= config.overlap_max_cosine) & ~shared
 
 
 def consistent(table: GlobalTable, kalman: GroundKalmanCV, config: FusionConfig,

@@ -47,6 +47,12 @@ class FusionConfig:
     overlap_max_gap : float
         Seconds: a global track detected this recently is associated by position (overlapping
         views); an older one only by handover (appearance and travel time).
+    merge_after : float
+        Seconds two global tracks seen by different cameras must stay together (within
+        ``position_gate`` of each other and ``overlap_max_cosine`` in appearance) before they
+        are taken for one person and merged into the older identity: the repair for a
+        person who entered two views at once, or whose first association failed. 0 turns
+        merging off.
     coast_max_age : float
         Seconds after its last detection that a global track is still reported (COASTING).
     handover_window : float
@@ -98,6 +104,7 @@ class FusionConfig:
     handover_min_radius: float = 2.0
     handover_spread: float = 3.0
     overlap_max_gap: float = 1.0
+    merge_after: float = 2.0
     coast_max_age: float = 2.0
     handover_window: float = 30.0
     camera_timeout: float = 2.0
@@ -136,8 +143,8 @@ class FusionConfig:
             if getattr(self, name) <= 0.0:
                 raise ValueError(f'{name} must be > 0, got {getattr(self, name)!r}')
         for name in ('measurement_std_floor', 'initial_velocity_std', 'handover_min_radius',
-                     'handover_spread',
-                     'overlap_max_gap', 'max_delay', 'max_clock_ahead', 'travel_weight'):
+                     'handover_spread', 'overlap_max_gap', 'merge_after', 'max_delay',
+                     'max_clock_ahead', 'travel_weight'):
             if getattr(self, name) < 0.0:
                 raise ValueError(f'{name} must be >= 0, got {getattr(self, name)!r}')
         if self.keep_position_gate < self.position_gate:

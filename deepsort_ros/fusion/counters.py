@@ -68,6 +68,9 @@ class FusionCounters:
         time after a gap), ``appearance_only`` (one side had no world position).
     new_globals : int
         Global tracks started.
+    merges : int
+        Global tracks found to be one person with an older one (seen together by different
+        cameras for ``merge_after``) and merged into it.
     deleted_globals : int
         Global tracks forgotten after the handover window.
     cameras : dict of str to CameraCounters
@@ -78,6 +81,7 @@ class FusionCounters:
     associations: Dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(ASSOCIATION_KINDS, 0))
     new_globals: int = 0
+    merges: int = 0
     deleted_globals: int = 0
     cameras: Dict[str, CameraCounters] = field(default_factory=dict)
 

@@ -87,6 +87,8 @@ class TrackFusion:
         self._time: Optional[float] = None
         self._encoder = self.config.encoder
         self._outputs: List[GlobalTrackOutput] = []
+        # (older id, younger id) -> (first, last) fusion time they were seen together.
+        self._together: Dict[Tuple[int, int], Tuple[float, float]] = {}
 
     # ---- queries --------------------------------------------------------------------------
 
@@ -286,7 +288,8 @@ class TrackFusion:
             forbidden = candidates[:, None] == broken_slot[rows][None, :]
             matches, kinds = association.associate(
                 table, self.kalman, cfg, candidates, position[rows], position_cov[rows],
-                batch.world_valid[rows], features[rows], has_feature[rows], now, forbidden)
+                batch.world_valid[rows], features[rows], has_feature[rows], now, column,
+                forbidden)
             for (k, m), kind in zip(matches.tolist(), kinds.tolist()):
                 slot, row = int(candidates[k]), int(rows[m])
                 self._bind(status, slot, int(batch.local_ids[row]))
@@ -300,6 +303,63 @@ class TrackFusion:
             slot_of_row[fresh] = self._start(status, batch, fresh, position, position_cov, now)
         self._correct(status, batch, slot_of_row, reacquired, position, position_cov, features,
                       has_feature, now, stamp)
+        if cfg.merge_after > 0.0:
+            self._merge_duplicates(status, slot_of_row[(slot_of_row >= 0) & batch.detected],
+                                   now)
+
+    def _merge_duplicates(self, status: CameraStatus, seen: IntArray, now: float) -> None:
+        """Merge global tracks that other cameras keep seeing where this camera sees one."""
+        cfg = self.config
+        table = self._table
+        self._together = {pair: span for pair, span in self._together.items()
+                          if now - span[1] <= cfg.overlap_max_gap}
+        slots = table.active
+        others = np.delete(table.member_seen[slots], status.index, axis=1)
+        live = (others.max(axis=1) >= now - cfg.overlap_max_gap if others.shape[1]
+                else np.zeros(len(slots), dtype=bool))
+        usable = table.has_position[slots] & table.has_appearance[slots]
+        slots_b = slots[live & usable & (table.member_local[slots, status.index] == 0)]
+        slots_a = seen[table.has_position[seen] & table.has_appearance[seen]]
+        together = association.colocated(table, self.kalman, cfg, slots_a, slots_b)
+        for i, j in zip(*np.nonzero(together)):
+            a, b = int(slots_a[i]), int(slots_b[j])
+            older, younger = sorted((a, b), key=lambda s: (table.first_time[s],
+                                                           table.global_id[s]))
+            pair = (int(table.global_id[older]), int(table.global_id[younger]))
+            first = self._together.get(pair, (now, now))[0]
+            self._together[pair] = (first, now)
+            # Earlier merges of this update may have changed either side.
+            if now - first >= cfg.merge_after and table.alive[older] and table.alive[younger] \
+                    and not np.any((table.member_local[older] != NO_LOCAL_ID)
+                                   & (table.member_local[younger] != NO_LOCAL_ID)):
+                self._merge(older, younger)
+                del self._together[pair]
+
+    def _merge(self, older: int, younger: int) -> None:
+        """Move the younger global track's local tracks and evidence into the older one."""
+        table = self._table
+        for status in self._cameras.cameras.values():
+            local_id = int(table.member_local[younger, status.index])
+            if local_id != NO_LOCAL_ID:
+                self._unbind(status, younger, local_id)
+                self._bind(status, older, local_id)
+        table.mean[[older]], table.covariance[[older]] = self.kalman.update(
+            table.mean[[older]], table.covariance[[older]], table.mean[[younger], :2],
+            table.covariance[[younger], :2, :2])
+        table.add_features(np.array([older]), table.appearance[[younger]], 0.5)
+        if table.last_xy_time[younger] > table.last_xy_time[older]:
+            table.last_xy[older] = table.last_xy[younger]
+            table.last_xy_time[older] = table.last_xy_time[younger]
+            table.last_velocity[older] = table.last_velocity[younger]
+        table.last_detected_time[older] = max(table.last_detected_time[older],
+                                              table.last_detected_time[younger])
+        table.member_seen[older] = np.maximum(table.member_seen[older], table.member_seen[younger])
+        seen_older = dict(table.last_seen[older])
+        for camera, stamp in table.last_seen[younger]:
+            table.seen(older, camera, max(stamp, seen_older.get(camera, stamp)))
+        self._slot_of.pop(int(table.global_id[younger]), None)
+        table.release(np.array([younger]))
+        self.counters.merges += 1
 
     def _drop_absent(self, status: CameraStatus, local_ids: IntArray) -> None:
         """Unbind the camera's local tracks that this update no longer reports."""
@@ -338,6 +398,7 @@ class TrackFusion:
         table.covariance[slots] = np.eye(4)
         for slot, global_id, row in zip(slots.tolist(), ids.tolist(), rows.tolist()):
             self._slot_of[global_id] = slot
+            table.uuid[slot] = identity_uuid(self.namespace, global_id)
             self._bind(status, slot, int(batch.local_ids[row]))
         self.counters.new_globals += len(rows)
         return slots
@@ -378,7 +439,7 @@ class TrackFusion:
         table.last_detected_time[slots] = np.maximum(table.last_detected_time[slots], stamp)
         table.member_seen[slots, status.index] = stamp
         for slot in slots.tolist():
-            table.last_seen[slot][status.name] = stamp
+            table.seen(slot, status.name, stamp)
 
     def _report(self, now: float) -> List[GlobalTrackOutput]:
         """Return the TRACKED and COASTING global tracks, by global id."""
@@ -397,12 +458,12 @@ class TrackFusion:
         covariance = table.covariance[slots]
         has_position = table.has_position[slots]
         nan2 = np.full(2, np.nan)
+        uuids = table.uuid
         return [GlobalTrackOutput(
-            global_id, identity_uuid(self.namespace, global_id),
+            global_id, uuids[slot],
             GlobalState.TRACKED if is_tracked else GlobalState.COASTING, now,
             mean[i, :2] if located else nan2, mean[i, 2:] if located else nan2,
-            covariance[i], located, tuple(table.members[slot].items()),
-            tuple(table.last_seen[slot].items()))
+            covariance[i], located, table.members[slot], table.last_seen[slot])
             for i, (slot, global_id, is_tracked, located) in enumerate(zip(
                 slots.tolist(), table.global_id[slots].tolist(), tracked.tolist(),
                 has_position.tolist()))]

@@ -9,7 +9,8 @@ the outputs carry; both are changed only through :meth:`GlobalTable.bind` and
 :meth:`GlobalTable.unbind`.
 """
 
-from typing import Dict, List, Optional
+from typing import Any, List, Optional, Tuple
+import uuid
 
 import numpy as np
 import numpy.typing as npt
@@ -47,8 +48,11 @@ class GlobalTable:
         Local id bound per camera column, 0 when none.
     member_seen : ndarray, shape (G, C)
         Last stamp at which that camera detected the track, -inf when never.
-    members, last_seen : list of dict
-        Per slot: camera name -> bound local id, camera name -> last detection stamp.
+    members, last_seen : list of tuple
+        Per slot, for the outputs: ``(camera, bound local id)`` and ``(camera, last detection
+        stamp)`` pairs, in order of first contact; remade only when they change.
+    uuid : list
+        Per slot, the global id's UUID (set by the caller when it starts the track).
 
     """
 
@@ -73,8 +77,9 @@ class GlobalTable:
         self.has_appearance = np.zeros(capacity, dtype=bool)
         self.member_local = np.zeros((capacity, self.num_cameras), dtype=np.int64)
         self.member_seen = np.full((capacity, self.num_cameras), -np.inf)
-        self.members: List[Dict[str, int]] = [{} for _ in range(capacity)]
-        self.last_seen: List[Dict[str, float]] = [{} for _ in range(capacity)]
+        self.members: List[Tuple[Tuple[str, int], ...]] = [()] * capacity
+        self.last_seen: List[Tuple[Tuple[str, float], ...]] = [()] * capacity
+        self.uuid: List[Optional[uuid.UUID]] = [None] * capacity
 
     def _grow(self, needed: int) -> None:
         old = {name: value for name, value in vars(self).items()
@@ -135,8 +140,8 @@ class GlobalTable:
         self.member_local[slots] = NO_LOCAL_ID
         self.member_seen[slots] = -np.inf
         for slot in slots.tolist():
-            self.members[slot] = {}
-            self.last_seen[slot] = {}
+            self.members[slot] = ()
+            self.last_seen[slot] = ()
         return slots
 
     def release(self, slots: IntArray) -> None:
@@ -146,12 +151,16 @@ class GlobalTable:
     def bind(self, slot: int, camera: str, column: int, local_id: int) -> None:
         """Record that camera ``camera`` (column ``column``) sees ``slot`` as ``local_id``."""
         self.member_local[slot, column] = local_id
-        self.members[slot][camera] = local_id
+        self.members[slot] = _with(self.members[slot], camera, local_id)
 
     def unbind(self, slot: int, camera: str, column: int) -> None:
         """Forget camera ``camera``'s local track of ``slot`` (its last detection stays)."""
         self.member_local[slot, column] = NO_LOCAL_ID
-        self.members[slot].pop(camera, None)
+        self.members[slot] = tuple(pair for pair in self.members[slot] if pair[0] != camera)
+
+    def seen(self, slot: int, camera: str, stamp: float) -> None:
+        """Record that ``camera`` detected ``slot`` at ``stamp`` (for the outputs)."""
+        self.last_seen[slot] = _with(self.last_seen[slot], camera, stamp)
 
     def add_features(self, slots: IntArray, features: npt.NDArray[np.float32],
                      alpha: float) -> None:
@@ -176,3 +185,11 @@ class GlobalTable:
         norms = np.linalg.norm(blended.astype(np.float64), axis=1, keepdims=True)
         self.appearance[slots] = (blended / np.maximum(norms, 1e-12)).astype(np.float32)
         self.has_appearance[slots] = True
+
+
+def _with(pairs: Tuple[Tuple[str, Any], ...], key: str, value: Any) -> Tuple[Tuple[str, Any], ...]:
+    """Return ``pairs`` with ``key`` set to ``value`` (in place if present, else appended)."""
+    for i, (name, _) in enumerate(pairs):
+        if name == key:
+            return pairs[:i] + ((key, value),) + pairs[i + 1:]
+    return pairs + ((key, value),)

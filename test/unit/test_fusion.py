@@ -433,3 +433,29 @@ def test_ids_are_never_reused():
                             received_s=3.0 * k)
         seen |= {o.global_id for o in out}
     assert len(seen) == 5
+
+
+def test_two_identities_of_one_person_seen_together_are_merged():
+    fusion = TrackFusion(FusionConfig(merge_after=1.0))
+    outputs = []
+    for k in range(40):
+        t = 0.1 * k
+        fusion.update('a', t, batch([(1, (0, 0), (0, 0), look(1))]))
+        # b's first second is 4 m off (a bad pose estimate at start), then right.
+        offset = 4.0 if t < 1.0 else 0.0
+        outputs.append(fusion.update('b', t + 0.05,
+                                     batch([(2, (offset, 0.1), (0, 0), look(1))])))
+    assert fusion.counters.merges == 1
+    assert fusion.global_id_of('b', 2) == fusion.global_id_of('a', 1) == 1
+    assert [len(o) for o in outputs[:10]] == [2] * 10 and len(outputs[-1]) == 1
+    assert dict(outputs[-1][0].members) == {'a': 1, 'b': 2}
+
+
+def test_two_people_side_by_side_in_different_cameras_are_not_merged():
+    fusion = TrackFusion(FusionConfig(merge_after=0.5))
+    for k in range(40):
+        t = 0.1 * k
+        fusion.update('a', t, batch([(1, (0, 0), (0, 0), look(1))]))
+        fusion.update('b', t + 0.05, batch([(2, (0.3, 0), (0, 0), look(2))]))
+    assert fusion.counters.merges == 0
+    assert len(fusion.tracks) == 2
