@@ -82,12 +82,20 @@ class MultiCameraScores:
         Each camera alone, with the ids of the results given.
     mean_camera_idf1 : float
         Mean of the per-camera IDF1.
+    purity : float
+        Over all cameras, the share of matched result rows whose id's most frequent gt
+        identity is theirs: 1 when no result id covers two people (merging people raises
+        transition keep rates; this shows it).
+    completeness : float
+        The share of matched gt rows whose identity's most frequent result id is theirs.
 
     """
 
     union: MotScores
     per_camera: Dict[str, MotScores]
     mean_camera_idf1: float
+    purity: float
+    completeness: float
 
 
 def offset_rows(rows_by_camera: Rows, cameras: Sequence[str], stride: int) -> FloatArray:
@@ -153,7 +161,22 @@ def evaluate_multicamera(gt_by_camera: Rows, results_by_camera: Rows,
     results = offset_rows(results_by_camera, cameras, stride)
     union = evaluate_mot(gt, results, iou_threshold)
     mean = float(np.mean([s.idf1 for s in per_camera.values()])) if per_camera else 0.0
-    return MultiCameraScores(union, per_camera, mean)
+    pairs = [(g, r) for matched in match_identities(gt, results, iou_threshold).values()
+             for g, r in matched.items()]
+    return MultiCameraScores(union, per_camera, mean, _majority_share([r for _, r in pairs],
+                                                                      [g for g, _ in pairs]),
+                             _majority_share([g for g, _ in pairs], [r for _, r in pairs]))
+
+
+def _majority_share(keys: List[int], values: List[int]) -> float:
+    """Return the share of pairs whose value is its key's most frequent value (NaN if none)."""
+    if not keys:
+        return float('nan')
+    counts: Dict[int, Dict[int, int]] = {}
+    for key, value in zip(keys, values):
+        counts.setdefault(key, {}).setdefault(value, 0)
+        counts[key][value] += 1
+    return sum(max(c.values()) for c in counts.values()) / len(keys)
 
 
 def match_identities(gt_rows: FloatArray, result_rows: FloatArray,

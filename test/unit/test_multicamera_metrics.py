@@ -93,3 +93,13 @@ def test_first_seen_by_two_cameras_at_once_is_one_transition_into_each():
                                                  b=[rows(range(1, 5), 3)]), FPS)
     assert [(t.to_camera, t.frame, t.kept) for t in transitions] == [
         ('a', 1, True), ('b', 1, True)]
+
+
+def test_purity_shows_merged_people_and_completeness_split_ones():
+    gt = cameras(a=[rows(range(1, 11), 1)], b=[rows(range(1, 11), 2)])
+    merged = evaluate_multicamera(gt, cameras(a=[rows(range(1, 11), 5)],
+                                              b=[rows(range(1, 11), 5)]))
+    assert merged.purity == pytest.approx(0.5) and merged.completeness == pytest.approx(1.0)
+    split = evaluate_multicamera(gt, cameras(a=[rows(range(1, 6), 5), rows(range(6, 11), 6)],
+                                             b=[rows(range(1, 11), 7)]))
+    assert split.purity == pytest.approx(1.0) and split.completeness == pytest.approx(0.75)
