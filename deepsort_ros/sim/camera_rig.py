@@ -35,11 +35,12 @@ Layouts (:func:`overlap_rig`, :func:`gap_rig`): two cameras, ``left`` and ``righ
 ``overlap``: each 460 px wide (60% of the frame), looking at real columns 230 and 538 at
 t = 0, so they share the middle 20% (columns 308-460). ``gap``: each 284 px wide (37%),
 looking at columns 142 and 626, so columns 284-484 (26% of the frame) are seen by neither:
-people need 2.6-8 s to cross it. ``left`` sweeps roll/pitch/yaw at 2/3/4 deg/s (turning at
-1/1.5/2 deg) and keeps every frame (7 fps); ``right`` sweeps at -3/2/-5 deg/s (turning at
-1.5/1/2 deg) and drops every third frame (4.67 fps). Projected back to the ground through each
-camera's own pose, the bottom-centres of its warped gt boxes land a median 5-7 cm from
-PETS09's world positions, and 7 cm from the other camera's (overlap layout).
+people take 2.6-8.6 s (median 5.7 s) from one view to the other. ``left`` sweeps
+roll/pitch/yaw at 2/3/4 deg/s (turning at 1/1.5/2 deg) and keeps every frame (7 fps);
+``right`` sweeps at -3/2/-5 deg/s (turning at 1.5/1/2 deg) and drops every third frame
+(4.67 fps). Projected back to the ground through each camera's own pose, the bottom-centres
+of its warped gt boxes land a median 5-7 cm from PETS09's world positions, and 7 cm from the
+other camera's (overlap layout).
 
 Everything a tracker node per camera needs is here: :attr:`RigView.intrinsics` and
 :attr:`RigView.camera` (its camera_info), the image size, the extrinsic
