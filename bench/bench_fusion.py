@@ -145,7 +145,7 @@ def track_camera(view: RigView, det: np.ndarray, features: np.ndarray, info: Any
         tracks = tracker.update(det[rows, 2:6], det[rows, 6], None, features[rows], t, motion)
         previous = t
         batch = batch_from_tracker(tracks, view.camera, ego.camera_pose_at(t), 0.0,
-                                   encoder, source_id=view.name)
+                                   encoder, source_id=view.name, world_frame='odom')
         shown = [(tr.track_id, tr.box_tlwh) for tr in tracks if tr.state is TrackState.CONFIRMED]
         updates.append(CameraFrame(frame, t, batch, shown))
     return updates

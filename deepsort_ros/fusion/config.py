@@ -92,6 +92,9 @@ class FusionConfig:
     encoder : str
         The Re-ID encoder (name and weights digest) whose features are compared; '' takes
         the first one seen. Features of any other encoder are refused.
+    world_frame : str
+        The frame all ground positions must be in; '' takes the first one named. Positions
+        in another frame are refused (those tracks go on by appearance only).
 
     """
 
@@ -119,6 +122,7 @@ class FusionConfig:
     feature_ema_alpha: float = 0.9
     max_position: float = 1e4
     encoder: str = ''
+    world_frame: str = ''
 
     def __post_init__(self) -> None:
         """Check every value; raise ValueError naming the setting and the allowed range."""

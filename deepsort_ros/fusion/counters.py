@@ -34,7 +34,8 @@ class CameraCounters:
     refused : dict of str to int
         Whole updates refused (``bad_stamp``, ``duplicate_name``, ``stamp_backwards``,
         ``clock_ahead``, ``too_late``) and rows or features refused (``bad_pose``,
-        ``bad_velocity``, ``bad_feature``, ``feature_length``, ``encoder_mismatch``,
+        ``world_frame_mismatch``, ``bad_velocity``, ``bad_feature``, ``feature_length``,
+        ``encoder_mismatch``,
         ``duplicate_local_id``, ``bad_local_id``), by reason.
 
     """

@@ -70,7 +70,7 @@ def ground_tracks(tracks: Sequence[TrackOutput], camera: 'PinholeCamera',
 
 def batch_from_tracker(tracks: Sequence[TrackOutput], camera: Optional['PinholeCamera'],
                        pose_world_camera: Optional['Pose'], ground_height: float = 0.0,
-                       encoder: str = '', source_id: str = '',
+                       encoder: str = '', source_id: str = '', world_frame: str = '',
                        config: Optional['GroundProjectionConfig'] = None) -> CameraBatch:
     """
     Make the fusion input of one camera update from the core tracker's output.
@@ -89,6 +89,8 @@ def batch_from_tracker(tracks: Sequence[TrackOutput], camera: Optional['PinholeC
         Name and weights digest of the encoder behind the tracks' features.
     source_id : str
         The tracker run's identity (its track-UUID namespace).
+    world_frame : str
+        Frame of ``pose_world_camera`` (the node's ``world_frame_id``).
     config : GroundProjectionConfig, optional
         Range and horizon limits of the projection.
 
@@ -100,7 +102,7 @@ def batch_from_tracker(tracks: Sequence[TrackOutput], camera: Optional['PinholeC
     """
     kept = [t for t in tracks if t.state in (TrackState.CONFIRMED, TrackState.COASTING)]
     if not kept:
-        return CameraBatch.empty(encoder, source_id)
+        return CameraBatch.empty(encoder, source_id, world_frame)
     n = len(kept)
     if camera is not None and pose_world_camera is not None:
         ground = ground_tracks(kept, camera, pose_world_camera, ground_height, config)
@@ -120,4 +122,4 @@ def batch_from_tracker(tracks: Sequence[TrackOutput], camera: Optional['PinholeC
     return CameraBatch(np.array([t.track_id for t in kept], dtype=np.int64),
                        np.array([t.state is TrackState.CONFIRMED for t in kept]),
                        position, position_cov, velocity, velocity_cov, valid, features, encoder,
-                       source_id)
+                       source_id, world_frame)

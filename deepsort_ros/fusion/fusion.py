@@ -68,6 +68,9 @@ class TrackFusion:
     (``stamp_backwards``). The first sender of a camera name owns it; another sender under the
     same name is refused (``duplicate_name``) until the owner has been silent for
     ``camera_timeout``, then takes the name over with fresh bindings (a restarted tracker).
+    Ground positions must all be in one frame (``FusionConfig.world_frame``, else the first
+    one named): a camera reporting another frame is tracked by appearance only and counted
+    (``world_frame_mismatch``).
 
     """
 
@@ -86,6 +89,7 @@ class TrackFusion:
         self._next_id = 1
         self._time: Optional[float] = None
         self._encoder = self.config.encoder
+        self._world_frame = self.config.world_frame
         self._outputs: List[GlobalTrackOutput] = []
         # (older id, younger id) -> (first, last) fusion time they were seen together.
         self._together: Dict[Tuple[int, int], Tuple[float, float]] = {}
@@ -106,6 +110,11 @@ class TrackFusion:
     def encoder(self) -> str:
         """Return the encoder whose features are compared ('' until one is seen)."""
         return self._encoder
+
+    @property
+    def world_frame(self) -> str:
+        """Return the frame of the ground positions ('' until a camera names one)."""
+        return self._world_frame
 
     @property
     def cameras(self) -> List[str]:
@@ -172,7 +181,8 @@ class TrackFusion:
             status.last_stamp = None
             camera_counters.takeovers += 1
         clean = sanitise(batch, self._encoder, self._table.feature_dim,
-                         self.config.max_position, self.config.initial_velocity_std)
+                         self.config.max_position, self.config.initial_velocity_std,
+                         self._world_frame)
         for why, count in clean.refused.items():
             camera_counters.refuse(why, count)
         self._fix_encoder(clean)
@@ -194,7 +204,9 @@ class TrackFusion:
     # ---- the steps of an update -----------------------------------------------------------
 
     def _fix_encoder(self, clean: SanitisedBatch) -> None:
-        """Take the first encoder and feature length seen as the fusion's."""
+        """Take the first encoder, feature length and world frame seen as the fusion's."""
+        if not self._world_frame and np.any(clean.batch.world_valid):
+            self._world_frame = clean.batch.world_frame
         features = clean.batch.features
         if features is None or not np.any(clean.has_feature):
             return

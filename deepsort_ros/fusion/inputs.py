@@ -89,6 +89,9 @@ class CameraBatch:
     source_id : str
         Identity of the sending tracker run (its track-UUID namespace): two senders using one
         camera name are told apart by it; '' when unknown.
+    world_frame : str
+        Frame of the ground positions (``TrackArray.world_frame_id``); positions in another
+        frame than the fusion's are not used. '' when unknown (trusted).
 
     """
 
@@ -102,6 +105,7 @@ class CameraBatch:
     features: Optional[npt.NDArray[np.float32]] = None
     encoder: str = ''
     source_id: str = ''
+    world_frame: str = ''
 
     def __post_init__(self) -> None:
         """Check shapes (ValueError) and store arrays of the documented dtypes."""
@@ -125,23 +129,24 @@ class CameraBatch:
             if features.ndim != 2 or len(features) != n:
                 raise ValueError(f'features must have shape ({n}, D), got {features.shape}')
             object.__setattr__(self, 'features', features)
-        if not isinstance(self.encoder, str) or not isinstance(self.source_id, str):
-            raise ValueError('encoder and source_id must be strings')
+        if not all(isinstance(v, str) for v in (self.encoder, self.source_id, self.world_frame)):
+            raise ValueError('encoder, source_id and world_frame must be strings')
 
     def __len__(self) -> int:
         """Return the number of tracks."""
         return len(self.local_ids)
 
     @classmethod
-    def empty(cls, encoder: str = '', source_id: str = '') -> 'CameraBatch':
+    def empty(cls, encoder: str = '', source_id: str = '',
+              world_frame: str = '') -> 'CameraBatch':
         """Return a batch without tracks (a camera that sees nobody)."""
         return cls(np.zeros(0, np.int64), np.zeros(0, bool), np.zeros((0, 2)),
                    np.zeros((0, 2, 2)), np.zeros((0, 2)), np.zeros((0, 2, 2)),
-                   np.zeros(0, bool), None, encoder, source_id)
+                   np.zeros(0, bool), None, encoder, source_id, world_frame)
 
     @classmethod
     def from_tracks(cls, tracks: Sequence[CameraTrack], encoder: str = '',
-                    source_id: str = '') -> 'CameraBatch':
+                    source_id: str = '', world_frame: str = '') -> 'CameraBatch':
         """
         Stack :class:`CameraTrack` rows; TENTATIVE and DELETED ones are left out.
 
@@ -153,6 +158,8 @@ class CameraBatch:
             See the class attributes.
         source_id : str
             See the class attributes.
+        world_frame : str
+            See the class attributes.
 
         Returns
         -------
@@ -163,7 +170,7 @@ class CameraBatch:
         """
         kept = [t for t in tracks if t.state in (TrackState.CONFIRMED, TrackState.COASTING)]
         if not kept:
-            return cls.empty(encoder, source_id)
+            return cls.empty(encoder, source_id, world_frame)
         nan2, nan22 = np.full(2, np.nan), np.full((2, 2), np.nan)
 
         def stack(name: str, missing: npt.NDArray[np.float64]) -> FloatArray:
@@ -185,7 +192,7 @@ class CameraBatch:
                    stack('position_xy', nan2), stack('position_cov', nan22),
                    stack('velocity_xy', nan2), stack('velocity_cov', nan22),
                    np.array([bool(t.world_valid) and t.position_xy is not None
-                             for t in kept]), features, encoder, source_id)
+                             for t in kept]), features, encoder, source_id, world_frame)
 
 
 @dataclass(frozen=True, eq=False)
@@ -202,7 +209,9 @@ class SanitisedBatch:
     refused : dict of str to int
         What was refused, by reason: ``bad_pose`` (world-valid rows with a non-finite, absurd
         or not positive semi-definite position or covariance; they continue without a world
-        estimate), ``bad_velocity``, ``bad_feature`` (non-finite rows), ``feature_length``
+        estimate), ``world_frame_mismatch`` (positions in another frame than the fusion's: the
+        batch continues without world estimates), ``bad_velocity``, ``bad_feature``
+        (non-finite rows), ``feature_length``
         and ``encoder_mismatch`` (all features of the batch dropped), ``duplicate_local_id``
         (rows dropped), ``bad_local_id`` (ids <= 0, rows dropped).
 
@@ -214,7 +223,8 @@ class SanitisedBatch:
 
 
 def sanitise(batch: CameraBatch, encoder: str, feature_dim: Optional[int],
-             max_position: float, fallback_velocity_std: float) -> SanitisedBatch:
+             max_position: float, fallback_velocity_std: float,
+             world_frame: str = '') -> SanitisedBatch:
     """
     Flag and repair a batch's bad values; drop features the fusion must not compare.
 
@@ -230,6 +240,8 @@ def sanitise(batch: CameraBatch, encoder: str, feature_dim: Optional[int],
         Metres; larger positions are bad data.
     fallback_velocity_std : float
         m/s given to velocities that were bad.
+    world_frame : str
+        The fusion's world frame ('' when none fixed yet: any is accepted).
 
     Returns
     -------
@@ -246,6 +258,9 @@ def sanitise(batch: CameraBatch, encoder: str, feature_dim: Optional[int],
     pos, pos_cov = batch.position_xy[keep], batch.position_cov[keep]
     vel, vel_cov = batch.velocity_xy[keep].copy(), batch.velocity_cov[keep].copy()
     valid = batch.world_valid[keep].copy()
+    if world_frame and batch.world_frame and batch.world_frame != world_frame:
+        count('world_frame_mismatch', 1)
+        valid[:] = False
     good_pose = (np.all(np.isfinite(pos), axis=1) & np.all(np.abs(pos) <= max_position, axis=1)
                  & _positive_semidefinite(pos_cov))
     count('bad_pose', np.sum(valid & ~good_pose))
@@ -259,7 +274,7 @@ def sanitise(batch: CameraBatch, encoder: str, feature_dim: Optional[int],
     pos_cov = np.where(valid[:, None, None], pos_cov, np.nan)
     features, has_feature = _usable_features(batch, keep, encoder, feature_dim, count)
     clean = CameraBatch(batch.local_ids[keep], batch.detected[keep], pos, pos_cov, vel, vel_cov,
-                        valid, features, batch.encoder, batch.source_id)
+                        valid, features, batch.encoder, batch.source_id, batch.world_frame)
     return SanitisedBatch(clean, has_feature, refused)
 
 

@@ -459,3 +459,18 @@ def test_two_people_side_by_side_in_different_cameras_are_not_merged():
         fusion.update('b', t + 0.05, batch([(2, (0.3, 0), (0, 0), look(2))]))
     assert fusion.counters.merges == 0
     assert len(fusion.tracks) == 2
+
+
+def test_positions_in_another_world_frame_are_refused():
+    fusion = TrackFusion()
+    for k in range(10):
+        fusion.update('a', 0.1 * k, CameraBatch.from_tracks(
+            [CameraTrack(1, TrackState.CONFIRMED, np.zeros(2), 0.04 * np.eye(2), np.zeros(2),
+                         0.05 * np.eye(2), True, None)], ENCODER, world_frame='map'))
+        # Another robot's odometry frame: the same numbers mean another place.
+        fusion.update('b', 0.1 * k + 0.05, CameraBatch.from_tracks(
+            [CameraTrack(2, TrackState.CONFIRMED, np.zeros(2), 0.04 * np.eye(2), np.zeros(2),
+                         0.05 * np.eye(2), True, None)], ENCODER, world_frame='robot2/odom'))
+    assert fusion.world_frame == 'map'
+    assert fusion.counters.camera('b').refused == {'world_frame_mismatch': 10}
+    assert fusion.global_id_of('a', 1) != fusion.global_id_of('b', 2)
