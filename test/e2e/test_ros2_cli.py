@@ -128,15 +128,17 @@ def test_topic_echo_and_hz_param_get_and_set(ros_domain_id):
         assert harness.wait_for_tracker(WAIT_S)
         echo = subprocess.Popen([ROS2, 'topic', 'echo', '--once', '--no-daemon', tracks,
                                  'deepsort_ros_msgs/msg/TrackArray'],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env=dict(os.environ, PYTHONUNBUFFERED='1'))
         hz = subprocess.Popen([ROS2, 'topic', 'hz', '--window', '5', tracks],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              start_new_session=True)
+                              start_new_session=True,
+                              env=dict(os.environ, PYTHONUNBUFFERED='1'))
         time.sleep(3.0)  # both subscribed before the frames come (discovery takes a moment)
-        for start in range(3):
-            _play(harness, 10, 1_000_000_000_000 + start * 10 * FRAME_NS)
-            if echo.poll() is not None:
-                break
+        # Ten frames a second for five seconds: hz reports once a second.
+        for frame in range(50):
+            _play(harness, 1, 1_000_000_000_000 + frame * FRAME_NS)
+            time.sleep(0.1)
         echoed = echo.communicate(timeout=CLI_TIMEOUT_S)[0]
         os.killpg(hz.pid, signal.SIGINT)
         rates = hz.communicate(timeout=CLI_TIMEOUT_S)[0]
