@@ -103,6 +103,8 @@ class DiagnosticsCollector:
         Input rates by stream (:data:`STREAMS`).
     frames_dropped_overload : int
         Paired frames the node dropped because the tracker was busy.
+    extrinsic_source : str
+        Where the camera extrinsic comes from: the parameters, TF, or TF gone stale.
 
     """
 
@@ -113,6 +115,7 @@ class DiagnosticsCollector:
         self.ego_motion_mode = ego_motion_mode
         self.rates = {stream: RateMeter() for stream in STREAMS}
         self.frames_dropped_overload = 0
+        self.extrinsic_source = 'parameters base_to_camera_xyz/rpy'
 
     def received(self, stream: str, now: Optional[float] = None) -> None:
         """Count one message of ``stream`` for its rate."""
@@ -157,6 +160,7 @@ class DiagnosticsCollector:
             ('ego-motion mode', self.ego_motion_mode),
             ('ego-motion sources', ', '.join(f'{k}: {v}' for k, v in sources)),
             ('ego-motion last reason', stats.ego_motion_reason),
+            ('camera extrinsic', self.extrinsic_source),
             ('tracks', len(pipeline.tracker.tracks)),
             ('last error', stats.last_error),
         ]

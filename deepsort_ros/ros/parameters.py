@@ -86,8 +86,10 @@ class NodeConfig:
         OPTICAL_RPY, 'roll, pitch, yaw of the camera optical frame in the base frame, rad '
         '(default: camera looking forward along base x)')
     extrinsic_from_tf: bool = _param(False, 'look the camera optical frame up in TF, relative to '
-                                     'the base frame (needs tf2_ros); base_to_camera_* are '
-                                     'used until the transform is found')
+                                     'the base frame (needs tf2_ros), every second; '
+                                     'base_to_camera_* are used until it is found, the last '
+                                     'transform when TF stops answering (diagnostics: '
+                                     '"camera extrinsic")')
     base_frame_id: str = _param('', 'base frame of the TF lookup; empty: the odometry child '
                                 'frame')
     use_ground_plane: bool = _param(True, 'use the ground plane z = ground_height (odometry '

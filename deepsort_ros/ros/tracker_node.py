@@ -27,7 +27,7 @@ from typing import Any, Callable, Deque, List, Optional
 from deepsort_ros.ros import parameters as nc
 from deepsort_ros.ros.diagnostics import DiagnosticsCollector
 from deepsort_ros.ros.images import bgr_to_image_msg
-from deepsort_ros.ros.messages import (diagnostics_to_msg, MarkerBuilder,
+from deepsort_ros.ros.messages import (diagnostics_to_msg, MarkerBuilder, stamp_to_ns,
                                        transform_to_xyz_quaternion)
 from deepsort_ros.ros.pairing import PairedFrame
 from deepsort_ros.ros.pipeline import FrameResult, load_encoder, TrackingPipeline
@@ -51,6 +51,7 @@ from visualization_msgs.msg import MarkerArray
 
 LOG_THROTTLE_S = 5.0
 TF_LOOKUP_PERIOD_S = 1.0
+TF_STALE_S = 5.0  # a stamped transform older than this has stopped coming
 # One thread per callback group (input, processing, timers) and one for the default group's
 # lifecycle and parameter services, so that no group waits for a thread.
 EXECUTOR_THREADS = 4
@@ -81,7 +82,7 @@ class TrackerNode(LifecycleNode):
         super().__init__(nc.NODE_NAME, **kwargs)
         self._declare_parameters()
         self.pipeline: Optional[TrackingPipeline] = None
-        self._subscriptions: List[Any] = []
+        self._input_subscriptions: List[Any] = []
         self._input_group = MutuallyExclusiveCallbackGroup()
         self._processing_group = MutuallyExclusiveCallbackGroup()
         self._timer_group = MutuallyExclusiveCallbackGroup()
@@ -158,6 +159,7 @@ class TrackerNode(LifecycleNode):
             self.get_logger().info(
                 f'Re-ID encoder: {encoder_name} on {encoder_device}')
         self._tf_buffer = None
+        self._tf_found_at: Optional[float] = None
         if config.extrinsic_from_tf:
             try:
                 import tf2_ros
@@ -200,7 +202,7 @@ class TrackerNode(LifecycleNode):
         self._frames = deque(maxlen=config.max_queued_frames)
         self._frame_ready = self.create_guard_condition(self._on_frame_ready,
                                                         callback_group=processing)
-        self._subscriptions = [
+        self._input_subscriptions = [
             image_sub,
             self.create_subscription(Detection2DArray, config.detections_topic,
                                      self._on_detections, 10, callback_group=inputs),
@@ -223,9 +225,9 @@ class TrackerNode(LifecycleNode):
             if self._tf_buffer is not None else None
         self.get_logger().info(
             f'listening to {image_sub.topic_name} ({image_sub.msg_type.__name__}), '
-            f'{self._subscriptions[1].topic_name} (vision_msgs/Detection2DArray), '
-            f'{self._subscriptions[2].topic_name} (CameraInfo), '
-            f'{self._subscriptions[3].topic_name} (Odometry); publishing '
+            f'{self._input_subscriptions[1].topic_name} (vision_msgs/Detection2DArray), '
+            f'{self._input_subscriptions[2].topic_name} (CameraInfo), '
+            f'{self._input_subscriptions[3].topic_name} (Odometry); publishing '
             f'{self._tracks_pub.topic_name} (deepsort_ros_msgs/TrackArray), '
             f'{self._markers_pub.topic_name}, {self._annotated_pub.topic_name}, '
             f'{self._target_pub.topic_name}, /diagnostics; ego-motion: {config.ego_motion_mode}')
@@ -233,9 +235,9 @@ class TrackerNode(LifecycleNode):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Unsubscribe, and drop the frames not tracked yet."""
-        for sub in self._subscriptions:
+        for sub in self._input_subscriptions:
             self.destroy_subscription(sub)
-        self._subscriptions = []
+        self._input_subscriptions = []
         self.destroy_service(self._select_srv)
         self.destroy_timer(self._diagnostics_timer)
         if self._tf_timer is not None:
@@ -342,6 +344,9 @@ class TrackerNode(LifecycleNode):
     # ---- timer group: the extrinsic from TF (where tf2_ros exists), diagnostics ------------
 
     def _lookup_extrinsic(self) -> None:
+        # Looked up every TF_LOOKUP_PERIOD_S, so a moving mount (pan-tilt) is followed. Until
+        # TF answers, base_to_camera_xyz/rpy are used; when it stops answering, the last
+        # transform it gave is kept and diagnostics say since when.
         pipeline = self.pipeline
         base = self.config.base_frame_id or (pipeline.base_frame if pipeline else '')
         camera = self.config.camera_frame_id or (pipeline.camera_frame if pipeline else '')
@@ -350,15 +355,31 @@ class TrackerNode(LifecycleNode):
         try:
             transform = self._tf_buffer.lookup_transform(base, camera, Time())
             translation, quaternion = transform_to_xyz_quaternion(transform)
+            # tf2 answers with the newest transform it has, however old: a dynamic one
+            # (stamped; a static one has stamp 0) unheard of for TF_STALE_S has stopped.
+            stamp_ns = stamp_to_ns(transform.header.stamp)
+            age_s = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
+            if stamp_ns > 0 and age_s > TF_STALE_S:
+                raise LookupError(f'the newest transform is {age_s:.1f} s old')
         except Exception as error:  # noqa: B902 - tf2 lookup errors are several classes
-            self._log_throttled('warn', f'no TF {base} -> {camera} yet ({error}); using '
-                                'base_to_camera_xyz/rpy')
+            if self._tf_found_at is None:
+                self._diagnostics.extrinsic_source = (
+                    f'parameters base_to_camera_xyz/rpy (no TF {base} -> {camera} yet)')
+                self._log_throttled('warn', f'no TF {base} -> {camera} yet ({error}); using '
+                                    'base_to_camera_xyz/rpy', key='tf missing')
+            else:
+                age = time.monotonic() - self._tf_found_at
+                self._diagnostics.extrinsic_source = (
+                    f'TF {base} -> {camera} stale: last answered {age:.0f} s ago, kept')
+                self._log_throttled('warn', f'TF {base} -> {camera} stopped answering '
+                                    f'({error}); keeping the last transform', key='tf stale')
             return
+        if self._tf_found_at is None:
+            self.get_logger().info(f'camera extrinsic from TF {base} -> {camera}: '
+                                   f'{translation.round(3).tolist()}')
+        self._tf_found_at = time.monotonic()
+        self._diagnostics.extrinsic_source = f'TF {base} -> {camera}'
         pipeline.set_extrinsic(translation, quaternion)
-        self.get_logger().info(f'camera extrinsic from TF {base} -> {camera}: '
-                               f'{translation.round(3).tolist()}')
-        self.destroy_timer(self._tf_timer)  # extrinsics are static; looked up once
-        self._tf_timer = None
 
     # ---- single-object mode (processing group: serialised with tracking) --------------------
 
@@ -394,9 +415,9 @@ class TrackerNode(LifecycleNode):
                 math.isfinite(msg.point.y):
             self.pipeline.tracker.select_target(point_xy=(msg.point.x, msg.point.y))
 
-    def _log_throttled(self, level: str, text: str) -> None:
+    def _log_throttled(self, level: str, text: str, key: Optional[str] = None) -> None:
         now = time.monotonic()
-        key = text[:60]
+        key = key or text[:60]
         if now - self._last_log.get(key, -math.inf) < LOG_THROTTLE_S:
             return
         self._last_log[key] = now
