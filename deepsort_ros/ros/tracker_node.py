@@ -446,22 +446,27 @@ def _warn_about_small_dds_segments(node: TrackerNode) -> None:
 
 
 def main(args: Optional[List[str]] = None) -> int:
-    """Run the tracker node until shutdown (Ctrl-C)."""
+    """Run the tracker node until shutdown (Ctrl-C), also when Ctrl-C comes during start-up."""
     rclpy.init(args=args)
-    node = TrackerNode()
-    _warn_about_small_dds_segments(node)
-    executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
-    executor.add_node(node)
+    node: Optional[TrackerNode] = None
+    executor: Optional[MultiThreadedExecutor] = None
     try:
+        node = TrackerNode()
+        _warn_about_small_dds_segments(node)
+        executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
+        executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         # Ctrl-C in a terminal reaches the whole process group and ros2 launch forwards one
-        # more: a second SIGINT must not interrupt the teardown with a traceback.
+        # more: a second SIGINT must not interrupt the teardown (or the interpreter's exit)
+        # with a traceback.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        executor.shutdown()
-        node.destroy_node()
+        if executor is not None:
+            executor.shutdown()
+        if node is not None:
+            node.destroy_node()
         rclpy.try_shutdown()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     return 0
