@@ -53,6 +53,10 @@ def test_demo_writes_video_sheet_tracks_bag_and_report(video, tmp_path):
     report = json.loads((out / 'report.json').read_text())
     assert report['frames_published'] == report['frames_tracked'] == FRAMES, printed[-4000:]
     assert 'frames tracked: 8' in (out / 'report.md').read_text()
+    # The stand-in detector was trained on frames 1-400: the demo tracks frames after them.
+    assert 'frames 401-408' in report['facts']['input'] and 'held out' in report['facts']
+    identities = len(set(load_mot_rows(out / 'tracks.txt')[:, 1].astype(int)))
+    assert report['facts']['identities'].startswith(f'{identities} confirmed (ids 1..')
     capture = cv2.VideoCapture(str(out / 'annotated.mp4'))
     shown = 0
     while capture.read()[0]:
