@@ -11,6 +11,7 @@ from pathlib import Path
 import shutil
 import subprocess
 import tempfile
+import time
 from typing import Optional
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -20,6 +21,7 @@ VIDEO_SIZE_BYTES = 8_131_690
 DEB_PACKAGE = 'opencv-doc'
 DEB_MEMBER = Path('usr/share/doc/opencv-doc/examples/data/vtest.avi')
 FETCH_TIMEOUT_S = 600.0
+DEB_SIZE_BYTES = 95_715_012  # opencv-doc 4.6.0 in Debian 12; only the progress bar uses it
 
 
 class DataFetchError(RuntimeError):
@@ -30,20 +32,38 @@ def _valid(path: Path) -> bool:
     return path.is_file() and path.stat().st_size == VIDEO_SIZE_BYTES
 
 
-def _run(command: list, cwd: Path, what: str) -> None:
+def _run(command: list, cwd: Path, what: str, expected_bytes: int = 0) -> None:
+    """Run a command in ``cwd``; with ``expected_bytes``, show the bytes it wrote there."""
+    from tqdm import tqdm
+
     try:
-        result = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
-                                timeout=FETCH_TIMEOUT_S)
+        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
     except FileNotFoundError:
         raise DataFetchError(
             f'cannot fetch the PETS09 video: {command[0]} is not installed (it comes with '
             f'Debian/Ubuntu); copy {VIDEO_NAME} ({VIDEO_SIZE_BYTES} bytes) from the OpenCV '
             f'samples/data into the cache folder instead') from None
-    except subprocess.TimeoutExpired:
-        raise DataFetchError(f'{what} took longer than {FETCH_TIMEOUT_S:.0f} s') from None
-    if result.returncode != 0:
-        detail = (result.stderr or result.stdout).strip().splitlines()
-        raise DataFetchError(f'{what} failed (exit {result.returncode}): '
+    deadline = time.monotonic() + FETCH_TIMEOUT_S
+    with tqdm(total=expected_bytes or None, desc=f'{what} (once)', unit='B', unit_scale=True,
+              disable=not expected_bytes) as bar:
+        while True:
+            try:
+                stdout, stderr = process.communicate(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() > deadline:
+                    process.kill()
+                    process.communicate()
+                    raise DataFetchError(
+                        f'{what} took longer than {FETCH_TIMEOUT_S:.0f} s') from None
+                written = sum(p.stat().st_size for p in cwd.rglob('*') if p.is_file())
+                bar.update(max(written - bar.n, 0))
+        if process.returncode == 0 and expected_bytes:
+            bar.update(max(expected_bytes - bar.n, 0))
+    if process.returncode != 0:
+        detail = (stderr or stdout).strip().splitlines()
+        raise DataFetchError(f'{what} failed (exit {process.returncode}): '
                              f'{detail[-1] if detail else "no message"}')
 
 
@@ -81,7 +101,8 @@ def ensure_pets09_video(cache_dir: Path, shared_video: Optional[Path] = None) ->
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix='pets09-', dir=cache_dir) as tmp:
         work = Path(tmp)
-        _run(['apt-get', 'download', DEB_PACKAGE], work, f'apt-get download {DEB_PACKAGE}')
+        _run(['apt-get', 'download', DEB_PACKAGE], work, f'apt-get download {DEB_PACKAGE}',
+             DEB_SIZE_BYTES)
         debs = sorted(work.glob(f'{DEB_PACKAGE}_*.deb'))
         if not debs:
             raise DataFetchError(f'apt-get download {DEB_PACKAGE} left no .deb file')
