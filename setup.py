@@ -22,10 +22,7 @@ setup(
     maintainer_email='maintainers@deepsort-ros.dev',
     description='DeepSORT multi-object tracking for ROS 2 robots.',
     license='Apache-2.0',
-    entry_points={
-        'console_scripts': [
-            'tracker_node = deepsort_ros.ros.tracker_node:main',
-            'deepsort-ros = deepsort_ros.cli.main:main',
-        ],
-    },
+    # Small scripts instead of console_scripts entry points: started without the environment
+    # sourced, an entry point dies in importlib.metadata; these say what to source.
+    scripts=['bin/tracker_node', 'bin/deepsort-ros'],
 )

@@ -40,3 +40,16 @@ def test_colcon_build_installs_launch_config_and_executables(tmp_path: Path):
     # The installed config is the repository's, byte for byte.
     assert (share / 'config' / 'deepsort.yaml').read_bytes() == \
         (REPO / 'config' / 'deepsort.yaml').read_bytes()
+
+
+def test_executables_started_without_the_environment_say_what_to_source(tmp_path: Path):
+    executable = REPO / 'install' / 'deepsort_ros' / 'lib' / 'deepsort_ros' / 'tracker_node'
+    if not executable.is_file():
+        pytest.fail('install/ is not built: run the tests through ./dev.sh test')
+    bare = {'HOME': str(tmp_path), 'PATH': '/usr/bin:/bin'}
+    for name in ('tracker_node', 'deepsort-ros'):
+        result = subprocess.run([str(executable.with_name(name))], env=bare, cwd=tmp_path,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode != 0
+        assert 'Source the environment first: `source scripts/env.sh`' in result.stderr, result
+        assert 'Traceback' not in result.stderr, result.stderr
