@@ -1,11 +1,10 @@
 """
 A core tracker's output placed on the ground: the :class:`CameraBatch` a camera node sends.
 
-The ground estimate is made exactly as the node's pipeline makes the world fields of its
-``TrackArray`` (``TrackingPipeline._world_estimate``): the contact point is the bottom-centre of
-the filtered box, its covariance and velocity are taken from the track's filter by the same
-selection, and :func:`deepsort_ros.geometry.project_tracks_to_ground` carries them to the
-ground plane through the camera pose.
+The ground estimate is the one the node's pipeline puts in the world fields of its
+``TrackArray``: both call :func:`deepsort_ros.geometry.ground_projection.ground_tracks` (the
+bottom-centre of the filtered box, its covariance and velocity from the track's filter,
+carried to the ground plane through the camera pose).
 
 :mod:`deepsort_ros.geometry` is imported when a batch is made, not with this module: its
 package also holds the OpenCV camera model, and the fusion must import without OpenCV.
@@ -22,22 +21,21 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from deepsort_ros.geometry.ground_projection import GroundProjectionConfig, GroundTracks
     from deepsort_ros.geometry.pose import Pose
 
-# (cx, cy, w, h) -> bottom-centre (cx, cy + h / 2): the person's contact point.
-CONTACT_SELECT = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.5]])
-
-
 def ground_tracks(tracks: Sequence[TrackOutput], camera: 'PinholeCamera',
                   pose_world_camera: 'Pose', ground_height: float = 0.0,
                   config: Optional['GroundProjectionConfig'] = None) -> 'GroundTracks':
     """
     Project tracks' contact points, velocities and covariances to the ground.
 
+    :func:`deepsort_ros.geometry.ground_projection.ground_tracks`, the one owner (the node's
+    pipeline calls it too), imported when called.
+
     Parameters
     ----------
     tracks : sequence of TrackOutput
         N tracks of one update (boxes in the image of ``pose_world_camera``).
     camera : PinholeCamera
-        The camera of that image (raw pixels are rectified by the projection).
+        The camera of that image.
     pose_world_camera : Pose
         Camera optical frame in the world frame at the update's stamp.
     ground_height : float
@@ -48,24 +46,12 @@ def ground_tracks(tracks: Sequence[TrackOutput], camera: 'PinholeCamera',
     Returns
     -------
     GroundTracks
-        N rows, as :func:`~deepsort_ros.geometry.project_tracks_to_ground` returns them.
+        N rows.
 
     """
-    from deepsort_ros.geometry.ground_projection import GroundTracks, project_tracks_to_ground
+    from deepsort_ros.geometry.ground_projection import ground_tracks as project
 
-    if len(tracks) == 0:
-        empty = np.zeros((0, 2))
-        return GroundTracks(empty, np.zeros((0, 2, 2)), empty, np.zeros((0, 2, 2)),
-                            np.zeros(0, dtype=bool))
-    boxes = np.array([t.box_cxcywh for t in tracks], dtype=np.float64)
-    velocities = np.array([t.velocity_cxcywh for t in tracks], dtype=np.float64)
-    covariances = np.array([t.covariance for t in tracks], dtype=np.float64)
-    contact = boxes @ CONTACT_SELECT.T
-    contact_velocity = velocities @ CONTACT_SELECT.T
-    contact_cov = CONTACT_SELECT @ covariances[:, :4, :4] @ CONTACT_SELECT.T
-    velocity_cov = CONTACT_SELECT @ covariances[:, 4:, 4:] @ CONTACT_SELECT.T
-    return project_tracks_to_ground(camera, pose_world_camera, ground_height, contact,
-                                    contact_cov, contact_velocity, velocity_cov, config)
+    return project(tracks, camera, pose_world_camera, ground_height, config)
 
 
 def batch_from_tracker(tracks: Sequence[TrackOutput], camera: Optional['PinholeCamera'],

@@ -4,11 +4,12 @@ Pixels to points on the world ground plane, vectorised over tracks.
 Each pixel's viewing ray is intersected with the plane ``z = ground_height`` of the world
 (odometry) frame. The node passes the bottom-centre of each track box as its ground contact
 point, rectified first through the camera model when the lens distorts. The Jacobian of the
-map carries image-plane uncertainty and velocity to the ground.
+map carries image-plane uncertainty and velocity to the ground. :func:`ground_tracks` does it
+all for a tracker's output: the one place where a track gets its world estimate.
 """
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 from deepsort_ros.geometry.camera_model import PinholeCamera
 from deepsort_ros.geometry.pose import Pose
@@ -216,3 +217,54 @@ def project_tracks_to_ground(camera: PinholeCamera, pose_world_camera: Pose,
     position_cov, velocity_xy = propagate_to_ground(jacobian, covariance_uv, velocity_uv)
     velocity_cov, _ = propagate_to_ground(jacobian, velocity_covariance_uv)
     return GroundTracks(position_xy, position_cov, velocity_xy, velocity_cov, valid)
+
+
+# (cx, cy, w, h) -> bottom-centre (cx, cy + h / 2): a person's contact point with the ground.
+CONTACT_SELECT_CXCYWH = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.5]])
+
+
+def ground_tracks(tracks: Sequence[Any], camera: PinholeCamera, pose_world_camera: Pose,
+                  ground_height: float = 0.0,
+                  config: Optional[GroundProjectionConfig] = None) -> GroundTracks:
+    """
+    Place tracks on the ground: their box bottoms, velocities and covariances.
+
+    The one owner of a track's world estimate: the node's pipeline (the world fields of
+    ``TrackArray``) and the fusion's offline input
+    (:func:`deepsort_ros.fusion.from_tracker.batch_from_tracker`) both call it.
+
+    Parameters
+    ----------
+    tracks : sequence of track outputs
+        N tracks of one update, each with ``box_cxcywh`` (4,), ``velocity_cxcywh`` (4,) and
+        ``covariance`` (8, 8) of ``(cx, cy, w, h)`` and their rates (the core's
+        ``TrackOutput``), boxes in the image of ``pose_world_camera``.
+    camera : PinholeCamera
+        The camera of that image (raw pixels are rectified by the projection).
+    pose_world_camera : Pose
+        Camera optical frame in the world frame at the update's stamp.
+    ground_height : float
+        Height of the ground plane in the world frame, m.
+    config : GroundProjectionConfig, optional
+        Range and horizon limits of the projection.
+
+    Returns
+    -------
+    GroundTracks
+        N rows, as :func:`project_tracks_to_ground` returns them.
+
+    """
+    if len(tracks) == 0:
+        empty = np.zeros((0, 2))
+        return GroundTracks(empty, np.zeros((0, 2, 2)), empty.copy(), np.zeros((0, 2, 2)),
+                            np.zeros(0, dtype=bool))
+    boxes = np.array([t.box_cxcywh for t in tracks], dtype=np.float64)
+    velocities = np.array([t.velocity_cxcywh for t in tracks], dtype=np.float64)
+    covariances = np.array([t.covariance for t in tracks], dtype=np.float64)
+    select = CONTACT_SELECT_CXCYWH
+    contact = boxes @ select.T
+    contact_velocity = velocities @ select.T
+    contact_cov = select @ covariances[:, :4, :4] @ select.T
+    velocity_cov = select @ covariances[:, 4:, 4:] @ select.T
+    return project_tracks_to_ground(camera, pose_world_camera, ground_height, contact,
+                                    contact_cov, contact_velocity, velocity_cov, config)

@@ -20,7 +20,7 @@ import uuid
 from deepsort_ros.core import ClockGate, Tracker, TrackerConfig
 from deepsort_ros.ego_motion import EgoMotionConfig, EgoMotionEstimator
 from deepsort_ros.geometry.camera_model import PinholeCamera
-from deepsort_ros.geometry.ground_projection import project_tracks_to_ground
+from deepsort_ros.geometry.ground_projection import ground_tracks
 from deepsort_ros.ros.diagnostics import STAGES
 from deepsort_ros.ros.images import (compressed_msg_to_bgr, image_msg_to_bgr,
                                      ImageConversionError)
@@ -381,19 +381,8 @@ class TrackingPipeline:
             pose_world_camera = self._ego.camera_pose_at(stamp_s)
         if pose_world_camera is None:
             return None
-        boxes = np.array([t.box_cxcywh for t in tracks], dtype=np.float64)
-        velocities = np.array([t.velocity_cxcywh for t in tracks], dtype=np.float64)
-        covariances = np.array([t.covariance for t in tracks], dtype=np.float64)
-        # The ground contact point is the bottom-centre of the box: (cx, cy + h / 2).
-        contact = np.stack([boxes[:, 0], boxes[:, 1] + boxes[:, 3] / 2.0], axis=1)
-        contact_velocity = np.stack([velocities[:, 0], velocities[:, 1] + velocities[:, 3] / 2.0],
-                                    axis=1)
-        select = np.array([[1, 0, 0, 0], [0, 1, 0, 0.5]], dtype=np.float64)
-        contact_cov = select @ covariances[:, :4, :4] @ select.T
-        velocity_cov = select @ covariances[:, 4:, 4:] @ select.T
-        projected = project_tracks_to_ground(
-            self.camera, pose_world_camera, self.config.ground_height, contact, contact_cov,
-            contact_velocity, velocity_cov)
+        projected = ground_tracks(tracks, self.camera, pose_world_camera,
+                                  self.config.ground_height)
         return WorldEstimate(projected.position_xy, projected.position_cov,
                              projected.velocity_xy, projected.velocity_cov, projected.valid,
                              self.config.ground_height)
