@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from deepsort_ros.geometry.ground_projection import GroundProjectionConfig, GroundTracks
     from deepsort_ros.geometry.pose import Pose
 
+
 def ground_tracks(tracks: Sequence[TrackOutput], camera: 'PinholeCamera',
                   pose_world_camera: 'Pose', ground_height: float = 0.0,
                   config: Optional['GroundProjectionConfig'] = None) -> 'GroundTracks':
