@@ -24,6 +24,31 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float32]
 
 
+def encoder_identity(name: str, digest: str) -> str:
+    """
+    Return what the fusion compares to tell encoders apart: the weights' digest, else the name.
+
+    Features of one weights file are comparable whatever runs them (onnxruntime, torch fp16);
+    two files are never taken for one encoder, even when one is the other's ONNX export.
+
+    Parameters
+    ----------
+    name : str
+        The encoder's description (``TrackAppearanceArray.encoder``).
+    digest : str
+        SHA-256 of its weights file, hex; '' when unknown.
+
+    Returns
+    -------
+    str
+        ``'sha256:<digest>'``, or ``'name:<name>'`` without a digest; '' with neither.
+
+    """
+    if digest:
+        return f'sha256:{digest.lower()}'
+    return f'name:{name}' if name else ''
+
+
 @dataclass(frozen=True)
 class AppearanceScheduleConfig:
     """

@@ -3,10 +3,12 @@ The one place where ROS messages meet arrays: every conversion, reading and buil
 
 Reading takes any object with the fields of the ROS messages (rclpy classes, and rosbags'
 deserialised messages for the offline tools); building makes rclpy messages. Stamps, camera
-models, detections, odometry, transforms, tracks, the target, RViz markers, MOTChallenge rows
-and diagnostics cross here; pixels cross in :mod:`deepsort_ros.ros.images`.
+models, detections, odometry, transforms, tracks, the target, RViz markers, MOTChallenge rows,
+diagnostics, and the multi-camera fusion's appearances and global tracks cross here; pixels
+cross in :mod:`deepsort_ros.ros.images`.
 """
 
+import array
 from dataclasses import dataclass
 import math
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
@@ -15,7 +17,8 @@ import uuid
 from deepsort_ros.geometry.camera_model import PinholeCamera
 from deepsort_ros.ros.diagnostics import DiagnosticReport
 from deepsort_ros.ros.visualization import track_colour_bgr
-from deepsort_ros_msgs.msg import TargetStatus, Track, TrackArray
+from deepsort_ros_msgs.msg import (GlobalTrack, GlobalTrackArray, GlobalTrackMember, TargetStatus,
+                                   Track, TrackAppearance, TrackAppearanceArray, TrackArray)
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point, Pose
 from nav_msgs.msg import Odometry
@@ -597,3 +600,261 @@ def diagnostics_to_msg(name: str, report: DiagnosticReport, stamp_ns: int) -> Di
                               level=getattr(DiagnosticStatus, report.level.name))
     status.values = [KeyValue(key=key, value=value) for key, value in report.values]
     return DiagnosticArray(header=make_header(stamp_ns, ''), status=[status])
+
+
+# ---- multi-camera fusion: appearances, camera tracks in, global tracks out ------------------
+
+
+def uuid_bytes(msg_uuid: Any) -> bytes:
+    """Return the 16 bytes of a ``unique_identifier_msgs/UUID`` (or of its ``uuid`` array)."""
+    return bytes(np.asarray(getattr(msg_uuid, 'uuid', msg_uuid), dtype=np.uint8).reshape(-1))
+
+
+def appearances_to_msg(header: Any, source_id: uuid.UUID, encoder: str, encoder_digest: str,
+                       track_ids: Sequence[int], features: Sequence[npt.ArrayLike]
+                       ) -> TrackAppearanceArray:
+    """
+    Build a ``deepsort_ros_msgs/TrackAppearanceArray`` of some tracks' features.
+
+    Parameters
+    ----------
+    header : std_msgs/Header
+        The header of the frame's ``TrackArray`` (stamp and optical frame).
+    source_id : uuid.UUID
+        The tracker run: the namespace of its track UUIDs.
+    encoder : str
+        The encoder's description.
+    encoder_digest : str
+        SHA-256 of its weights file, hex ('' unknown).
+    track_ids : sequence of int
+        N track ids; their UUIDs are those of ``TrackArray`` (:func:`identity_uuid`).
+    features : sequence of array_like
+        N features, (D,) each.
+
+    """
+    msg = TrackAppearanceArray(header=header, encoder=str(encoder),
+                               encoder_digest=str(encoder_digest))
+    msg.source_id.uuid = list(source_id.bytes)
+    for track_id, feature in zip(track_ids, features):
+        entry = TrackAppearance(id=int(track_id))
+        entry.uuid.uuid = identity_uuid(source_id, track_id)
+        values = array.array('f')
+        values.frombytes(np.ascontiguousarray(feature, dtype=np.float32).reshape(-1).tobytes())
+        entry.feature = values
+        msg.appearances.append(entry)
+    return msg
+
+
+class TrackAppearances(NamedTuple):
+    """
+    The content of a ``TrackAppearanceArray``.
+
+    Attributes
+    ----------
+    stamp_ns : int
+    source_id : str
+        The sending tracker run's UUID, hex.
+    encoder : str
+        What the fusion compares (:func:`deepsort_ros.fusion.appearance_feed.encoder_identity`).
+    encoder_name : str
+        The encoder's description, for logs.
+    keys : list of bytes
+        The tracks' UUIDs, N.
+    features : list of ndarray of float32
+        N features (of any lengths: checked by the fusion).
+
+    """
+
+    stamp_ns: int
+    source_id: str
+    encoder: str
+    encoder_name: str
+    keys: List[bytes]
+    features: List[npt.NDArray[np.float32]]
+
+
+def appearance_msg_to_arrays(msg: Any) -> TrackAppearances:
+    """Read a ``deepsort_ros_msgs/TrackAppearanceArray``."""
+    from deepsort_ros.fusion.appearance_feed import encoder_identity
+
+    return TrackAppearances(
+        stamp_to_ns(msg.header.stamp), uuid_bytes(msg.source_id).hex(),
+        encoder_identity(msg.encoder, msg.encoder_digest), str(msg.encoder),
+        [uuid_bytes(a.uuid) for a in msg.appearances],
+        [np.asarray(a.feature, dtype=np.float32).reshape(-1) for a in msg.appearances])
+
+
+class CameraTracks(NamedTuple):
+    """
+    A ``TrackArray`` as the fusion takes it.
+
+    Attributes
+    ----------
+    stamp_ns : int
+    camera_frame : str
+        The optical frame (``header.frame_id``).
+    batch : deepsort_ros.fusion.CameraBatch
+        CONFIRMED (detected) and COASTING tracks with their world estimates, without features;
+        ``world_frame`` is the array's ``world_frame_id``.
+    uuids : list of bytes
+        The batch rows' track UUIDs.
+    left_out : int
+        Tracks of other states (TENTATIVE, LOST, DELETED), not for the fusion.
+
+    """
+
+    stamp_ns: int
+    camera_frame: str
+    batch: Any
+    uuids: List[bytes]
+    left_out: int
+
+
+# Largest id a CameraBatch holds (int64); larger uint64 ids read as 0, which it refuses.
+_MAX_LOCAL_ID = 2 ** 63 - 1
+
+
+def track_array_to_camera_batch(msg: Any, source_id: str = '') -> CameraTracks:
+    """
+    Read a ``deepsort_ros_msgs/TrackArray`` into the fusion's input.
+
+    Parameters
+    ----------
+    msg : TrackArray
+        One camera frame's tracks.
+    source_id : str
+        Who sent it (the publisher), for :class:`~deepsort_ros.fusion.CameraBatch`.
+
+    Returns
+    -------
+    CameraTracks
+        Values as sent: the fusion flags and counts bad ones (NaN poses and the like).
+
+    """
+    from deepsort_ros.fusion.inputs import CameraBatch
+
+    kept = [t for t in msg.tracks if t.state in (Track.STATE_CONFIRMED, Track.STATE_COASTING)]
+    n = len(kept)
+    position, velocity = np.full((n, 2), np.nan), np.full((n, 2), np.nan)
+    position_cov, velocity_cov = np.full((n, 2, 2), np.nan), np.full((n, 2, 2), np.nan)
+    valid = np.zeros(n, dtype=bool)
+    for i, track in enumerate(kept):
+        if not track.world_valid:
+            continue
+        valid[i] = True
+        position[i] = track.pose.pose.position.x, track.pose.pose.position.y
+        velocity[i] = track.twist.twist.linear.x, track.twist.twist.linear.y
+        position_cov[i] = np.asarray(track.pose.covariance, dtype=np.float64)[[0, 1, 6, 7]] \
+            .reshape(2, 2)
+        velocity_cov[i] = np.asarray(track.twist.covariance, dtype=np.float64)[[0, 1, 6, 7]] \
+            .reshape(2, 2)
+    ids = np.array([int(t.id) if int(t.id) <= _MAX_LOCAL_ID else 0 for t in kept],
+                   dtype=np.int64)
+    batch = CameraBatch(ids, np.array([t.state == Track.STATE_CONFIRMED for t in kept],
+                                      dtype=bool),
+                        position, position_cov, velocity, velocity_cov, valid, None, '',
+                        str(source_id), str(msg.world_frame_id))
+    return CameraTracks(stamp_to_ns(msg.header.stamp), str(msg.header.frame_id), batch,
+                        [uuid_bytes(t.uuid) for t in kept], len(msg.tracks) - n)
+
+
+def global_tracks_to_msg(tracks: Sequence[Any], stamp_ns: int, world_frame_id: str,
+                         local_uuids: Optional[Dict[Tuple[str, int], bytes]] = None,
+                         ground_height: float = 0.0) -> GlobalTrackArray:
+    """
+    Build a ``deepsort_ros_msgs/GlobalTrackArray`` from a fusion update's output.
+
+    Parameters
+    ----------
+    tracks : sequence of deepsort_ros.fusion.GlobalTrackOutput
+        The reported global tracks.
+    stamp_ns : int
+        The fusion's time they are predicted to.
+    world_frame_id : str
+        Their frame.
+    local_uuids : dict of (str, int) to bytes, optional
+        ``(camera, local id) -> Track.uuid`` of the camera tracks, for the members.
+    ground_height : float
+        z of the poses, m.
+
+    """
+    local_uuids = local_uuids or {}
+    out = GlobalTrackArray(header=make_header(stamp_ns, world_frame_id))
+    for track in tracks:
+        msg = GlobalTrack(id=int(track.global_id))
+        msg.uuid.uuid = list(track.uuid.bytes)
+        msg.state = GlobalTrack.STATE_TRACKED if track.state.name == 'TRACKED' \
+            else GlobalTrack.STATE_COASTING
+        covariance = np.asarray(track.covariance, dtype=np.float64)
+        if track.world_valid:
+            msg.world_valid = True
+            msg.pose.pose.position.x = float(track.position_xy[0])
+            msg.pose.pose.position.y = float(track.position_xy[1])
+            msg.pose.pose.position.z = float(ground_height)
+            msg.pose.covariance = _covariance_6x6(covariance[:2, :2])
+            msg.twist.twist.linear.x = float(track.velocity_xy[0])
+            msg.twist.twist.linear.y = float(track.velocity_xy[1])
+            msg.twist.covariance = _covariance_6x6(covariance[2:, 2:])
+        msg.pose.pose.orientation.w = 1.0
+        bound = dict(track.members)
+        last_seen = dict(track.last_seen_s)
+        for camera in list(last_seen) + [c for c in bound if c not in last_seen]:
+            member = GlobalTrackMember(camera=camera, local_id=int(bound.get(camera, 0)))
+            key = local_uuids.get((camera, member.local_id))
+            if member.local_id and key is not None:
+                member.local_uuid.uuid = list(key)
+            seen_ns = int(round(last_seen.get(camera, stamp_ns * 1e-9) * 1e9))
+            member.last_seen.sec, member.last_seen.nanosec = divmod(max(seen_ns, 0),
+                                                                    1_000_000_000)
+            msg.members.append(member)
+        out.tracks.append(msg)
+    return out
+
+
+def global_track_members(msg: Any) -> Dict[Tuple[str, int], int]:
+    """Return ``(camera, local id) -> global id`` of a ``GlobalTrackArray``'s bound members."""
+    return {(m.camera, int(m.local_id)): int(t.id) for t in msg.tracks for m in t.members
+            if m.local_id}
+
+
+class GlobalMarkerBuilder:
+    """
+    RViz markers of global tracks (bodies, ids with their cameras, velocity arrows).
+
+    The same markers as a camera's (:class:`MarkerBuilder`), labelled with the cameras whose
+    tracks make up each identity; those of identities that ended are deleted.
+
+    Parameters
+    ----------
+    namespace : str
+        Marker namespace.
+
+    """
+
+    def __init__(self, namespace: str = 'track_fusion') -> None:
+        self._builder = MarkerBuilder(namespace)
+
+    def build(self, global_tracks: Any) -> MarkerArray:
+        """Return a ``MarkerArray`` for the world-valid tracks of a ``GlobalTrackArray``."""
+        view = _MarkerArrayView(global_tracks.header, global_tracks.header.frame_id, [
+            _MarkerTrackView(t.id, t.world_valid, Track.STATE_CONFIRMED, t.pose, t.twist,
+                             '+'.join(m.camera for m in t.members if m.local_id))
+            for t in global_tracks.tracks])
+        return self._builder.build(view)
+
+
+class _MarkerTrackView(NamedTuple):
+    # What MarkerBuilder reads of a Track.
+    id: int  # noqa: A003 - the message field's name
+    world_valid: bool
+    state: int
+    pose: Any
+    twist: Any
+    class_id: str
+
+
+class _MarkerArrayView(NamedTuple):
+    # What MarkerBuilder reads of a TrackArray.
+    header: Any
+    world_frame_id: str
+    tracks: List[_MarkerTrackView]

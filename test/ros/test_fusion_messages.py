@@ -1,0 +1,100 @@
+"""The fusion's messages built and read through the one seam (deepsort_ros.ros.messages)."""
+
+import uuid
+
+from deepsort_ros.core import Tracker, TrackerConfig
+from deepsort_ros.fusion import FusionConfig, TrackFusion
+from deepsort_ros.ros.messages import (appearance_msg_to_arrays, appearances_to_msg,
+                                       ClassRegistry, global_track_members,
+                                       global_tracks_to_msg, GlobalMarkerBuilder, make_header,
+                                       track_array_to_camera_batch, tracks_to_msg, uuid_bytes,
+                                       WorldEstimate)
+from deepsort_ros_msgs.msg import GlobalTrack, Track, TrackAppearanceArray
+import numpy as np
+from rclpy.serialization import deserialize_message, serialize_message
+from visualization_msgs.msg import Marker
+
+
+def tracked(frames: int = 3):
+    tracker = Tracker(TrackerConfig(n_init=1))
+    features = np.eye(2, 16, dtype=np.float32)
+    out = []
+    for k in range(frames):
+        out = tracker.update(np.array([[100.0 + k, 50, 20, 40], [300, 60, 20, 40]]),
+                             features=features, timestamp=0.1 * k)
+    return out
+
+
+def world(n: int) -> WorldEstimate:
+    return WorldEstimate(np.array([[1.0, 2.0], [np.nan, np.nan]])[:n],
+                         np.tile(np.diag([0.04, 0.09]), (n, 1, 1)),
+                         np.tile([0.5, -0.5], (n, 1)), np.tile(0.01 * np.eye(2), (n, 1, 1)),
+                         np.array([True, False])[:n])
+
+
+def test_appearances_round_trip_through_cdr_keyed_by_the_tracks_uuids():
+    tracks = tracked()
+    namespace = uuid.uuid4()
+    header = make_header(1_500_000_000, 'left_optical')
+    msg = appearances_to_msg(header, namespace, 'OSNet x0.25', 'AB' * 32,
+                             [t.track_id for t in tracks], [t.feature for t in tracks])
+    back = appearance_msg_to_arrays(deserialize_message(serialize_message(msg),
+                                                        TrackAppearanceArray))
+    array = tracks_to_msg(tracks, header, ClassRegistry(), namespace)
+    assert back.keys == [uuid_bytes(t.uuid) for t in array.tracks]
+    assert back.source_id == namespace.hex and back.stamp_ns == 1_500_000_000
+    assert back.encoder == 'sha256:' + 'ab' * 32 and back.encoder_name == 'OSNet x0.25'
+    assert np.allclose(back.features, [t.feature for t in tracks])
+    # 10 tracks of 512-d features: what the fusion would get every frame without the schedule
+    many = appearances_to_msg(header, namespace, 'e', 'ab' * 32, list(range(10)),
+                              np.ones((10, 512), np.float32))
+    assert 20_700 < len(serialize_message(many)) < 21_000
+
+
+def test_a_track_array_becomes_the_fusions_camera_batch():
+    tracks = tracked()
+    header = make_header(2_000_000_000, 'cam')
+    array = tracks_to_msg(tracks, header, ClassRegistry(), uuid.uuid4(), None, world(2), 'map')
+    array.tracks[1].state = Track.STATE_COASTING
+    extra = Track(id=99, state=Track.STATE_TENTATIVE)
+    array.tracks.append(extra)
+    camera = track_array_to_camera_batch(array, 'gid-1')
+    batch = camera.batch
+    assert camera.stamp_ns == 2_000_000_000 and camera.left_out == 1
+    assert batch.local_ids.tolist() == [t.track_id for t in tracks]
+    assert batch.detected.tolist() == [True, False]
+    assert batch.world_valid.tolist() == [True, False]
+    assert np.allclose(batch.position_xy[0], [1.0, 2.0])
+    assert np.allclose(batch.position_cov[0], np.diag([0.04, 0.09]))
+    assert np.allclose(batch.velocity_xy[0], [0.5, -0.5])
+    assert (batch.source_id, batch.world_frame) == ('gid-1', 'map')
+    assert camera.uuids == [uuid_bytes(t.uuid) for t in array.tracks[:2]]
+
+
+def test_global_tracks_carry_their_members_with_the_camera_tracks_uuids():
+    fusion = TrackFusion(FusionConfig(), uuid.UUID(int=7))
+    from deepsort_ros.fusion import CameraTrack
+
+    fusion.update('left', 1.0, [CameraTrack(3, position_xy=[1, 1], position_cov=0.01 * np.eye(2),
+                                            velocity_xy=[0, 0], velocity_cov=0.01 * np.eye(2),
+                                            world_valid=True)])
+    out = fusion.update('right', 1.05, [CameraTrack(
+        8, position_xy=[1.02, 1.0], position_cov=0.01 * np.eye(2), velocity_xy=[0, 0],
+        velocity_cov=0.01 * np.eye(2), world_valid=True)])
+    assert len(out) == 1
+    msg = global_tracks_to_msg(out, 1_050_000_000, 'map', {('left', 3): b'L' * 16})
+    track = msg.tracks[0]
+    assert msg.header.frame_id == 'map' and track.state == GlobalTrack.STATE_TRACKED
+    assert track.world_valid and abs(track.pose.pose.position.x - 1.0) < 0.05
+    assert [(m.camera, m.local_id) for m in track.members] == [('left', 3), ('right', 8)]
+    assert uuid_bytes(track.members[0].local_uuid) == b'L' * 16
+    assert track.members[1].last_seen.sec == 1 and track.members[1].last_seen.nanosec == 50_000_000
+    assert global_track_members(msg) == {('left', 3): track.id, ('right', 8): track.id}
+    markers = GlobalMarkerBuilder().build(msg)
+    assert [m.text for m in markers.markers if m.type == Marker.TEXT_VIEW_FACING] == \
+        [f'{track.id} left+right']
+    assert all(m.header.frame_id == 'map' for m in markers.markers)
+    gone = GlobalMarkerBuilder()
+    gone.build(msg)
+    msg.tracks = []
+    assert {m.action for m in gone.build(msg).markers} == {Marker.DELETE}
