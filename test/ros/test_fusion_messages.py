@@ -98,3 +98,48 @@ def test_global_tracks_carry_their_members_with_the_camera_tracks_uuids():
     gone.build(msg)
     msg.tracks = []
     assert {m.action for m in gone.build(msg).markers} == {Marker.DELETE}
+
+
+class _Encoder:
+    """A stand-in encoder: one fixed feature per box, by its column."""
+
+    name = 'stand-in encoder'
+
+    def __call__(self, image, boxes_tlwh):
+        features = np.zeros((len(boxes_tlwh), 8), np.float32)
+        features[np.arange(len(boxes_tlwh)), (np.asarray(boxes_tlwh)[:, 0] // 100).astype(int) % 8] = 1.0
+        return features
+
+
+def test_the_tracker_pipeline_sends_features_at_confirmation_then_sparingly(tmp_path):
+    from deepsort_ros.ros.images import bgr_to_image_msg
+    from deepsort_ros.ros.messages import detections_to_msg
+    from deepsort_ros.ros.parameters import NodeConfig
+    from deepsort_ros.ros.pipeline import TrackingPipeline
+    import hashlib
+
+    weights = tmp_path / 'weights.onnx'
+    weights.write_bytes(b'not really a model')
+    pipeline = TrackingPipeline(NodeConfig(encoder_weights=str(weights)), TrackerConfig(),
+                                _Encoder())
+    assert pipeline.encoder_digest == hashlib.sha256(b'not really a model').hexdigest()
+    sent = []
+    for k in range(30):  # 3 s at 10 Hz
+        header = make_header(1_000_000_000 + k * 100_000_000, 'cam')
+        boxes = np.array([[20.0 + k, 40, 30, 70], [250.0 - k, 60, 30, 70]])
+        pipeline.add_image(bgr_to_image_msg(np.zeros((240, 320, 3), np.uint8), header))
+        for result in pipeline.track(pipeline.add_detections(
+                detections_to_msg(header, boxes, [0.9, 0.9], 'person'))):
+            sent.append(result.appearances)
+    first = next(msg for msg in sent if msg is not None)
+    assert len(first.appearances) == 2 and first.encoder == 'stand-in encoder'
+    assert first.encoder_digest == pipeline.encoder_digest
+    assert uuid_bytes(first.source_id) == pipeline.namespace.bytes
+    # unchanged features: sent once, then only refreshed (5 s) -- not in these 3 s
+    assert sum(len(m.appearances) for m in sent if m is not None) == 2
+    _Encoder.digest = 'cd' * 32  # an encoder that knows its digest is believed
+    try:
+        assert TrackingPipeline(NodeConfig(), TrackerConfig(), _Encoder()).encoder_digest == \
+            'cd' * 32
+    finally:
+        del _Encoder.digest
