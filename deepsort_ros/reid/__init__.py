@@ -222,7 +222,9 @@ def _from_cached_export(path: Path, options: dict,
         with tempfile.TemporaryDirectory(prefix='deepsort_reid_') as folder:
             target = Path(folder) / name
             build(target)
-            return make(target, 'exported for this run (cache not writable)')
+            encoder = make(target, 'exported for this run (cache not writable)')
+            encoder.digest = digest
+            return encoder
     origin = f'export cached ({digest[:8]})' if hit else f'exported and cached ({digest[:8]})'
     try:
         encoder = make(onnx_path, origin)
@@ -232,6 +234,7 @@ def _from_cached_export(path: Path, options: dict,
         cache.discard(onnx_path)  # damaged by hand or by a full disk before the rename
         onnx_path, _ = cache.cached_file(name, build)
         encoder = make(onnx_path, f're-exported and cached ({digest[:8]})')
+    encoder.digest = digest  # the weights' SHA-256: what the fusion tells encoders apart by
     LOGGER.info('Re-ID encoder %s from %s', encoder.name, onnx_path)
     return encoder
 

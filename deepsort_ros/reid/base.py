@@ -40,12 +40,16 @@ class Encoder(abc.ABC):
         Where the network runs ('cpu', 'cuda:0', ...).
     name : str
         Human-readable model description for logs and diagnostics.
+    digest : str
+        SHA-256 (hex) of the weights file the features come from, when the loader read it;
+        '' otherwise.
 
     """
 
     feature_dim: int
     device: str
     name: str
+    digest: str = ''
 
     def __call__(self, image_bgr: npt.NDArray[np.uint8],
                  boxes_tlwh: npt.ArrayLike) -> npt.NDArray[np.float32]:

@@ -117,6 +117,7 @@ def test_two_encoders_share_one_cached_export_and_leave_no_temporary(
     assert 'fp32' in first.name and 'onnxruntime' in first.name
     entries = list(cache_folder.glob('*.onnx'))
     assert len(entries) == 1 and cache.file_digest(weights)[:16] in entries[0].name
+    assert first.digest == second.digest == cache.file_digest(weights)  # no second hashing
     assert _reid_temporaries() == before, 'a /tmp/deepsort_reid_* folder was left behind'
     image = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
     boxes = [[10, 10, 40, 90], [90, 20, 50, 80]]
