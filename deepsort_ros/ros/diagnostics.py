@@ -129,13 +129,15 @@ class DiagnosticsCollector:
         ----------
         pipeline : TrackingPipeline
             Read, never changed: ``stats``, ``pairing``, ``clock.counters``,
-            ``tracker.counters`` and ``tracker.tracks``.
+            ``odometry_guard.counters``, ``classes``, ``tracker.counters`` and
+            ``tracker.tracks``.
         now : float, optional
             Monotonic seconds for the rates.
 
         """
         stats, pairing = pipeline.stats, pipeline.pairing
         clock, core = pipeline.clock.counters, pipeline.tracker.counters
+        odometry, classes = pipeline.odometry_guard.counters, pipeline.classes
         # Copies first: the processing callback may add a key while this runs.
         sources = sorted(dict(stats.ego_motion_sources).items())
         values: List[Tuple[str, Any]] = [
@@ -148,13 +150,25 @@ class DiagnosticsCollector:
             ('motion-only (image missing)', pairing.motion_only),
             ('images without detections', pairing.images_without_detections),
             ('detections dropped (overflow)', pairing.detections_dropped_overflow),
+            ('images dropped (memory budget)', pairing.images_dropped_memory),
             ('bad images', stats.bad_images),
+            ('images too large (refused)', stats.images_too_large),
             ('bad detections', stats.bad_detections),
+            ('detections over max_detections (dropped)', stats.detections_over_limit),
             ('bad odometry', stats.bad_odometry),
+            ('odometry jumps (refused)', odometry.jumps),
+            ('odometry resets', odometry.resets),
+            ('odometry in another frame (refused)', odometry.other_frame),
             ('bad camera info', stats.bad_camera_infos),
             ('time went backwards (dropped)', stats.time_backwards),
             ('clock restarts', clock.restarts),
+            ('clock jumps ahead', stats.clock_jumps_ahead),
             ('clock outliers dropped', clock.outliers),
+            ('class labels', len(classes)),
+            ('class labels cut (max_label_length)', classes.counters.labels_truncated),
+            ('class labels forgotten (max_classes)', classes.counters.labels_forgotten),
+            ('class labels refused (max_classes)', classes.counters.labels_overflowed),
+            ('target requests refused', stats.select_refused),
             ('encoder', self.encoder_name),
             ('encoder device', self.encoder_device),
             ('ego-motion mode', self.ego_motion_mode),
@@ -169,7 +183,10 @@ class DiagnosticsCollector:
         values += [(f'latency {stage} p50/p99 (ms)',
                     f'{stats.percentile_ms(stage, 50):.2f}/{stats.percentile_ms(stage, 99):.2f}')
                    for stage in STAGES]
-        problems = stats.bad_images + stats.bad_detections + stats.time_backwards
+        problems = (stats.bad_images + stats.bad_detections + stats.time_backwards
+                    + stats.bad_odometry + stats.bad_camera_infos + stats.detections_over_limit
+                    + odometry.jumps + odometry.other_frame + clock.outliers
+                    + pairing.images_dropped_memory)
         level = Level.WARN if problems or self.frames_dropped_overload else Level.OK
         return DiagnosticReport(level, 'tracking' if stats.frames else 'waiting for detections',
                                 self.encoder_device, tuple((k, str(v)) for k, v in values))

@@ -13,7 +13,7 @@ numpy 2, so a bridge counts as working only once it converted a probe image.
 
 import functools
 import sys
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -33,7 +33,21 @@ SUPPORTED_ENCODINGS = {
 
 
 class ImageConversionError(ValueError):
-    """An image message cannot be turned into an array; the message says why."""
+    """
+    An image message cannot be turned into an array; the message says why.
+
+    Parameters
+    ----------
+    text : str
+        What is wrong, with the values.
+    kind : str
+        The kind of problem, without values (one log line and one count per kind).
+
+    """
+
+    def __init__(self, text: str, kind: str = 'bad image') -> None:
+        super().__init__(text)
+        self.kind = kind
 
 
 def _as_bytes(data: Any) -> npt.NDArray[np.uint8]:
@@ -67,26 +81,126 @@ def image_msg_to_array(msg: Any) -> npt.NDArray:
     if encoding not in SUPPORTED_ENCODINGS:
         raise ImageConversionError(
             f'unsupported image encoding {encoding!r}; supported: '
-            f'{", ".join(sorted(SUPPORTED_ENCODINGS))}')
+            f'{", ".join(sorted(SUPPORTED_ENCODINGS))}', 'unsupported encoding')
     channels, dtype = SUPPORTED_ENCODINGS[encoding]
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     itemsize = np.dtype(dtype).itemsize
     row_bytes = width * channels * itemsize
     if height == 0 or width == 0:
-        raise ImageConversionError(f'empty image ({width}x{height})')
+        raise ImageConversionError(f'empty image ({width}x{height})', 'empty image')
     if step < row_bytes:
         raise ImageConversionError(
-            f'step {step} is smaller than width x channels x {itemsize} = {row_bytes}')
+            f'step {step} is smaller than width x channels x {itemsize} = {row_bytes}',
+            'step too small')
     buffer = _as_bytes(msg.data)
     if buffer.size < height * step:
         raise ImageConversionError(
-            f'image data has {buffer.size} bytes, expected height x step = {height * step}')
+            f'image data has {buffer.size} bytes, expected height x step = {height * step}',
+            'data too short')
     rows = buffer[:height * step].reshape(height, step)[:, :row_bytes]
     array = rows.view(dtype) if itemsize == 1 else np.ascontiguousarray(rows).view(dtype)
     if itemsize > 1 and bool(msg.is_bigendian) != (sys.byteorder == 'big'):
         array = array.byteswap()
     shape = (height, width) if channels == 1 else (height, width, channels)
     return array.reshape(shape)
+
+
+# Bytes a pixel may take in any encoding sensor_msgs names (64FC4 has 32); a raw image's data
+# beyond max_pixels times this is no image of that size.
+MAX_BYTES_PER_PIXEL = 32
+
+
+def check_image_size(msg: Any, max_pixels: int) -> None:
+    """
+    Refuse an ``Image`` or ``CompressedImage`` larger than ``max_pixels``, before converting it.
+
+    A raw image is judged by its header (width x height) and its data length; a compressed one
+    by the size its PNG or JPEG header declares, and by its payload (a payload larger than the
+    raw pixels would be is not a compressed image of an allowed size). Cheap: nothing is
+    decoded or copied.
+
+    Parameters
+    ----------
+    msg : sensor_msgs/Image or sensor_msgs/CompressedImage
+        The image.
+    max_pixels : int
+        Most pixels (width x height) allowed.
+
+    Raises
+    ------
+    ImageConversionError
+        Naming the size and the bound.
+
+    """
+    if hasattr(msg, 'format') and not hasattr(msg, 'encoding'):
+        size = len(msg.data)
+        if size > max_pixels * 3:
+            raise ImageConversionError(
+                f'compressed image of {size} bytes is larger than max_image_pixels '
+                f'{max_pixels} could need', 'too large')
+        declared = compressed_image_size(msg.data)
+        if declared is not None and declared[0] * declared[1] > max_pixels:
+            raise ImageConversionError(
+                f'compressed image of {declared[0]}x{declared[1]} is larger than '
+                f'max_image_pixels {max_pixels}', 'too large')
+        return
+    width, height = int(msg.width), int(msg.height)
+    if width * height > max_pixels:
+        raise ImageConversionError(
+            f'image of {width}x{height} is larger than max_image_pixels {max_pixels}',
+            'too large')
+    if len(msg.data) > max_pixels * MAX_BYTES_PER_PIXEL:
+        raise ImageConversionError(
+            f'image data of {len(msg.data)} bytes is larger than max_image_pixels '
+            f'{max_pixels} could need', 'too large')
+
+
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+# JPEG start-of-frame markers (baseline, progressive, lossless, ...): not DHT, JPG or DAC.
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_JPEG_SCAN_LIMIT = 1 << 20  # the frame header comes before the pixels; stop looking after
+
+
+def compressed_image_size(data: Any) -> Optional[Tuple[int, int]]:
+    """
+    Return the (width, height) a PNG or JPEG payload declares, without decoding it.
+
+    Parameters
+    ----------
+    data : bytes-like
+        The ``CompressedImage`` payload.
+
+    Returns
+    -------
+    (int, int) or None
+        None when it is neither, or its header cannot be read (decoding will say why).
+
+    """
+    head = bytes(_as_bytes(data)[:_JPEG_SCAN_LIMIT])
+    if head.startswith(_PNG_SIGNATURE) and len(head) >= 24 and head[12:16] == b'IHDR':
+        return int.from_bytes(head[16:20], 'big'), int.from_bytes(head[20:24], 'big')
+    if not head.startswith(b'\xff\xd8'):
+        return None
+    position = 2
+    while position + 9 <= len(head):
+        if head[position] != 0xFF:
+            return None
+        marker = head[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            position += 2
+            continue
+        length = int.from_bytes(head[position + 2:position + 4], 'big')
+        if marker in _JPEG_SOF:
+            height = int.from_bytes(head[position + 5:position + 7], 'big')
+            width = int.from_bytes(head[position + 7:position + 9], 'big')
+            return width, height
+        if length < 2:
+            return None
+        position += 2 + length
+    return None
 
 
 @functools.lru_cache(maxsize=1)
@@ -122,7 +236,8 @@ def image_msg_to_bgr(msg: Any) -> npt.NDArray[np.uint8]:
                 return np.asarray(bridge.imgmsg_to_cv2(msg, 'bgr8'))
             except Exception as error:  # noqa: B902 - CvBridgeError and cv2 errors alike
                 raise ImageConversionError(
-                    f'cv_bridge cannot convert encoding {msg.encoding!r}: {error}') from None
+                    f'cv_bridge cannot convert encoding {msg.encoding!r}: {error}',
+                    'unsupported encoding') from None
     array = image_msg_to_array(msg)
     encoding = msg.encoding
     if encoding == 'bgr8':
@@ -153,7 +268,8 @@ def compressed_msg_to_bgr(msg: Any) -> npt.NDArray[np.uint8]:
     image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
     if image is None:
         raise ImageConversionError(
-            f'cannot decode compressed image (format {msg.format!r}, {buffer.size} bytes)')
+            f'cannot decode compressed image (format {msg.format!r}, {buffer.size} bytes)',
+            'undecodable')
     return image
 
 

@@ -9,6 +9,7 @@ cross in :mod:`deepsort_ros.ros.images`.
 """
 
 import array
+from collections import OrderedDict
 from dataclasses import dataclass
 import math
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
@@ -205,27 +206,111 @@ def _checked_pose(position: Sequence[float], quaternion: Sequence[float], what: 
 # ---- detections -----------------------------------------------------------------------------
 
 
-class ClassRegistry:
-    """Map detector class labels (strings in vision_msgs) to the core's integer class ids."""
+# Bounds of the label table: detectors name a few classes (COCO 80, LVIS 1203), each in a few
+# characters; these defaults leave room for any of them and stop a stream of made-up labels.
+DEFAULT_MAX_LABEL_LENGTH = 128
+DEFAULT_MAX_CLASSES = 4096
+# The class of a label that could not be given one of its own (the table is full of live ones).
+OVERFLOW_LABEL = ''
 
-    def __init__(self) -> None:
-        self._ids: Dict[str, int] = {}
-        self._labels: List[str] = []
+
+@dataclass
+class ClassCounters:
+    """What the label table had to cut or refuse, for diagnostics."""
+
+    labels_truncated: int = 0
+    labels_forgotten: int = 0
+    labels_overflowed: int = 0
+
+
+class ClassRegistry:
+    """
+    Map detector class labels (strings in vision_msgs) to the core's integer class ids.
+
+    The table is bounded: labels are cut to ``max_label_length`` characters, and at most
+    ``max_classes`` are remembered. When a new label finds the table full, the least recently
+    seen label that no live track uses (:meth:`mark_in_use`) is forgotten; when every label is
+    in use, the new one gets the class of ``''`` (counted). Ids are never reused, so a
+    forgotten label's id never names another class.
+
+    Parameters
+    ----------
+    max_label_length : int
+        Characters kept of a label.
+    max_classes : int
+        Labels remembered at once.
+
+    """
+
+    def __init__(self, max_label_length: int = DEFAULT_MAX_LABEL_LENGTH,
+                 max_classes: int = DEFAULT_MAX_CLASSES) -> None:
+        if max_label_length < 1 or max_classes < 1:
+            raise ValueError(f'max_label_length and max_classes must be >= 1, got '
+                             f'{max_label_length} and {max_classes}')
+        self.max_label_length = int(max_label_length)
+        self.max_classes = int(max_classes)
+        self.counters = ClassCounters()
+        # Least recently seen first; id -> label for reading back.
+        self._ids: 'OrderedDict[str, int]' = OrderedDict()
+        self._labels: Dict[int, str] = {}
+        self._in_use: Set[int] = set()
+        self._next_id = 0
+        self._overflow_id = self._add(OVERFLOW_LABEL)
+
+    def __len__(self) -> int:
+        """Return the number of labels remembered."""
+        return len(self._ids)
+
+    def _cut(self, label: str) -> str:
+        label = str(label)
+        if len(label) > self.max_label_length:
+            self.counters.labels_truncated += 1
+            return label[:self.max_label_length]
+        return label
+
+    def _add(self, label: str) -> int:
+        class_id = self._next_id
+        self._next_id += 1
+        self._ids[label] = class_id
+        self._labels[class_id] = label
+        return class_id
 
     def to_id(self, label: str) -> int:
         """Return the id of ``label``, assigning the next free one on first sight."""
+        label = self._cut(label)
         class_id = self._ids.get(label)
-        if class_id is None:
-            class_id = len(self._labels)
-            self._ids[label] = class_id
-            self._labels.append(label)
-        return class_id
+        if class_id is not None:
+            self._ids.move_to_end(label)
+            return class_id
+        if len(self._ids) >= self.max_classes and not self._forget_one():
+            self.counters.labels_overflowed += 1
+            return self._overflow_id
+        return self._add(label)
+
+    def find(self, label: str) -> Optional[int]:
+        """Return the id of a known label, or None (nothing is added: a query, not a label)."""
+        label = str(label)
+        if len(label) > self.max_label_length:
+            return None  # no label that long was ever kept
+        return self._ids.get(label)
+
+    def mark_in_use(self, class_ids: Iterable[int]) -> None:
+        """Name the ids that live tracks hold now; only the others may be forgotten."""
+        self._in_use = {int(c) for c in class_ids}
+
+    def _forget_one(self) -> bool:
+        for label, class_id in self._ids.items():
+            if class_id != self._overflow_id and class_id not in self._in_use:
+                del self._ids[label]
+                del self._labels[class_id]
+                self.counters.labels_forgotten += 1
+                return True
+        return False
 
     def to_label(self, class_id: int) -> str:
         """Return the label of a known id (or the id as text for an unknown one)."""
-        if 0 <= class_id < len(self._labels):
-            return self._labels[class_id]
-        return str(class_id)
+        label = self._labels.get(int(class_id))
+        return str(class_id) if label is None else label
 
 
 @dataclass
@@ -244,6 +329,9 @@ class DetectionBatch:
         dropped; these indices map the core's detection index back to the message).
     rejected : int
         Detections dropped for a non-finite or non-positive box.
+    truncated : int
+        Good detections dropped because the frame had more than ``max_detections`` (the
+        lowest scores go).
 
     """
 
@@ -252,40 +340,121 @@ class DetectionBatch:
     class_ids: npt.NDArray[np.int64]
     message_indices: npt.NDArray[np.int64]
     rejected: int
+    truncated: int = 0
 
 
-def detections_to_batch(msg: Any, classes: ClassRegistry, min_score: float = 0.0
-                        ) -> DetectionBatch:
+@dataclass
+class TrimmedDetections:
+    """
+    The best detections of an array that had too many, as the pairer holds them.
+
+    Read like a ``Detection2DArray`` (``header``, ``detections``); ``source_indices`` keeps
+    each detection's index in the array that was received, so that tracks still name it.
+
+    Attributes
+    ----------
+    header : std_msgs/Header
+    detections : list of vision_msgs/Detection2D
+    source_indices : ndarray, shape (N,), int
+    dropped : int
+        Detections left out.
+
+    """
+
+    header: Any
+    detections: List[Any]
+    source_indices: npt.NDArray[np.int64]
+    dropped: int
+
+
+def _best_hypothesis(detection: Any) -> Tuple[float, str]:
+    # A detection without hypotheses is an unlabelled object the detector is sure of.
+    if not detection.results:
+        return 1.0, ''
+    best = max(detection.results, key=lambda r: r.hypothesis.score)
+    return best.hypothesis.score, best.hypothesis.class_id
+
+
+def _box_tlwh(detection: Any) -> Tuple[float, float, float, float]:
+    bbox = detection.bbox
+    return (bbox.center.position.x - bbox.size_x / 2.0,
+            bbox.center.position.y - bbox.size_y / 2.0, bbox.size_x, bbox.size_y)
+
+
+def _usable(boxes_tlwh: npt.NDArray[np.float64], scores: npt.NDArray[np.float64]
+            ) -> npt.NDArray[np.bool_]:
+    return np.isfinite(boxes_tlwh).all(axis=1) & np.isfinite(scores) & \
+        (boxes_tlwh[:, 2] > 0) & (boxes_tlwh[:, 3] > 0)
+
+
+def _highest(scores: npt.NDArray[np.float64], count: int) -> npt.NDArray[np.int64]:
+    """Return the indices of the ``count`` highest scores, in their original order."""
+    order = np.argsort(-scores, kind='stable')[:count]
+    return np.sort(order).astype(np.int64)
+
+
+def limit_detections(msg: Any, max_detections: int) -> Any:
+    """
+    Keep at most ``max_detections`` of a ``Detection2DArray``: the usable ones, best first.
+
+    Parameters
+    ----------
+    msg : vision_msgs/Detection2DArray
+        Any object with ``header`` and ``detections``.
+    max_detections : int
+        Most detections kept.
+
+    Returns
+    -------
+    Detection2DArray or TrimmedDetections
+        ``msg`` itself when it is small enough; else the kept detections (boxes that are not
+        finite or not of positive size go first, then the lowest scores), which frees the
+        others.
+
+    """
+    detections = msg.detections
+    if len(detections) <= max_detections:
+        return msg
+    best = [_best_hypothesis(d)[0] for d in detections]
+    boxes = np.array([_box_tlwh(d) for d in detections], dtype=np.float64)
+    scores = np.array(best, dtype=np.float64)
+    ranking = np.where(_usable(boxes, scores), scores, -np.inf)
+    keep = _highest(ranking, max_detections)
+    return TrimmedDetections(msg.header, [detections[i] for i in keep.tolist()], keep,
+                             len(detections) - len(keep))
+
+
+def detections_to_batch(msg: Any, classes: ClassRegistry, min_score: float = 0.0,
+                        max_detections: Optional[int] = None) -> DetectionBatch:
     """
     Convert a ``vision_msgs/Detection2DArray`` (4.x fields) into arrays.
 
     Class and score come from the best-scoring hypothesis; a detection without hypotheses has
     class ``''`` and score 1. Boxes that are NaN, infinite or not of positive size are dropped
-    and counted, never passed on.
+    and counted, never passed on. Beyond ``max_detections`` good detections, the lowest
+    scores are dropped and counted (also those :func:`limit_detections` left out before).
     """
     count = len(msg.detections)
     boxes = np.empty((count, 4), dtype=np.float64)
     scores = np.empty(count, dtype=np.float64)
     labels: List[str] = []
     for i, detection in enumerate(msg.detections):
-        bbox = detection.bbox
-        boxes[i] = (bbox.center.position.x - bbox.size_x / 2.0,
-                    bbox.center.position.y - bbox.size_y / 2.0, bbox.size_x, bbox.size_y)
-        if detection.results:
-            best = max(detection.results, key=lambda r: r.hypothesis.score)
-            scores[i] = best.hypothesis.score
-            labels.append(best.hypothesis.class_id)
-        else:
-            scores[i] = 1.0
-            labels.append('')
-    good = np.isfinite(boxes).all(axis=1) & np.isfinite(scores) & \
-        (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+        boxes[i] = _box_tlwh(detection)
+        scores[i], label = _best_hypothesis(detection)
+        labels.append(label)
+    good = _usable(boxes, scores)
     rejected = int(count - good.sum())
     good &= scores >= min_score
     indices = np.flatnonzero(good)
+    truncated = int(getattr(msg, 'dropped', 0))
+    if max_detections is not None and len(indices) > max_detections:
+        truncated += len(indices) - max_detections
+        indices = indices[_highest(scores[indices], max_detections)]
     class_ids = np.array([classes.to_id(labels[i]) for i in indices], dtype=np.int64)
-    return DetectionBatch(boxes[indices], scores[indices], class_ids, indices.astype(np.int64),
-                          rejected)
+    source = getattr(msg, 'source_indices', None)
+    message_indices = indices if source is None else np.asarray(source)[indices]
+    return DetectionBatch(boxes[indices], scores[indices], class_ids,
+                          message_indices.astype(np.int64), rejected, truncated)
 
 
 def detections_to_msg(header: Any, boxes_tlwh: npt.ArrayLike, scores: npt.ArrayLike,

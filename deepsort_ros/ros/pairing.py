@@ -9,7 +9,7 @@ stream and calls :meth:`FramePairer.reset`.
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 
 @dataclass(frozen=True)
@@ -26,12 +26,16 @@ class PairingConfig:
         is processed motion-only (without an image) rather than dropped.
     max_pending : int
         Most images and most detection arrays held while waiting for their partner.
+    max_pending_bytes : int
+        Most bytes of images held while waiting (the newest image is always kept); 0: no
+        bound but ``max_pending``.
 
     """
 
     tolerance_s: float = 0.005
     timeout_s: float = 0.5
     max_pending: int = 30
+    max_pending_bytes: int = 0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.tolerance_s <= 1.0:
@@ -40,6 +44,8 @@ class PairingConfig:
             raise ValueError(f'timeout_s must be in (0, 60] s, got {self.timeout_s}')
         if not 1 <= self.max_pending <= 10000:
             raise ValueError(f'max_pending must be in [1, 10000], got {self.max_pending}')
+        if self.max_pending_bytes < 0:
+            raise ValueError(f'max_pending_bytes must be >= 0, got {self.max_pending_bytes}')
 
 
 @dataclass
@@ -94,6 +100,7 @@ class PairingCounters:
     motion_only: int = 0
     images_without_detections: int = 0
     detections_dropped_overflow: int = 0
+    images_dropped_memory: int = 0
     late_dropped: int = 0
 
 
@@ -113,6 +120,7 @@ class FramePairer:
         self.counters = PairingCounters()
         self._images: 'OrderedDict[int, Any]' = OrderedDict()
         self._detections: 'OrderedDict[int, Any]' = OrderedDict()
+        self._image_bytes: Dict[int, int] = {}
         self._tolerance_ns = int(round(config.tolerance_s * 1e9))
         self._timeout_ns = int(round(config.timeout_s * 1e9))
         self._newest_ns: Optional[int] = None
@@ -122,19 +130,39 @@ class FramePairer:
     def reset(self) -> None:
         """Drop everything pending and start a new session (the clock restarted)."""
         self._images.clear()
+        self._image_bytes.clear()
         self._detections.clear()
         self._newest_ns = None
         self._last_released_ns = None
         self.session += 1
 
-    def add_image(self, stamp_ns: int, image: Any) -> Released:
-        """Buffer an image; return the frames that became ready, in stamp order."""
+    @property
+    def pending_image_bytes(self) -> int:
+        """Return the bytes of the images waiting for their detections."""
+        return sum(self._image_bytes.values())
+
+    def add_image(self, stamp_ns: int, image: Any, nbytes: int = 0) -> Released:
+        """
+        Buffer an image of ``nbytes``; return the frames that became ready, in stamp order.
+
+        ``image`` None stands for an image that came and was refused: its detections are
+        released at once, without an image (motion-only).
+        """
         self._see(stamp_ns)
         self._images[stamp_ns] = image
+        self._image_bytes[stamp_ns] = int(nbytes)
         while len(self._images) > self.config.max_pending:
-            self._images.popitem(last=False)
+            self._drop_oldest_image()
             self.counters.images_without_detections += 1
+        budget = self.config.max_pending_bytes
+        while budget and len(self._images) > 1 and self.pending_image_bytes > budget:
+            self._drop_oldest_image()
+            self.counters.images_dropped_memory += 1
         return Released(self._release())
+
+    def _drop_oldest_image(self) -> None:
+        stamp_ns, _ = self._images.popitem(last=False)
+        self._image_bytes.pop(stamp_ns, None)
 
     def add_detections(self, stamp_ns: int, detections: Any) -> Released:
         """Buffer a detection array; return the frames that became ready, in stamp order."""
@@ -175,7 +203,11 @@ class FramePairer:
             image_ns = self._find_image(stamp_ns)
             if image_ns is not None:
                 image = self._images.pop(image_ns)
-                self.counters.paired += 1
+                self._image_bytes.pop(image_ns, None)
+                if image is None:  # its image was refused: nothing to wait for
+                    self.counters.motion_only += 1
+                else:
+                    self.counters.paired += 1
             elif force or (self._newest_ns is not None
                            and self._newest_ns - stamp_ns >= self._timeout_ns):
                 image = None
@@ -190,5 +222,6 @@ class FramePairer:
             for image_ns in [ns for ns in self._images
                              if ns < self._last_released_ns - self._tolerance_ns]:
                 del self._images[image_ns]
+                self._image_bytes.pop(image_ns, None)
                 self.counters.images_without_detections += 1
         return ready

@@ -8,6 +8,7 @@ exposed as ``tracker.<name>`` parameters.
 """
 
 from dataclasses import dataclass, field, fields
+import difflib
 import inspect
 import math
 from pathlib import Path
@@ -26,6 +27,8 @@ ANNOTATED_MODES = ('auto', 'always', 'never')
 ENCODER_BACKENDS = ('auto', 'torch', 'torchscript', 'onnx')
 # A choice YAML turns into a boolean when written bare; accepted as false too.
 YAML_OFF = 'off'
+# The parameters that name topics (checked against ROS's name rules at configure).
+TOPIC_PARAMETERS = ('image_topic', 'detections_topic', 'camera_info_topic', 'odom_topic')
 # Parameters every rclpy node declares itself.
 ROS_OWN_PARAMETERS = ('use_sim_time', 'start_type_description_service')
 
@@ -71,7 +74,29 @@ class NodeConfig:
                               'at run time)', low=0.0, high=1.0, read_only=False)
     time_jump_reset: float = _param(1.0, 'a stamp this much older than the newest seen means the '
                                     'clock restarted (a looped bag): pairing, odometry and '
-                                    'tracks start again, s', low=0.001, high=3600.0)
+                                    'tracks start again, s; as far ahead, the clock jumped',
+                                    low=0.001, high=3600.0)
+    clock_jump_confirmations: int = _param(
+        2, 'stamps in a row (of any input) that must agree with a jump beyond time_jump_reset '
+        'before it is believed: what they brought is then tracked after a restart; a lone stamp '
+        'the next one contradicts is dropped and counted (1: believe the first)', low=1, high=64)
+    max_detections: int = _param(300, 'detections tracked per frame: beyond it the lowest scores '
+                                 'are dropped and counted (bounds the work one message can ask '
+                                 'for)', low=1, high=100000)
+    max_label_length: int = _param(128, 'characters kept of a detection class label (longer ones '
+                                   'are cut and counted)', low=1, high=65536)
+    max_classes: int = _param(4096, 'class labels remembered at once; a new one beyond it '
+                              'replaces the least recently seen label no track holds, or '
+                              "takes the class '' when all are held (counted)",
+                              low=1, high=1000000)
+    max_image_pixels: int = _param(16777216, 'images larger than this (width x height; a '
+                                   'compressed one by its PNG/JPEG header) are refused before '
+                                   'conversion and counted (default 4096 x 4096)',
+                                   low=1, high=1 << 31)
+    max_pending_image_bytes: int = _param(134217728, 'bytes of images held while waiting for '
+                                          'their detections; beyond it the oldest is dropped '
+                                          'and counted (0: max_pending alone bounds them)',
+                                          low=0, high=1 << 40)
     ego_motion_mode: str = _param('auto', 'camera-motion compensation: odometry, image '
                                   '(optical flow), auto (odometry when fresh, else image), off',
                                   choices=EGO_MOTION_MODES)
@@ -79,6 +104,15 @@ class NodeConfig:
                                    low=2, high=100000)
     odom_max_gap: float = _param(0.5, 'odometry older or newer than an image stamp by more than '
                                  'this is stale, s', low=0.001, high=60.0)
+    odom_max_jump: float = _param(1.0, 'an odometry position farther than this plus '
+                                  'odom_max_speed x the time since the last accepted one is a '
+                                  'jump: refused and counted, m', low=0.0, high=1e6)
+    odom_max_speed: float = _param(30.0, 'fastest the base may move between odometry samples '
+                                   '(see odom_max_jump), m/s', low=0.0, high=1e6)
+    odom_jump_confirmations: int = _param(
+        2, 'odometry poses in a row that must agree with a jump before it is believed (the '
+        'odometry was reset: its buffer starts again); fewer are refused (1: believe the first)',
+        low=1, high=100)
     base_to_camera_xyz: List[float] = _param(
         [0.0, 0.0, 1.0], 'position of the camera optical frame in the odometry child frame '
         '(base), m')
@@ -112,12 +146,21 @@ class NodeConfig:
                                   'state dicts and the default model; torch on CUDA), torch, '
                                   'torchscript, onnx',
                                   choices=ENCODER_BACKENDS)
+    encode_batch_size: int = _param(16, 'crops per Re-ID encoder call (bounds the memory a frame '
+                                    'with many detections needs)', low=1, high=4096)
     publish_markers: bool = _param(True, 'publish visualization_msgs/MarkerArray on ~/markers '
                                    '(can be changed at run time)', read_only=False)
     annotated_image: str = _param('auto', 'publish ~/image_annotated: auto (only while '
                                   'subscribed), always, never (can be changed at run time)',
                                   choices=ANNOTATED_MODES, read_only=False)
-    trail_length: int = _param(20, 'past positions drawn per track', low=0, high=1000)
+    trail_length: int = _param(20, 'past positions drawn per track (matched ones only)',
+                               low=0, high=1000)
+    trail_max_jump: float = _param(1.0, 'a trail step longer than this many box heights (a '
+                                   're-link, a jump) starts the trail again there', low=0.01,
+                                   high=1000.0)
+    annotated_coast_time: float = _param(0.5, 'coasting tracks are drawn (dashed) for this long '
+                                         'after their last detection, s (0: never)', low=0.0,
+                                         high=3600.0)
     diagnostics_period: float = _param(1.0, 'period of /diagnostics, s', low=0.05, high=3600.0)
     autostart: bool = _param(True, 'configure and activate at start (unmanaged use)')
 
@@ -207,6 +250,37 @@ def tracker_descriptions() -> Dict[str, str]:
     return descriptions
 
 
+def parameter_names() -> List[str]:
+    """Return the names of every parameter the node declares (``tracker.<name>`` included)."""
+    return [f.name for f in node_fields()] + [TRACKER_PREFIX + f.name for f in tracker_fields()]
+
+
+def closest_parameter(name: str) -> Optional[str]:
+    """Return the declared parameter a mistyped or unprefixed name most likely meant, or None."""
+    names = parameter_names()
+    # An unprefixed tracker setting (max_age for tracker.max_age) is the usual slip.
+    if TRACKER_PREFIX + name in names:
+        return TRACKER_PREFIX + name
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if not close:
+        tails = {n.rsplit('.', 1)[-1]: n for n in names}
+        tail = name.rsplit('.', 1)[-1]
+        close = [tails[t] for t in difflib.get_close_matches(tail, tails, n=1, cutoff=0.6)]
+    return close[0] if close else None
+
+
+def unknown_parameter_text(name: str) -> str:
+    """Return what to say about a parameter the node does not have."""
+    closest = closest_parameter(name)
+    hint = f'; did you mean {closest!r}?' if closest else ''
+    return f'unknown parameter {name!r}{hint}'
+
+
+def is_ros_own_parameter(name: str) -> bool:
+    """Tell whether rclpy itself declares ``name`` (use_sim_time, qos_overrides.*)."""
+    return name in ROS_OWN_PARAMETERS or name.startswith('qos_overrides.')
+
+
 def split_parameters(values: Dict[str, Any]) -> Tuple[NodeConfig, Any]:
     """
     Build and validate both configs from flat parameter values.
@@ -236,10 +310,10 @@ def split_parameters(values: Dict[str, Any]) -> Tuple[NodeConfig, Any]:
             tracker_values[name[len(TRACKER_PREFIX):]] = value
         elif name in node_names:
             node_values[name] = list(value) if isinstance(value, (list, tuple)) else value
-        elif name in ROS_OWN_PARAMETERS or name.startswith('qos_overrides.'):
+        elif is_ros_own_parameter(name):
             continue
         else:
-            raise ValueError(f'unknown parameter {name!r}')
+            raise ValueError(unknown_parameter_text(name))
     defaults = NodeConfig()
     for name, value in node_values.items():
         default = getattr(defaults, name)

@@ -23,13 +23,14 @@ from deepsort_ros.fusion.appearance_feed import AppearanceSchedule
 from deepsort_ros.geometry.camera_model import PinholeCamera
 from deepsort_ros.geometry.ground_projection import ground_tracks
 from deepsort_ros.ros.diagnostics import STAGES
-from deepsort_ros.ros.images import (compressed_msg_to_bgr, image_msg_to_bgr,
-                                     ImageConversionError)
+from deepsort_ros.ros.images import (check_image_size, compressed_msg_to_bgr,
+                                     image_msg_to_bgr, ImageConversionError)
 from deepsort_ros.ros.messages import appearances_to_msg
 from deepsort_ros.ros.messages import (camera_info_to_camera, ClassRegistry, DetectionBatch,
-                                       detections_to_batch, make_header, odometry_to_pose,
-                                       stamp_to_ns, target_status_to_msg, tracks_to_msg,
-                                       WorldEstimate)
+                                       detections_to_batch, limit_detections, make_header,
+                                       odometry_to_pose, stamp_to_ns, target_status_to_msg,
+                                       tracks_to_msg, WorldEstimate)
+from deepsort_ros.ros.odometry_guard import OdometryGuard, OdometryVerdict
 from deepsort_ros.ros.pairing import FramePairer, PairedFrame, PairingConfig
 from deepsort_ros.ros.parameters import NodeConfig
 import numpy as np
@@ -137,6 +138,10 @@ class PipelineStats:
     bad_images: int = 0
     bad_detections: int = 0
     bad_odometry: int = 0
+    images_too_large: int = 0
+    detections_over_limit: int = 0
+    clock_jumps_ahead: int = 0
+    select_refused: int = 0
     time_backwards: int = 0
     ego_motion_sources: Dict[str, int] = field(default_factory=dict)
     ego_motion_reason: str = ''
@@ -161,7 +166,8 @@ class TrackingPipeline:
     encoder : callable, optional
         ``(image_bgr, boxes_tlwh) -> (N, D)`` features; None tracks on motion and IoU only.
     logger : callable, optional
-        ``logger(level, text)`` for throttled warnings; levels 'warn' and 'info'.
+        ``logger(level, text, kind)`` for warnings throttled per ``kind`` (one short name per
+        problem, not per value); levels 'warn' and 'info'.
 
     Attributes
     ----------
@@ -175,7 +181,12 @@ class TrackingPipeline:
     camera : PinholeCamera or None
         The last good camera model.
     classes : ClassRegistry
-        Detector labels and the core's class ids.
+        Detector labels and the core's class ids, bounded (``max_label_length``,
+        ``max_classes``).
+    odometry_guard : OdometryGuard
+        Refuses odometry in another frame or jumping farther than the base can move.
+    image_size : (int, int) or None
+        Width and height of the last image tracked, for checking image points.
 
     """
 
@@ -186,18 +197,24 @@ class TrackingPipeline:
         self.tracker = Tracker(tracker_config)
         self.encoder = encoder
         self.stats = PipelineStats()
-        self.classes = ClassRegistry()
+        self.classes = ClassRegistry(node_config.max_label_length, node_config.max_classes)
         self.namespace = uuid.uuid4()
         # Features for a fusion node, sent sparingly, named by the encoder and its weights.
         self.appearance_schedule = AppearanceSchedule()
         self.encoder_name = str(getattr(encoder, 'name', type(encoder).__name__))
         self.encoder_digest = encoder_digest(node_config, encoder)
-        self._log = logger or (lambda level, text: None)
-        # One policy for clocks that jump, for every stream: confirmations=1 restarts on the
-        # first stamp that jumps back (a looped bag), as pairing and odometry did before.
-        self.clock = ClockGate(node_config.time_jump_reset, confirmations=1)
+        self._log = logger or (lambda level, text, kind=None: None)
+        # One policy for clocks that jump, for every stream. With two confirmations a looped
+        # bag restarts on its first frame (its image and detections agree) while one message
+        # stamped far off is held, contradicted by the next and dropped.
+        self.clock = ClockGate(node_config.time_jump_reset,
+                               confirmations=node_config.clock_jump_confirmations)
         self._pairer = FramePairer(PairingConfig(
-            node_config.sync_tolerance, node_config.detection_timeout, node_config.max_pending))
+            node_config.sync_tolerance, node_config.detection_timeout, node_config.max_pending,
+            node_config.max_pending_image_bytes))
+        self.odometry_guard = OdometryGuard(node_config.odom_max_jump, node_config.odom_max_speed,
+                                            node_config.odom_jump_confirmations)
+        self.image_size: Optional[Tuple[int, int]] = None
         self._session = 0
         # The input side buffers odometry while the processing side interpolates it.
         self._odometry_lock = threading.Lock()
@@ -231,7 +248,8 @@ class TrackingPipeline:
         except ValueError as error:
             self.stats.bad_camera_infos += 1
             self.stats.last_error = str(error)
-            self._log('warn', f'{error}: ignored, the last good camera model is kept')
+            self._log('warn', f'{error}: ignored, the last good camera model is kept',
+                      'bad camera info')
             return
         if camera != self.camera:
             self.set_camera(camera)
@@ -243,7 +261,14 @@ class TrackingPipeline:
             odometry = odometry_to_pose(msg)
         except ValueError:
             self.stats.bad_odometry += 1
-            self._log('warn', 'odometry with a non-finite or zero-norm pose ignored')
+            self._log('warn', 'odometry with a non-finite or zero-norm pose ignored',
+                      'bad odometry')
+            return
+        refused = self.odometry_guard.check_frame(odometry.frame_id, odometry.child_frame_id)
+        if refused is not None:
+            self.stats.last_error = refused
+            self._log('warn', f'{refused}: refused, the last good odometry is kept',
+                      'odometry frame')
             return
         self._odom_frame = odometry.frame_id or self._odom_frame
         self.base_frame = odometry.child_frame_id or self.base_frame
@@ -256,15 +281,37 @@ class TrackingPipeline:
                                 quaternion_xyzw=np.asarray(quaternion_xyzw, dtype=np.float64))
 
     def add_image(self, msg: Any) -> List[PairedFrame]:
-        """Buffer an Image or CompressedImage; return the frames ready to :meth:`process`."""
+        """
+        Buffer an Image or CompressedImage; return the frames ready to :meth:`process`.
+
+        An image larger than ``max_image_pixels`` is refused here, before it is buffered or
+        converted: counted, and its detections are tracked on motion alone at once (they do
+        not wait for an image that will not come).
+        """
         self.stats.images += 1
-        self.camera_frame = msg.header.frame_id or self.camera_frame
-        return self._admit(IMAGE, stamp_to_ns(msg.header.stamp), msg)
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        try:
+            check_image_size(msg, self.config.max_image_pixels)
+        except ImageConversionError as error:
+            self.stats.images_too_large += 1
+            self.stats.bad_images += 1
+            self.stats.last_error = str(error)
+            self._log('warn', f'image refused: {error}', 'image too large')
+            msg = None
+        else:
+            self.camera_frame = msg.header.frame_id or self.camera_frame
+        return self._admit(IMAGE, stamp_ns, msg)
 
     def add_detections(self, msg: Any) -> List[PairedFrame]:
-        """Buffer a Detection2DArray; return the frames ready to :meth:`process`."""
+        """
+        Buffer a Detection2DArray; return the frames ready to :meth:`process`.
+
+        Only the ``max_detections`` best detections are kept from here on, so that one huge
+        array costs neither buffer memory nor tracking time.
+        """
         self.stats.detection_arrays += 1
-        return self._admit(DETECTIONS, stamp_to_ns(msg.header.stamp), msg)
+        limited = limit_detections(msg, self.config.max_detections)
+        return self._admit(DETECTIONS, stamp_to_ns(msg.header.stamp), limited)
 
     def flush(self) -> List[PairedFrame]:
         """Release every frame still waiting for its partner (end of a bag)."""
@@ -273,44 +320,99 @@ class TrackingPipeline:
     def _admit(self, kind: str, stamp_ns: int, item: Any) -> List[PairedFrame]:
         # Every stamp of the camera's streams passes the one clock gate, which alone decides
         # that the clock restarted; what it lets through goes on to pairing or the buffer.
+        newest_ns = self.clock.newest_ns
         admission = self.clock.admit(stamp_ns, (kind, item))
         if admission.restart:
-            self._restart()
+            if newest_ns is not None and self.clock.newest_ns > newest_ns:
+                # Confirmed by the stamps after it: the clock jumped ahead (a paused stream,
+                # a /clock set forward). Nothing pending is older than the clock now.
+                self.stats.clock_jumps_ahead += 1
+                self._log('warn', f'the clock jumped ahead by '
+                          f'{(self.clock.newest_ns - newest_ns) * 1e-9:.1f} s', 'clock ahead')
+            else:
+                self._restart()
         if admission.dropped:
-            self._log('warn', f'{len(admission.dropped)} messages with a stamp off the clock '
-                      'dropped')
+            kinds = ', '.join(sorted({dropped_kind for _, (dropped_kind, _) in
+                                      admission.dropped}))
+            self.stats.last_error = (f'{len(admission.dropped)} {kinds} message(s) with a stamp '
+                                     'off the clock dropped')
+            self._log('warn', f'{self.stats.last_error}; the next stamps did not follow it '
+                      f'(more than time_jump_reset {self.config.time_jump_reset} s from the '
+                      'clock)', 'clock outlier')
         ready: List[PairedFrame] = []
         for admitted_ns, (admitted_kind, admitted) in admission.items:
             if admitted_kind == ODOMETRY:
-                with self._odometry_lock:
-                    self._ego.add_odometry(admitted_ns * 1e-9, admitted.position_xyz,
-                                           admitted.orientation_xyzw)
+                self._buffer_odometry(admitted_ns, admitted)
                 continue
             if admitted_kind == IMAGE:
-                released = self._pairer.add_image(admitted_ns, admitted)
+                # A refused image (None) still pairs: its detections go on motion alone.
+                nbytes = 0 if admitted is None else len(admitted.data)
+                released = self._pairer.add_image(admitted_ns, admitted, nbytes)
             else:
                 released = self._pairer.add_detections(admitted_ns, admitted)
             if released.late_dropped:
                 self.stats.time_backwards += released.late_dropped
                 self._log('warn', 'detections older than the last tracked frame dropped '
-                          '(time went backwards or arrived too late)')
+                          '(time went backwards or arrived too late)', 'late detections')
             ready += released.frames
         return ready
+
+    def _buffer_odometry(self, stamp_ns: int, odometry: Any) -> None:
+        verdict = self.odometry_guard.check(stamp_ns, odometry.position_xyz)
+        if verdict is OdometryVerdict.JUMP:
+            distance = self.odometry_guard.distance_to_last(odometry.position_xyz)
+            self.stats.last_error = (f'odometry jumped {distance:.1f} m from the last good '
+                                     'pose')
+            self._log('warn', f'{self.stats.last_error}: refused (odom_max_jump '
+                      f'{self.config.odom_max_jump} m + odom_max_speed '
+                      f'{self.config.odom_max_speed} m/s); the last good odometry is kept',
+                      'odometry jump')
+            return
+        with self._odometry_lock:
+            if verdict is OdometryVerdict.RESET:
+                # The poses after the jump agree: the odometry origin moved. Interpolating
+                # across it would invent a motion.
+                self._ego.odometry.clear()
+            self._ego.add_odometry(stamp_ns * 1e-9, odometry.position_xyz,
+                                   odometry.orientation_xyzw)
+        if verdict is OdometryVerdict.RESET:
+            self._log('warn', 'odometry jumped and stayed there: taken as an odometry reset, '
+                      'its history starts again', 'odometry reset')
 
     def _restart(self) -> None:
         # Pending frames and odometry from before the jump can never pair or interpolate with
         # what comes now; the image motion and the tracker restart when the new session's
         # first frame is processed (the tracker by itself, on its earlier timestamp).
         self._pairer.reset()
+        self.odometry_guard.reset()
         with self._odometry_lock:
             self._ego.odometry.clear()
         self._log('warn', 'time jumped back: pairing, odometry, image motion and tracks '
-                  'restarted')
+                  'restarted', 'clock restart')
 
     @property
     def pairing(self) -> Any:
         """Return the counters of stamp matching: paired, motion-only, dropped."""
         return self._pairer.counters
+
+    def point_refusal(self, x: float, y: float) -> Optional[str]:
+        """
+        Return why an image point cannot select a target, or None when it can.
+
+        The point must be finite and, once an image was tracked, inside it (else inside the
+        camera_info size when known): a click outside the picture means nothing there.
+        """
+        if not (np.isfinite(x) and np.isfinite(y)):
+            return f'the point ({x}, {y}) is not finite'
+        size = self.image_size
+        if size is None and self.camera is not None and self.camera.width > 0:
+            size = (self.camera.width, self.camera.height)
+        if size is None:
+            return None
+        width, height = size
+        if not (0.0 <= x < width and 0.0 <= y < height):
+            return f'the point ({x:g}, {y:g}) is outside the last image ({width}x{height} px)'
+        return None
 
     # ---- processing -------------------------------------------------------------------------
 
@@ -330,17 +432,25 @@ class TrackingPipeline:
             self._ego.image_motion.reset()
             self._last_stamp_ns = None
         try:
-            batch = detections_to_batch(frame.detections, self.classes, self.config.min_score)
+            batch = detections_to_batch(frame.detections, self.classes, self.config.min_score,
+                                        self.config.max_detections)
         except (AttributeError, TypeError, ValueError) as error:
             self.stats.bad_detections += 1
             self.stats.last_error = f'malformed Detection2DArray: {error}'
-            self._log('warn', self.stats.last_error)
+            self._log('warn', self.stats.last_error, 'malformed detections')
             return None
         if batch.rejected:
             self.stats.bad_detections += batch.rejected
             self._log('warn', f'{batch.rejected} detections with a non-finite or empty box '
-                      'ignored')
+                      'ignored', 'bad detections')
+        if batch.truncated:
+            self.stats.detections_over_limit += batch.truncated
+            self._log('warn', f'{batch.truncated} detections beyond max_detections '
+                      f'{self.config.max_detections} dropped (the lowest scores)',
+                      'too many detections')
         image_bgr = self._to_bgr(frame.image)
+        if image_bgr is not None:
+            self.image_size = (int(image_bgr.shape[1]), int(image_bgr.shape[0]))
         stage_ms['convert'] = (time.perf_counter() - t0) * 1e3
 
         t1 = time.perf_counter()
@@ -368,6 +478,7 @@ class TrackingPipeline:
         tracks = self.tracker.update(batch.boxes_tlwh, batch.scores, batch.class_ids, features,
                                      timestamp=stamp_s, camera_motion=homography)
         self._last_stamp_ns = frame.stamp_ns
+        self.classes.mark_in_use(t.class_id for t in tracks)
         stage_ms['track'] = (time.perf_counter() - t3) * 1e3
 
         t4 = time.perf_counter()
@@ -414,18 +525,25 @@ class TrackingPipeline:
         except ImageConversionError as error:
             self.stats.bad_images += 1
             self.stats.last_error = str(error)
-            self._log('warn', f'image skipped: {error}')
+            self._log('warn', f'image skipped: {error}', f'bad image: {error.kind}')
             return None
 
     def _encode(self, image_bgr: Optional[npt.NDArray[np.uint8]],
                 batch: DetectionBatch) -> Optional[npt.NDArray[np.float32]]:
         if self.encoder is None or image_bgr is None or len(batch.boxes_tlwh) == 0:
             return None
+        # In batches of encode_batch_size: the encoder's crops of one call are all in memory
+        # at once, so a frame's memory does not grow with its number of detections.
+        step = self.config.encode_batch_size
         try:
-            features = np.asarray(self.encoder(image_bgr, batch.boxes_tlwh), dtype=np.float32)
+            features = np.concatenate([
+                np.asarray(self.encoder(image_bgr, batch.boxes_tlwh[start:start + step]),
+                           dtype=np.float32)
+                for start in range(0, len(batch.boxes_tlwh), step)])
         except (RuntimeError, ValueError) as error:
             self.stats.last_error = f'encoder failed: {error}'
-            self._log('warn', self.stats.last_error + '; tracking this frame without appearance')
+            self._log('warn', self.stats.last_error + '; tracking this frame without appearance',
+                      'encoder failed')
             return None
         return features
 

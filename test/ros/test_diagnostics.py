@@ -5,16 +5,19 @@ from types import SimpleNamespace
 from deepsort_ros.core.clock import ClockCounters
 from deepsort_ros.core.counters import TrackerCounters
 from deepsort_ros.ros.diagnostics import DiagnosticsCollector, Level, RateMeter, STAGES
-from deepsort_ros.ros.messages import diagnostics_to_msg
+from deepsort_ros.ros.messages import ClassRegistry, diagnostics_to_msg
+from deepsort_ros.ros.odometry_guard import OdometryCounters
 from deepsort_ros.ros.pairing import PairingCounters
 from deepsort_ros.ros.pipeline import PipelineStats
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 
 
-def _pipeline(**stats):
+def _pipeline(outliers=0, jumps=0, **stats):
     return SimpleNamespace(
         stats=PipelineStats(**stats), pairing=PairingCounters(paired=3),
-        clock=SimpleNamespace(counters=ClockCounters(restarts=2, outliers=1)),
+        clock=SimpleNamespace(counters=ClockCounters(restarts=2, outliers=outliers)),
+        odometry_guard=SimpleNamespace(counters=OdometryCounters(jumps=jumps)),
+        classes=ClassRegistry(),
         tracker=SimpleNamespace(counters=TrackerCounters(frames=5, diverged_tracks=4),
                                 tracks=[object()] * 2))
 
@@ -32,9 +35,13 @@ def test_one_report_holds_every_counter():
     collector = DiagnosticsCollector('osnet', 'cpu', 'auto')
     for t in (0.0, 0.5, 1.0):
         collector.received('image', now=t)
-    report = collector.collect(_pipeline(frames=5, bad_camera_infos=1), now=1.0)
+    assert collector.collect(_pipeline(frames=5), now=1.0).level == Level.OK
+    report = collector.collect(_pipeline(outliers=1, jumps=1, frames=5, bad_camera_infos=1),
+                               now=1.0)
     values = report.as_dict()
-    assert report.level == Level.OK and report.message == 'tracking'
+    # Refused input of every kind is named and turns the status to WARN.
+    assert report.level == Level.WARN and report.message == 'tracking'
+    assert values['odometry jumps (refused)'] == '1' and values['class labels'] == '1'
     assert values['image rate (Hz)'] == '2.0' and values['detection rate (Hz)'] == '0.0'
     assert (values['paired'], values['clock restarts'], values['clock outliers dropped']) == \
         ('3', '2', '1')
