@@ -41,6 +41,7 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
                                 SetParametersResult)
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
@@ -97,6 +98,7 @@ class TrackerNode(LifecycleNode):
         self.config: Optional[nc.NodeConfig] = None
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
+        self._warn_about_unknown_parameters()
         if self.get_parameter('autostart').value:
             if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
                 self.trigger_activate()
@@ -116,6 +118,14 @@ class TrackerNode(LifecycleNode):
             self.declare_parameter(nc.TRACKER_PREFIX + f.name, default,
                                    ParameterDescriptor(description=description, read_only=True))
 
+    def _warn_about_unknown_parameters(self) -> None:
+        # rclpy ignores a -p or params-file value for a name the node never declares; say so,
+        # with the name that was most likely meant (max_age -> tracker.max_age).
+        declared = set(self._parameters)
+        for name in sorted(set(self._parameter_overrides) - declared):
+            if not nc.is_ros_own_parameter(name):
+                self.get_logger().warning(f'{nc.unknown_parameter_text(name)} (ignored)')
+
     def _parameter_values(self, overrides: Optional[List[Any]] = None) -> dict:
         values = {name: param.value for name, param in self._parameters.items()}
         for param in overrides or []:
@@ -126,6 +136,7 @@ class TrackerNode(LifecycleNode):
         try:
             nc.split_parameters(self._parameter_values(params))
         except ValueError as error:
+            self.get_logger().warning(f'parameter change refused: {error}')
             return SetParametersResult(successful=False, reason=str(error))
         return SetParametersResult(successful=True)
 
@@ -150,6 +161,15 @@ class TrackerNode(LifecycleNode):
         except ValueError as error:
             self.get_logger().error(f'invalid parameters: {error}')
             return TransitionCallbackReturn.FAILURE
+        for name in nc.TOPIC_PARAMETERS:
+            try:
+                self.resolve_topic_name(getattr(config, name))
+            except Exception as error:  # noqa: B902 - rclpy raises RCLError, not a ValueError
+                reason = str(error).split(', at /')[0]  # without rcl's source location
+                self.get_logger().error(
+                    f'invalid parameters: {name} {getattr(config, name)!r} is not a valid '
+                    f'topic name: {reason}')
+                return TransitionCallbackReturn.FAILURE
         try:
             encoder, encoder_name, encoder_device = load_encoder(config)
         except RuntimeError as error:
@@ -175,7 +195,7 @@ class TrackerNode(LifecycleNode):
         self._diagnostics = DiagnosticsCollector(encoder_name, encoder_device,
                                                  config.ego_motion_mode)
         self.pipeline = TrackingPipeline(config, tracker_config, encoder, self._log_throttled)
-        self._trails = TrailHistory(config.trail_length)
+        self._trails = TrailHistory(config.trail_length, config.trail_max_jump)
         self._markers = MarkerBuilder()
         self._tracks_pub = self.create_lifecycle_publisher(TrackArray, '~/tracks', 10)
         # Re-ID features for a fusion node, keyed by track UUID, sent sparingly.
@@ -220,9 +240,12 @@ class TrackerNode(LifecycleNode):
         self._select_srv = self.create_service(SelectTarget, '~/select_target',
                                                self._on_select_target,
                                                callback_group=processing)
+        # On the steady clock: with use_sim_time a ROS timer waits for /clock, and stops when
+        # it jumps back, just when diagnostics matter. The messages carry the node's time.
         self._diagnostics_timer = self.create_timer(config.diagnostics_period,
                                                     self._publish_diagnostics,
-                                                    callback_group=self._timer_group)
+                                                    callback_group=self._timer_group,
+                                                    clock=Clock(clock_type=ClockType.STEADY_TIME))
         self._tf_timer = self.create_timer(TF_LOOKUP_PERIOD_S, self._lookup_extrinsic,
                                            callback_group=self._timer_group) \
             if self._tf_buffer is not None else None
@@ -335,19 +358,19 @@ class TrackerNode(LifecycleNode):
         self._target_pub.publish(result.target_status)
         if self.config.publish_markers:
             self._markers_pub.publish(self._markers.build(result.tracks))
-        tracks = result.tracks.tracks
-        self._trails.update([t.id for t in tracks],
-                            [(t.center_x, t.center_y + t.size_y / 2) for t in tracks])
+        self._trails.update(result.tracks.tracks)
         wanted = self.config.annotated_image == 'always' or (
             self.config.annotated_image == 'auto'
             and self._annotated_pub.get_subscription_count() > 0)
         if wanted and result.image_bgr is not None:
-            canvas = draw_tracks(result.image_bgr, result.tracks, self._trails)
+            canvas = draw_tracks(result.image_bgr, result.tracks, self._trails,
+                                 self.config.annotated_coast_time)
             self._annotated_pub.publish(bgr_to_image_msg(canvas, result.tracks.header))
 
     def _skipped(self, pipeline: TrackingPipeline, kind: str, error: Exception) -> None:
         pipeline.stats.last_error = f'{type(error).__name__}: {error}'
-        self._log_throttled('warn', f'{kind} message skipped: {pipeline.stats.last_error}')
+        self._log_throttled('warn', f'{kind} message skipped: {pipeline.stats.last_error}',
+                            key=f'{kind} skipped {type(error).__name__}')
 
     # ---- timer group: the extrinsic from TF (where tf2_ros exists), diagnostics ------------
 
@@ -401,34 +424,54 @@ class TrackerNode(LifecycleNode):
             tracker.clear_target()
             response.success, response.message = True, 'target cleared'
             return response
+        refusal = None
         if request.mode == SelectTarget.Request.BY_TRACK_ID:
             chosen = tracker.select_target(track_id=int(request.track_id))
         elif request.mode == SelectTarget.Request.BY_CLASS:
-            chosen = tracker.select_target(class_id=pipeline.classes.to_id(request.class_id))
+            # A query must not grow the label table: an unknown class has no track.
+            class_id = pipeline.classes.find(request.class_id)
+            chosen = None if class_id is None else tracker.select_target(class_id=class_id)
+            if class_id is None:
+                refusal = f'no detection of class {request.class_id[:64]!r} was seen'
         elif request.mode == SelectTarget.Request.BY_POINT:
-            if not (math.isfinite(request.x) and math.isfinite(request.y)):
-                response.success, response.message = False, 'x and y must be finite pixels'
-                return response
-            chosen = tracker.select_target(point_xy=(request.x, request.y))
+            refusal = pipeline.point_refusal(request.x, request.y)
+            chosen = None if refusal else tracker.select_target(point_xy=(request.x, request.y))
         else:
-            response.success, response.message = False, f'unknown mode {request.mode}'
-            return response
+            refusal, chosen = f'unknown mode {request.mode}', None
+        if refusal is not None:
+            pipeline.stats.select_refused += 1
+            self._log_throttled('warn', f'select_target refused: {refusal}',
+                                key='select refused')
         response.success = chosen is not None
-        response.message = 'following' if response.success else 'no matching track now'
+        response.message = 'following' if response.success else (
+            refusal or 'no matching track now')
         response.target_id = int(tracker.target_id or 0)
         return response
 
     def _on_select_point(self, msg: PointStamped) -> None:
-        if self.pipeline is not None and math.isfinite(msg.point.x) and \
-                math.isfinite(msg.point.y):
-            self.pipeline.tracker.select_target(point_xy=(msg.point.x, msg.point.y))
+        pipeline = self.pipeline
+        if pipeline is None:
+            return
+        refusal = pipeline.point_refusal(msg.point.x, msg.point.y)
+        if refusal is not None:
+            pipeline.stats.select_refused += 1
+            self._log_throttled('warn', f'~/select_point refused: {refusal}',
+                                key='select refused')
+            return
+        pipeline.tracker.select_target(point_xy=(msg.point.x, msg.point.y))
 
     def _log_throttled(self, level: str, text: str, key: Optional[str] = None) -> None:
+        # One line per kind of problem (``key``) every LOG_THROTTLE_S, saying how many more
+        # of that kind there were: a stream of distinct bad values is one problem, not many.
         now = time.monotonic()
         key = key or text[:60]
-        if now - self._last_log.get(key, -math.inf) < LOG_THROTTLE_S:
+        last, suppressed = self._last_log.get(key, (-math.inf, 0))
+        if now - last < LOG_THROTTLE_S:
+            self._last_log[key] = (last, suppressed + 1)
             return
-        self._last_log[key] = now
+        self._last_log[key] = (now, 0)
+        if suppressed:
+            text += f' ({suppressed} more like it in the last {now - last:.0f} s)'
         logger = self.get_logger()
         (logger.warning if level == 'warn' else logger.info)(text)
 
