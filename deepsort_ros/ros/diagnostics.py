@@ -171,6 +171,8 @@ class DiagnosticsCollector:
             ('target requests refused', stats.select_refused),
             ('encoder', self.encoder_name),
             ('encoder device', self.encoder_device),
+            ('detections encoded', stats.encoded),
+            ('features reused (not encoded)', stats.reused),
             ('ego-motion mode', self.ego_motion_mode),
             ('ego-motion sources', ', '.join(f'{k}: {v}' for k, v in sources)),
             ('ego-motion last reason', stats.ego_motion_reason),

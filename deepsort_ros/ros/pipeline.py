@@ -22,6 +22,7 @@ from deepsort_ros.ego_motion import EgoMotionConfig, EgoMotionEstimator
 from deepsort_ros.fusion.appearance_feed import AppearanceSchedule
 from deepsort_ros.geometry.camera_model import PinholeCamera
 from deepsort_ros.geometry.ground_projection import ground_tracks
+from deepsort_ros.reid.planner import EncodePlan, EncodePlanner, EncodePlannerConfig
 from deepsort_ros.ros.diagnostics import STAGES
 from deepsort_ros.ros.images import (check_image_size, compressed_msg_to_bgr,
                                      image_msg_to_bgr, ImageConversionError)
@@ -143,6 +144,8 @@ class PipelineStats:
     clock_jumps_ahead: int = 0
     select_refused: int = 0
     time_backwards: int = 0
+    encoded: int = 0
+    reused: int = 0
     ego_motion_sources: Dict[str, int] = field(default_factory=dict)
     ego_motion_reason: str = ''
     stage_ms: Dict[str, Deque[float]] = field(
@@ -196,6 +199,8 @@ class TrackingPipeline:
         self.config = node_config
         self.tracker = Tracker(tracker_config)
         self.encoder = encoder
+        # Which detections need the network and which may reuse a track's feature.
+        self.planner = EncodePlanner(EncodePlannerConfig(enabled=node_config.reuse_features))
         self.stats = PipelineStats()
         self.classes = ClassRegistry(node_config.max_label_length, node_config.max_classes)
         self.namespace = uuid.uuid4()
@@ -430,6 +435,7 @@ class TrackingPipeline:
             # itself on the earlier timestamp.
             self._session = frame.session
             self._ego.image_motion.reset()
+            self.planner.reset()
             self._last_stamp_ns = None
         try:
             batch = detections_to_batch(frame.detections, self.classes, self.config.min_score,
@@ -471,12 +477,14 @@ class TrackingPipeline:
         stage_ms['ego_motion'] = (time.perf_counter() - t1) * 1e3
 
         t2 = time.perf_counter()
-        features = self._encode(image_bgr, batch)
+        features, plan = self._encode(image_bgr, batch, stamp_s, homography)
         stage_ms['encode'] = (time.perf_counter() - t2) * 1e3
 
         t3 = time.perf_counter()
         tracks = self.tracker.update(batch.boxes_tlwh, batch.scores, batch.class_ids, features,
                                      timestamp=stamp_s, camera_motion=homography)
+        if plan is not None:
+            self.planner.observe(plan, tracks, stamp_s, features)
         self._last_stamp_ns = frame.stamp_ns
         self.classes.mark_in_use(t.class_id for t in tracks)
         stage_ms['track'] = (time.perf_counter() - t3) * 1e3
@@ -528,24 +536,34 @@ class TrackingPipeline:
             self._log('warn', f'image skipped: {error}', f'bad image: {error.kind}')
             return None
 
-    def _encode(self, image_bgr: Optional[npt.NDArray[np.uint8]],
-                batch: DetectionBatch) -> Optional[npt.NDArray[np.float32]]:
-        if self.encoder is None or image_bgr is None or len(batch.boxes_tlwh) == 0:
-            return None
+    def _encode(self, image_bgr: Optional[npt.NDArray[np.uint8]], batch: DetectionBatch,
+                stamp_s: float, homography: Optional[npt.NDArray[np.float64]]
+                ) -> Tuple[Optional[npt.NDArray[np.float32]], Optional[EncodePlan]]:
+        """Return this frame's features (encoded or reused) and the plan that chose which."""
+        if self.encoder is None:
+            return None, None
+        if image_bgr is None:
+            self.planner.reset()  # a frame without appearance breaks the chain of reuse
+            return None, None
+        plan = self.planner.plan(batch.boxes_tlwh, stamp_s, homography)
+        if len(batch.boxes_tlwh) == 0:
+            return None, plan
         # In batches of encode_batch_size: the encoder's crops of one call are all in memory
         # at once, so a frame's memory does not grow with its number of detections.
+        boxes = batch.boxes_tlwh[plan.encode_rows]
         step = self.config.encode_batch_size
         try:
-            features = np.concatenate([
-                np.asarray(self.encoder(image_bgr, batch.boxes_tlwh[start:start + step]),
-                           dtype=np.float32)
-                for start in range(0, len(batch.boxes_tlwh), step)])
+            chunks = [np.asarray(self.encoder(image_bgr, boxes[start:start + step]),
+                                 dtype=np.float32) for start in range(0, len(boxes), step)]
         except (RuntimeError, ValueError) as error:
             self.stats.last_error = f'encoder failed: {error}'
             self._log('warn', self.stats.last_error + '; tracking this frame without appearance',
                       'encoder failed')
-            return None
-        return features
+            return None, plan
+        self.stats.encoded += len(plan.encode_rows)
+        self.stats.reused += len(plan.reuse_rows)
+        encoded = np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
+        return plan.merge(encoded), plan
 
     def _world_estimate(self, tracks: List[Any], stamp_s: float) -> Optional[WorldEstimate]:
         if not tracks or self.camera is None or not self.config.use_ground_plane:
