@@ -178,7 +178,7 @@ class _Entry:
 @dataclass
 class CameraFeatures:
     """
-    What one camera's rows looked like when a camera update asked for them.
+    The features of one camera update's tracks.
 
     Attributes
     ----------
@@ -186,12 +186,12 @@ class CameraFeatures:
         One row per asked track; an all-zero row for a track without a usable feature. None
         when no track has one.
     encoder : str
-        The encoder of those features (the camera's latest).
+        The encoder of those features: the one most of the found rows were made by.
     found : int
         Rows with a feature.
     refused : dict of str to int
-        Rows left out, by reason: ``feature_length`` (another length than the camera's latest
-        features), ``encoder_changed`` (made by an encoder the camera no longer announces).
+        Rows left out, by reason: ``encoder_changed`` (made by another encoder than most
+        rows: a tracker restarted with other weights), ``feature_length`` (another length).
 
     """
 
@@ -204,6 +204,10 @@ class CameraFeatures:
 class AppearanceCache:
     """
     The fusion's side: the latest feature of every camera track, by the track's UUID.
+
+    Track UUIDs are unique across cameras and tracker runs (``uuid5`` of a run's random
+    namespace), so one cache serves every camera; a feature is looked up only for a track of an
+    update the fusion takes, so features from a sender it refuses are never used.
 
     Parameters
     ----------
@@ -221,32 +225,24 @@ class AppearanceCache:
         self.max_age = float(max_age)
         self.max_entries = int(max_entries)
         self._entries: 'OrderedDict[Hashable, _Entry]' = OrderedDict()
-        # camera -> (encoder, feature length) of its latest features
-        self._latest: Dict[str, Tuple[str, int]] = {}
 
     def __len__(self) -> int:
         """Return the number of features kept."""
         return len(self._entries)
 
-    def encoder_of(self, camera: str) -> str:
-        """Return the encoder of a camera's latest features ('' when none came)."""
-        return self._latest.get(camera, ('', 0))[0]
-
-    def add(self, camera: str, encoder: str, keys: Sequence[Hashable],
-            features: Sequence[npt.ArrayLike], now: float) -> int:
+    def add(self, encoder: str, keys: Sequence[Hashable], features: Sequence[npt.ArrayLike],
+            now: float) -> int:
         """
         Keep the features of one appearance message.
 
         Parameters
         ----------
-        camera : str
-            The camera they came from.
         encoder : str
             Their encoder's identity.
         keys : sequence of hashable
             The tracks' UUIDs (bytes), N.
         features : sequence of array_like
-            N features (any lengths; the most common one of the message becomes the camera's).
+            N features.
         now : float
             Seconds, the caller's clock.
 
@@ -256,26 +252,21 @@ class AppearanceCache:
             Features kept.
 
         """
-        rows = [np.asarray(f, dtype=np.float32).reshape(-1) for f in features]
-        if not rows:
-            return 0
-        lengths = [len(r) for r in rows]
-        dim = max(set(lengths), key=lengths.count)
-        self._latest[camera] = (encoder, dim)
-        for key, row in zip(keys, rows):
-            self._entries[key] = _Entry(row, encoder, float(now))
+        count = 0
+        for key, feature in zip(keys, features):
+            self._entries[key] = _Entry(np.asarray(feature, dtype=np.float32).reshape(-1),
+                                        encoder, float(now))
             self._entries.move_to_end(key)
+            count += 1
         self._expire(now)
-        return len(rows)
+        return count
 
-    def lookup(self, camera: str, keys: Sequence[Hashable], now: float) -> CameraFeatures:
+    def lookup(self, keys: Sequence[Hashable], now: float) -> CameraFeatures:
         """
         Return the features of a camera update's tracks.
 
         Parameters
         ----------
-        camera : str
-            The camera of the update.
         keys : sequence of hashable
             Its tracks' UUIDs, N (a track asked for stays kept).
         now : float
@@ -286,25 +277,32 @@ class AppearanceCache:
         CameraFeatures
 
         """
-        encoder, dim = self._latest.get(camera, ('', 0))
+        entries: List[Optional[_Entry]] = []
+        for key in keys:
+            entry = self._entries.get(key)
+            if entry is not None:
+                entry.time = float(now)
+                self._entries.move_to_end(key)
+            entries.append(entry)
+        self._expire(now)
+        kinds = [(e.encoder, len(e.feature)) for e in entries if e is not None]
+        if not kinds:
+            return CameraFeatures(None, '', 0)
+        encoder, dim = max(set(kinds), key=kinds.count)
         refused: Dict[str, int] = {}
         rows = np.zeros((len(keys), dim), dtype=np.float32)
         found = 0
-        for i, key in enumerate(keys):
-            entry = self._entries.get(key)
+        for i, entry in enumerate(entries):
             if entry is None:
                 continue
-            entry.time = float(now)
-            self._entries.move_to_end(key)
-            if entry.encoder != encoder:
-                refused['encoder_changed'] = refused.get('encoder_changed', 0) + 1
-            elif len(entry.feature) != dim:
-                refused['feature_length'] = refused.get('feature_length', 0) + 1
-            else:
-                rows[i] = entry.feature
-                found += 1
-        self._expire(now)
-        return CameraFeatures(rows if found else None, encoder, found, refused)
+            reason = 'encoder_changed' if entry.encoder != encoder else \
+                'feature_length' if len(entry.feature) != dim else None
+            if reason is not None:
+                refused[reason] = refused.get(reason, 0) + 1
+                continue
+            rows[i] = entry.feature
+            found += 1
+        return CameraFeatures(rows, encoder, found, refused)
 
     def _expire(self, now: float) -> None:
         while self._entries:

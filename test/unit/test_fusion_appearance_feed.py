@@ -57,28 +57,29 @@ def test_bad_schedule_settings_are_refused(kwargs):
 def test_the_cache_hands_an_update_the_rows_of_its_tracks_by_uuid():
     cache = AppearanceCache(max_age=10.0)
     a, b = unit(1, 0, 0), unit(0, 1, 0)
-    assert cache.add('left', 'sha256:aa', [b'a', b'b'], [a, b], now=0.0) == 2
-    rows = cache.lookup('left', [b'b', b'x', b'a'], now=1.0)
+    assert cache.add('sha256:aa', [b'a', b'b'], [a, b], now=0.0) == 2
+    rows = cache.lookup([b'b', b'x', b'a'], now=1.0)
     assert rows.found == 2 and rows.encoder == 'sha256:aa'
     assert np.allclose(rows.features, [b, [0, 0, 0], a])
-    assert cache.lookup('right', [b'a'], now=1.0).features is None  # right announced nothing
+    nothing = cache.lookup([b'y'], now=1.0)
+    assert nothing.features is None and nothing.encoder == ''
 
 
-def test_entries_of_another_encoder_or_length_are_left_out_and_counted():
+def test_rows_of_a_minority_encoder_or_length_are_left_out_and_counted():
     cache = AppearanceCache()
-    cache.add('left', 'sha256:aa', [b'a'], [unit(1, 0, 0)], now=0.0)
-    cache.add('left', 'sha256:bb', [b'b', b'c', b'd'],
-              [unit(0, 1, 0), unit(0, 0, 1), unit(1, 1)], now=0.1)
-    rows = cache.lookup('left', [b'a', b'b', b'c', b'd'], now=0.2)
+    cache.add('sha256:aa', [b'a'], [unit(1, 0, 0)], now=0.0)
+    cache.add('sha256:bb', [b'b', b'c', b'd'], [unit(0, 1, 0), unit(0, 0, 1), unit(1, 1)],
+              now=0.1)
+    rows = cache.lookup([b'a', b'b', b'c', b'd'], now=0.2)
     assert rows.encoder == 'sha256:bb' and rows.found == 2
     assert rows.refused == {'encoder_changed': 1, 'feature_length': 1}
 
 
 def test_the_cache_forgets_old_entries_and_stays_bounded():
     cache = AppearanceCache(max_age=5.0, max_entries=3)
-    cache.add('left', 'e', [b'a'], [unit(1, 0)], now=0.0)
-    cache.add('left', 'e', [b'b', b'c', b'd'], [unit(1, 0)] * 3, now=1.0)
+    cache.add('e', [b'a'], [unit(1, 0)], now=0.0)
+    cache.add('e', [b'b', b'c', b'd'], [unit(1, 0)] * 3, now=1.0)
     assert len(cache) == 3                                 # a left: the oldest, beyond 3
-    cache.lookup('left', [b'b'], now=4.0)                  # asked for: kept
-    cache.add('left', 'e', [b'e'], [unit(0, 1)], now=6.5)
-    assert cache.lookup('left', [b'c', b'b', b'e'], now=6.5).found == 2
+    cache.lookup([b'b'], now=4.0)                          # asked for: kept
+    cache.add('e', [b'e'], [unit(0, 1)], now=6.5)
+    assert cache.lookup([b'c', b'b', b'e'], now=6.5).found == 2

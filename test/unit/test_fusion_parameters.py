@@ -1,0 +1,59 @@
+"""The fusion node's parameters: one declaration, validated once, the YAML file as documented."""
+
+from deepsort_ros.fusion.world_frames import PlanarTransform
+from deepsort_ros.ros import fusion_parameters as fp
+from helpers.paths import REPO
+import pytest
+
+FILE = REPO / 'config' / 'fusion.yaml'
+
+
+def test_the_documented_file_holds_every_parameter_at_its_default():
+    values = fp.load_params_file(FILE)
+    node, cameras, fusion = fp.split_parameters(values)
+    assert node.cameras == ['left', 'right'] and [c.name for c in cameras] == node.cameras
+    assert cameras[0].tracks_topic == '/left/deepsort_tracker/tracks'
+    assert cameras[0].appearances_topic == '/left/deepsort_tracker/appearances'
+    defaults = fp.FusionConfig()
+    for f in fp.fusion_fields():
+        assert values[fp.FUSION_PREFIX + f.name] == getattr(defaults, f.name), f.name
+        assert f.name in fp.fusion_descriptions(), f.name
+    for f in fp.fields(fp.FusionNodeConfig):
+        if f.name != 'cameras':
+            assert values[f.name] == f.default, f.name
+
+
+def test_camera_topics_default_to_the_trackers_namespaces_and_poses_are_planar():
+    node, cameras, _ = fp.split_parameters({
+        'cameras': ['front', 'rear'], 'camera.rear.world_pose': [1.0, 2, 0.5],
+        'camera.rear.tracks_topic': '/robot/rear/people'})
+    assert cameras[0].tracks_topic == '/front/deepsort_tracker/tracks'
+    assert cameras[1].appearances_topic == '/robot/rear/appearances'
+    assert cameras[1].world_pose == PlanarTransform(1.0, 2.0, 0.5)
+    assert cameras[0].world_pose is None
+
+
+@pytest.mark.parametrize('values, words', [
+    ({}, 'cameras must name'),
+    ({'cameras': ['a', 'a']}, 'distinct'),
+    ({'cameras': ['a b']}, 'letters'),
+    ({'cameras': ['a'], 'camera.b.tracks_topic': '/x'}, 'unknown parameter'),
+    ({'cameras': ['a'], 'camera.a.world_pose': [1.0]}, 'world_pose'),
+    ({'cameras': ['a'], 'fusion.max_delay': -1.0}, 'fusion.max_delay'),
+    ({'cameras': ['a'], 'fusion.max_dely': 1.0}, 'unknown parameter'),
+    ({'cameras': ['a'], 'diagnostics_period': 0.0}, 'diagnostics_period'),
+    ({'cameras': ['a', 'b'], 'camera.b.tracks_topic': '/a/deepsort_tracker/tracks'},
+     'share a tracks topic'),
+])
+def test_bad_values_are_refused_with_the_reason(values, words):
+    with pytest.raises(ValueError, match=words):
+        fp.split_parameters(values)
+
+
+def test_a_file_keyed_for_any_namespace_is_read(tmp_path):
+    path = tmp_path / 'f.yaml'
+    path.write_text('/**/track_fusion:\n  ros__parameters:\n    cameras: [a]\n')
+    assert fp.load_params_file(path) == {'cameras': ['a']}
+    path.write_text('other:\n  ros__parameters: {}\n')
+    with pytest.raises(ValueError, match='track_fusion'):
+        fp.load_params_file(path)
