@@ -24,5 +24,5 @@ setup(
     license='Apache-2.0',
     # Small scripts instead of console_scripts entry points: started without the environment
     # sourced, an entry point dies in importlib.metadata; these say what to source.
-    scripts=['bin/tracker_node', 'bin/deepsort-ros'],
+    scripts=['bin/tracker_node', 'bin/track_fusion', 'bin/deepsort-ros'],
 )
