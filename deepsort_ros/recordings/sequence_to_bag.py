@@ -7,7 +7,11 @@ or ``CompressedImage`` (jpeg), ``CameraInfo``, ``vision_msgs/Detection2DArray`` 
 ``--camera-tilt`` and ``--camera-roll`` make a moving-camera variant of a static sequence
 (:mod:`deepsort_ros.sim.virtual_camera`): each frame and its detections are warped by the
 homography of the rotating camera, and odometry carries the rotation, so the tracker's
-ego-motion compensation can be tested on real footage. :func:`iter_sequence_messages` makes
+ego-motion compensation can be tested on real footage. ``MessageOptions.view`` makes the
+messages of one camera of a rig (:class:`deepsort_ros.sim.camera_rig.RigView`): its own image
+size and K, its frames and detections warped from the real ones, odometry with the drone's
+position and orientation, its dropped frames left out; :meth:`MessageOptions.for_view` gives it
+its own topics and frame ids (``deepsort-ros rig``). :func:`iter_sequence_messages` makes
 the same messages for live publishing; ``deepsort-ros bag-from-sequence``
 (:mod:`deepsort_ros.cli.bag_from_sequence`) writes them into a bag.
 """
@@ -15,7 +19,7 @@ the same messages for live publishing; ``deepsort-ros bag-from-sequence``
 from dataclasses import dataclass
 from pathlib import Path
 import sys
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple, TYPE_CHECKING
 
 import cv2
 from deepsort_ros.geometry.camera_model import PinholeCamera
@@ -26,11 +30,16 @@ from deepsort_ros.sim.virtual_camera import RotationProfile, VirtualCamera, warp
 import numpy as np
 import numpy.typing as npt
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from deepsort_ros.sim.camera_rig import RigView
+
 START_EPOCH_NS = 1_700_000_000 * 1_000_000_000  # stamp of frame 1: fixed, so bags are stable
 CAMERA_FRAME = 'camera_optical_frame'
 ODOMETRY_FRAME = 'odom'
 BASE_FRAME = 'base_link'
 DETECTION_CLASS = 'person'
+# The world frame of a rig's cameras (PETS09's ground plane): all drones share it.
+RIG_WORLD_FRAME = 'map'
 
 
 def iter_images(source: Path, max_frames: Optional[int]) -> Iterator[Tuple[int, npt.NDArray]]:
@@ -159,6 +168,14 @@ class MessageOptions:
     profile : RotationProfile
         The virtual camera's rotation (none by default).
     max_frames : int, optional
+    view : RigView, optional
+        One camera of a rig: its size, K, warps, odometry (position and orientation) and
+        dropped frames; ``intrinsics`` and ``profile`` are then not used.
+    odometry_frame, base_frame : str
+        Frame ids of the odometry (its header) and of the base (its child frame).
+    latency_s : float
+        Seconds after its stamp that each frame's messages are recorded at (their log time
+        in a bag): a camera whose messages arrive late.
 
     """
 
@@ -170,6 +187,29 @@ class MessageOptions:
     odometry: bool = False
     profile: RotationProfile = RotationProfile()
     max_frames: Optional[int] = None
+    view: Optional['RigView'] = None
+    odometry_frame: str = ODOMETRY_FRAME
+    base_frame: str = BASE_FRAME
+    latency_s: float = 0.0
+
+    @classmethod
+    def for_view(cls, view: 'RigView', **options: Any) -> 'MessageOptions':
+        """
+        Return the options of one rig camera: its view, topics and frame ids under its name.
+
+        Topics ``/<name>/camera/image_raw``, ``/<name>/camera/camera_info``,
+        ``/<name>/detections``, ``/<name>/odom``; frames ``<name>/camera_optical_frame`` and
+        ``<name>/base_link``; the odometry frame is the rig's world, ``map``. ``options``
+        override any field.
+        """
+        name = view.name
+        fields: Dict[str, Any] = {
+            'topics': BagTopics(f'/{name}/camera/image_raw', f'/{name}/camera/camera_info',
+                                f'/{name}/detections', f'/{name}/odom'),
+            'frame_id': f'{name}/{CAMERA_FRAME}', 'view': view, 'odometry': True,
+            'odometry_frame': RIG_WORLD_FRAME, 'base_frame': f'{name}/{BASE_FRAME}'}
+        fields.update(options)
+        return cls(**fields)
 
 
 def _camera(intrinsics: Tuple[Optional[float], ...], width: int, height: int) -> PinholeCamera:
@@ -197,7 +237,7 @@ def iter_sequence_messages(source: SequenceSource, options: MessageOptions = Mes
     (frame, stamp_ns, [(topic, message), ...])
         1-based frame, its stamp (every message of the frame carries it), and, in this
         order: odometry (when asked for or the camera moves), camera info, the image, and
-        detections (when there is a det.txt).
+        detections (when there is a det.txt). A rig view's dropped frames are not yielded.
 
     """
     # The message seam is imported here: the rest of this module needs no rclpy.
@@ -213,17 +253,26 @@ def iter_sequence_messages(source: SequenceSource, options: MessageOptions = Mes
     image_topic = topics.image.rstrip('/') + ('/compressed' if options.compressed else '')
     camera: Optional[PinholeCamera] = None
     virtual: Optional[VirtualCamera] = None
+    view = options.view
     for frame, image in iter_images(source.images, options.max_frames):
         height, width = image.shape[:2]
+        if view is not None and not view.keeps(frame):
+            continue
         if camera is None:
-            camera = _camera(options.intrinsics, width, height)
+            camera = view.camera if view is not None else _camera(options.intrinsics, width,
+                                                                  height)
             virtual = VirtualCamera(camera.matrix, profile)
         t_s = (frame - 1) / source.fps
         stamp_ns = START_EPOCH_NS + round(t_s * 1e9)
         rows = dets_by_frame.get(frame, [])
         boxes = dets.boxes_tlwh[rows] if dets is not None else np.zeros((0, 4))
         scores = dets.scores[rows] if dets is not None else np.zeros(0)
-        if profile.moving:
+        if view is not None:
+            image = view.warp_image(image, t_s)
+            boxes, keep = warp_boxes_tlwh(boxes, view.homography_at(t_s), view.width,
+                                          view.height)
+            boxes, scores = boxes[keep], scores[keep]
+        elif profile.moving:
             homography = virtual.homography_at(t_s)
             image = cv2.warpPerspective(image, homography, (width, height))
             boxes, keep = warp_boxes_tlwh(boxes, homography, width, height)
@@ -235,9 +284,14 @@ def iter_sequence_messages(source: SequenceSource, options: MessageOptions = Mes
         # The order a robot delivers them in: odometry (fast, cheap) before the frame, and the
         # detector's output last, so the node can interpolate odometry at the frame's stamp.
         messages: List[Tuple[str, Any]] = []
-        if options.odometry or profile.moving:
+        odometry_header = make_header(stamp_ns, options.odometry_frame)
+        if view is not None:
             messages.append((topics.odometry, pose_to_odometry(
-                make_header(stamp_ns, ODOMETRY_FRAME), BASE_FRAME, np.zeros(3),
+                odometry_header, options.base_frame, view.base_pose_at(t_s).translation,
+                view.quaternion_xyzw_at(t_s), view.angular_velocity_at(t_s))))
+        elif options.odometry or profile.moving:
+            messages.append((topics.odometry, pose_to_odometry(
+                odometry_header, options.base_frame, np.zeros(3),
                 profile.quaternion_xyzw_at(t_s), profile.angular_velocity_at(t_s))))
         messages += [(topics.camera_info, camera_to_camera_info(camera, header)),
                      (image_topic, image_msg)]
@@ -277,10 +331,11 @@ def write_sequence_bag(source: SequenceSource, options: MessageOptions, out: Pat
     from tqdm import tqdm
 
     writer = BagWriter(out, storage=storage, overwrite=overwrite)
+    latency_ns = int(round(options.latency_s * 1e9))
     with writer, tqdm(desc=f'bag {Path(out).name}', unit='frame', total=options.max_frames,
                       disable=None if progress else True) as bar:
         for _, stamp_ns, messages in iter_sequence_messages(source, options):
             for topic, msg in messages:
-                writer.write(topic, msg, stamp_ns)
+                writer.write(topic, msg, stamp_ns + latency_ns)
             bar.update(1)
     return dict(writer.counts)

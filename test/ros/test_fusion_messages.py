@@ -143,3 +143,54 @@ def test_the_tracker_pipeline_sends_features_at_confirmation_then_sparingly(tmp_
             'cd' * 32
     finally:
         del _Encoder.digest
+
+
+def test_a_rig_view_makes_its_own_camera_stream(tmp_path):
+    import cv2
+
+    from deepsort_ros.recordings.bag_reader import read_messages
+    from deepsort_ros.recordings.sequence_to_bag import (iter_sequence_messages,
+                                                         MessageOptions, SequenceSource,
+                                                         write_sequence_bag)
+    from deepsort_ros.ros.messages import camera_info_to_camera, odometry_to_pose
+    from deepsort_ros.sim.camera_rig import overlap_rig
+
+    seq = tmp_path / 'RIG-01'
+    (seq / 'img1').mkdir(parents=True)
+    (seq / 'det').mkdir()
+    for f in range(1, 5):
+        cv2.imwrite(str(seq / 'img1' / f'{f:06d}.png'), np.zeros((576, 768, 3), np.uint8))
+    (seq / 'det' / 'det.txt').write_text(''.join(
+        f'{f},-1,360,250,40,100,0.9,-1,-1,-1\n' for f in range(1, 5)))
+    (seq / 'seqinfo.ini').write_text('[Sequence]\nname=RIG-01\nimDir=img1\nframeRate=7\n'
+                                     'seqLength=4\nimWidth=768\nimHeight=576\nimExt=.png\n')
+    rig = overlap_rig()
+    right = rig['right']
+    options = MessageOptions.for_view(right, latency_s=0.2)
+    frames = list(iter_sequence_messages(SequenceSource.from_sequence(seq), options))
+    assert [f for f, _, _ in frames] == [1, 2, 4]  # every third frame dropped
+    topics = {topic: msg for topic, msg in frames[1][2]}
+    assert set(topics) == {'/right/odom', '/right/camera/camera_info',
+                           '/right/camera/image_raw', '/right/detections'}
+    camera = camera_info_to_camera(topics['/right/camera/camera_info'])
+    assert (camera.width, camera.height) == (460, 576)
+    assert np.allclose(camera.matrix, right.intrinsics)
+    image = topics['/right/camera/image_raw']
+    assert (image.width, image.height, image.header.frame_id) == \
+        (460, 576, 'right/camera_optical_frame')
+    odometry = odometry_to_pose(topics['/right/odom'])
+    assert (odometry.frame_id, odometry.child_frame_id) == ('map', 'right/base_link')
+    assert np.allclose(odometry.position_xyz, right.base_pose_at(1 / 7).translation)
+    assert np.allclose(odometry.orientation_xyzw, right.quaternion_xyzw_at(1 / 7)) or \
+        np.allclose(odometry.orientation_xyzw, -right.quaternion_xyzw_at(1 / 7))
+    detections = topics['/right/detections'].detections
+    expected = right.warp_rows([[2, -1, 360, 250, 40, 100, 0.9]], 7.0)
+    assert len(detections) == len(expected) == 1
+    assert abs(detections[0].bbox.size_x - expected[0, 4]) < 1e-6
+    bag = tmp_path / 'right_bag'
+    write_sequence_bag(SequenceSource.from_sequence(seq), options, bag, progress=False)
+    logged = [(log_ns, msg.header.stamp) for topic, _, log_ns, msg in read_messages(bag)
+              if topic == '/right/camera/image_raw']
+    assert len(logged) == 3
+    assert all(log_ns - (s.sec * 1_000_000_000 + s.nanosec) == 200_000_000
+               for log_ns, s in logged)
