@@ -45,14 +45,12 @@ from deepsort_ros.fusion import CameraBatch, FusionConfig, TrackFusion  # noqa: 
 from deepsort_ros.fusion.from_tracker import batch_from_tracker  # noqa: E402
 from deepsort_ros.recordings.mot import (iter_frames, load_mot_rows,  # noqa: E402
                                          read_sequence_info)
-from deepsort_ros.sim.camera_rig import CameraRig, gap_rig, overlap_rig, RigView  # noqa: E402
+from deepsort_ros.sim.camera_rig import (CameraRig, gap_rig, LATENCY_S, overlap_rig,  # noqa: E402
+                                         RigView)
 import numpy as np  # noqa: E402
 
 SEQUENCE = SHARED / 'data' / 'PETS09-S2L1'
 WEIGHTS = SHARED / 'models' / 'osnet_x0_25_msmt17.pth'
-# Delivery latency of each camera's updates, s: the right camera's land after the left camera's
-# next frame (1/7 s later), so the fusion takes them late and predicts them forward.
-LATENCY_S = {'left': 0.02, 'right': 0.2}
 LAYOUTS = {'overlap': overlap_rig, 'gap': gap_rig}
 PICTURE_FRAME = 200
 

@@ -20,6 +20,12 @@ SUBCOMMANDS = {
                           'write a ROS 2 bag (images, camera info, detections, odometry) from '
                           'a MOTChallenge sequence or a video'),
     'play': ('deepsort_ros.cli.play', "publish a bag's topics at the recorded speed"),
+    'rig': ('deepsort_ros.cli.rig',
+            'write a two-camera rig cut out of PETS09-S2L1: one bag per camera, gt with global '
+            'ids'),
+    'fuse': ('deepsort_ros.cli.fuse',
+             'track several camera bags and fuse them into global identities, offline; score '
+             'a rig'),
     'train-reid': ('deepsort_ros.cli.train_reid',
                    'train or fine-tune the Re-ID encoder on MOTChallenge-style sequences'),
     'export-reid': ('deepsort_ros.cli.export_reid',

@@ -38,9 +38,10 @@ looking at columns 142 and 626, so columns 284-484 (26% of the frame) are seen b
 people take 2.6-8.6 s (median 5.7 s) from one view to the other. ``left`` sweeps
 roll/pitch/yaw at 2/3/4 deg/s (turning at 1/1.5/2 deg) and keeps every frame (7 fps);
 ``right`` sweeps at -3/2/-5 deg/s (turning at 1.5/1/2 deg) and drops every third frame
-(4.67 fps). Projected back to the ground through each camera's own pose, the bottom-centres
-of its warped gt boxes land a median 5-7 cm from PETS09's world positions, and 7 cm from the
-other camera's (overlap layout).
+(4.67 fps). Their output reaches the fusion 0.02 s (left) and 0.2 s (right, after the left
+camera's next frame) after its stamp (``latency_s``). Projected back to the ground through
+each camera's own pose, the bottom-centres of its warped gt boxes land a median 5-7 cm from
+PETS09's world positions, and 7 cm from the other camera's (overlap layout).
 
 Everything a tracker node per camera needs is here: :attr:`RigView.intrinsics` and
 :attr:`RigView.camera` (its camera_info), the image size, the extrinsic
@@ -198,6 +199,9 @@ class RigCamera:
         Its own base motion over time.
     drop_every : int
         Every k-th frame (1-based frame numbers divisible by k) is not produced; 0 keeps all.
+    latency_s : float
+        Seconds after its stamp that the camera's output reaches the fusion (its tracker and
+        network together); a bag of this camera records its messages this late.
 
     """
 
@@ -206,6 +210,7 @@ class RigCamera:
     look_at_column: float
     profile: RotationProfile = RotationProfile()
     drop_every: int = 0
+    latency_s: float = 0.0
 
 
 class RigView:
@@ -231,6 +236,7 @@ class RigView:
         Extrinsic: optical frame in the base frame (no translation).
     profile : RotationProfile
     drop_every : int
+    latency_s : float
 
     """
 
@@ -238,11 +244,15 @@ class RigView:
         if spec.width < 16 or spec.drop_every < 0 or spec.drop_every == 1:
             raise ValueError(f'camera {spec.name!r}: width must be >= 16 px and drop_every 0 '
                              f'or >= 2, got {spec.width} and {spec.drop_every}')
+        if not (math.isfinite(spec.latency_s) and spec.latency_s >= 0.0):
+            raise ValueError(f'camera {spec.name!r}: latency_s must be >= 0, got '
+                             f'{spec.latency_s}')
         self.name = spec.name
         self.width = int(spec.width)
         self.height = int(real.height)
         self.profile = spec.profile
         self.drop_every = int(spec.drop_every)
+        self.latency_s = float(spec.latency_s)
         self.real = real
         self.intrinsics = _intrinsics(real.focal_px, self.width, self.height)
         self.base_to_camera = Pose(real.mount.as_matrix(), np.zeros(3))
@@ -380,6 +390,9 @@ class CameraRig:
 
 LEFT_PROFILE = RotationProfile(rates_deg_s=(2.0, 3.0, 4.0), amplitudes_deg=(1.0, 1.5, 2.0))
 RIGHT_PROFILE = RotationProfile(rates_deg_s=(-3.0, 2.0, -5.0), amplitudes_deg=(1.5, 1.0, 2.0))
+# Delivery latency of each camera's output to the fusion, s: the right camera's land after the
+# left camera's next frame (1/7 s later), so the fusion takes them late and predicts them forward.
+LATENCY_S = {'left': 0.02, 'right': 0.2}
 
 
 def overlap_rig(moving: bool = True, real: GroundCamera = PETS09_CAMERA) -> CameraRig:
@@ -396,7 +409,8 @@ def overlap_rig(moving: bool = True, real: GroundCamera = PETS09_CAMERA) -> Came
     Returns
     -------
     CameraRig
-        ``left`` (every frame) and ``right`` (every third frame dropped).
+        ``left`` (every frame, 0.02 s late) and ``right`` (every third frame dropped, 0.2 s
+        late).
 
     """
     return _two_cameras(0.6, moving, real)
@@ -416,7 +430,8 @@ def gap_rig(moving: bool = True, real: GroundCamera = PETS09_CAMERA) -> CameraRi
     Returns
     -------
     CameraRig
-        ``left`` (every frame) and ``right`` (every third frame dropped).
+        ``left`` (every frame, 0.02 s late) and ``right`` (every third frame dropped, 0.2 s
+        late).
 
     """
     return _two_cameras(0.37, moving, real)
@@ -426,9 +441,10 @@ def _two_cameras(fraction: float, moving: bool, real: GroundCamera) -> CameraRig
     width = 2 * int(round(fraction * real.width / 2.0))
     still = RotationProfile()
     return CameraRig([
-        RigCamera('left', width, width / 2.0, LEFT_PROFILE if moving else still, 0),
+        RigCamera('left', width, width / 2.0, LEFT_PROFILE if moving else still, 0,
+                  LATENCY_S['left']),
         RigCamera('right', width, real.width - width / 2.0,
-                  RIGHT_PROFILE if moving else still, 3),
+                  RIGHT_PROFILE if moving else still, 3, LATENCY_S['right']),
     ], real)
 
 
