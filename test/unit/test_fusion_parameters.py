@@ -57,3 +57,26 @@ def test_a_file_keyed_for_any_namespace_is_read(tmp_path):
     path.write_text('other:\n  ros__parameters: {}\n')
     with pytest.raises(ValueError, match='track_fusion'):
         fp.load_params_file(path)
+
+
+def test_the_rig_file_matches_the_rig():
+    import yaml
+
+    from deepsort_ros.sim.camera_rig import gap_rig, overlap_rig
+
+    document = yaml.safe_load((REPO / 'config' / 'rig_pets09.yaml').read_text())
+    node, cameras, _ = fp.split_parameters(_flat(document['/**/track_fusion']))
+    for rig in (overlap_rig(), gap_rig()):
+        assert node.cameras == rig.names
+        for camera in cameras:
+            tracker = document[f'/{camera.name}/deepsort_tracker']['ros__parameters']
+            assert tracker['base_to_camera_rpy'] == pytest.approx(
+                rig[camera.name].base_to_camera_rpy, abs=1e-9)
+            assert tracker['image_topic'] == f'/{camera.name}/camera/image_raw'
+            assert camera.tracks_topic == f'/{camera.name}/deepsort_tracker/tracks'
+
+
+def _flat(section):
+    values = {}
+    fp._flatten(section['ros__parameters'], '', values)
+    return values
