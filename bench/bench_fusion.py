@@ -17,7 +17,8 @@ fusion.png.
 """
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -42,6 +43,7 @@ from deepsort_ros.evaluation.multicamera import (camera_transitions,  # noqa: E4
                                                  evaluate_multicamera, keep_rate,
                                                  match_identities)
 from deepsort_ros.fusion import CameraBatch, FusionConfig, TrackFusion  # noqa: E402
+from deepsort_ros.fusion.appearance_feed import AppearanceSchedule  # noqa: E402
 from deepsort_ros.fusion.from_tracker import batch_from_tracker  # noqa: E402
 from deepsort_ros.recordings.mot import (iter_frames, load_mot_rows,  # noqa: E402
                                          read_sequence_info)
@@ -215,6 +217,83 @@ def run_layout(layout: str, info: Any, gt: np.ndarray, det: np.ndarray, cache: P
             'updates': {name: len(u) for name, u in runs.items()}, 'runs': runs}
 
 
+# ---- appearance traffic: what ~/appearances costs, and what the schedule changes ------------
+
+
+def scheduled_runs(runs: Dict[str, List[CameraFrame]]
+                   ) -> Tuple[Dict[str, List[CameraFrame]], Dict[str, List[Tuple[int, int]]]]:
+    """
+    Return the runs as the fusion node sees them, and what each camera frame would send.
+
+    Each camera's tracker sends a track's feature only when the AppearanceSchedule says so;
+    the fusion uses the last feature it was sent for each track (AppearanceCache), so a
+    batch's features are those. The second value: per camera and frame, (tracks with a
+    feature, features sent).
+    """
+    out: Dict[str, List[CameraFrame]] = {}
+    counts: Dict[str, List[Tuple[int, int]]] = {}
+    for name, updates in runs.items():
+        schedule = AppearanceSchedule()
+        last: Dict[int, np.ndarray] = {}
+        frames, sent = [], []
+        for update in updates:
+            batch = update.batch
+            ids = batch.local_ids.tolist()
+            rows = [None if batch.features is None or not np.any(batch.features[i])
+                    else batch.features[i] for i in range(len(ids))]
+            due = schedule.due(ids, rows, update.stamp)
+            for i in due:
+                last[ids[i]] = rows[i]
+            features = None
+            if batch.features is not None:
+                features = np.zeros_like(batch.features)
+                for i, local_id in enumerate(ids):
+                    if local_id in last:
+                        features[i] = last[local_id]
+            frames.append(CameraFrame(update.frame, update.stamp,
+                                      replace(batch, features=features), update.local_rows))
+            sent.append((sum(r is not None for r in rows), len(due)))
+        out[name], counts[name] = frames, sent
+    return out, counts
+
+
+@functools.lru_cache(maxsize=None)
+def message_bytes(features: int, dim: int = 512) -> int:
+    """Return the serialised size of a TrackAppearanceArray of ``features`` (rclpy's CDR)."""
+    import uuid
+
+    from deepsort_ros.ros.messages import appearances_to_msg, make_header
+    from rclpy.serialization import serialize_message
+
+    msg = appearances_to_msg(make_header(0, 'right/camera_optical_frame'), uuid.uuid4(),
+                             'OSNet x0.25 osnet_x0_25_msmt17.pth (512-d, onnxruntime)', 'a' * 64,
+                             list(range(1, features + 1)), np.ones((features, dim), np.float32))
+    return len(serialize_message(msg))
+
+
+def traffic(result: Dict[str, Any], frame_rate: float) -> Dict[str, Any]:
+    """Fuse a layout again with scheduled features; return the bytes and the scores."""
+    runs, counts = scheduled_runs(result['runs'])
+    results, _, _ = fuse(runs, FusionConfig())
+    scores = evaluate_multicamera(result['gt'], results)
+    mean_local = float(np.mean([s.idf1 for s in result['local'].values()]))
+    per_camera = {}
+    for name, frames in counts.items():
+        offered = np.array([c[0] for c in frames], dtype=float)
+        sent = np.array([c[1] for c in frames], dtype=float)
+        every = np.mean([message_bytes(int(n)) for n in offered])
+        scheduled = np.mean([message_bytes(int(n)) if n else 0 for n in sent])
+        updates = result['runs'][name]
+        duration = max(updates[-1].stamp - updates[0].stamp, 1e-9)
+        per_camera[name] = {'tracks': float(offered.mean()), 'every_bytes': float(every),
+                            'scheduled_bytes': float(scheduled),
+                            'features_per_s': float(sent.sum() / duration)}
+    return {'per_camera': per_camera, 'idf1': scores.union.idf1,
+            'diff': scores.union.idf1 - mean_local,
+            'keep': keep_rate(camera_transitions(result['gt'], results, frame_rate), 10.0),
+            'purity': scores.purity, 'ten_tracks': message_bytes(10)}
+
+
 # Settings whose effect the report shows: (label, FusionConfig arguments).
 SENSITIVITY = [('defaults', {}),
                ('handover_max_cosine 0.15', {'handover_max_cosine': 0.15}),
@@ -377,6 +456,35 @@ def markdown(results: List[Dict[str, Any]], cost: Dict[str, float], machine: str
                          f'{100 * row["diff"]:+.1f} | {kept}/{total} = {100 * rate:.0f}% | '
                          f'{row["purity"]:.3f} |')
         lines.append('')
+    traffic_rows = [(r['layout'], r['traffic']) for r in results if r.get('traffic')]
+    if traffic_rows:
+        ten = traffic_rows[0][1]['ten_tracks']
+        lines += ['### appearance traffic (~/appearances)', '',
+                  'Bytes a camera frame of `TrackAppearanceArray` (rclpy CDR, 512-d float32 '
+                  'features, 2076 B each) if every confirmed track sent its feature every frame, '
+                  'and as the tracker sends them (AppearanceSchedule: at confirmation, then at '
+                  'most once a second and only when it moved by 0.02 in cosine distance, and '
+                  'unchanged every 5 s); the fusion then uses the last feature each track sent '
+                  f'(AppearanceCache). At 10 tracks a frame every frame would be {ten} B.', '',
+                  '| layout | camera | tracks a frame | every frame B | scheduled B | '
+                  'features/s |', '|---|---|---|---|---|---|']
+        for layout, t in traffic_rows:
+            for name, c in t['per_camera'].items():
+                lines.append(f'| {layout} | {name} | {c["tracks"]:.1f} | {c["every_bytes"]:.0f} '
+                             f'| {c["scheduled_bytes"]:.0f} | {c["features_per_s"]:.2f} |')
+        lines += ['', '| layout | features | multi-camera IDF1 | vs per-camera mean | '
+                  'transitions kept (gap <= 10 s) | id purity |', '|---|---|---|---|---|---|']
+        for layout, t in traffic_rows:
+            result = next(r for r in results if r['layout'] == layout)
+            mean_local = float(np.mean([v.idf1 for v in result['local'].values()]))
+            kept, total, rate = keep_rate(result['transitions'], 10.0)
+            lines.append(f'| {layout} | every frame | {result["scores"].union.idf1:.3f} | '
+                         f'{100 * (result["scores"].union.idf1 - mean_local):+.1f} | '
+                         f'{kept}/{total} = {100 * rate:.0f}% | {result["scores"].purity:.3f} |')
+            kept, total, rate = t['keep']
+            lines.append(f'| {layout} | scheduled | {t["idf1"]:.3f} | {100 * t["diff"]:+.1f} | '
+                         f'{kept}/{total} = {100 * rate:.0f}% | {t["purity"]:.3f} |')
+        lines.append('')
     lines += ['### cost', '',
               f'8 cameras x 50 tracks (200 people, each seen by two cameras, 512-d features, '
               f'10 Hz per camera): **median {cost["median_ms"]:.2f} ms** per fused update '
@@ -448,6 +556,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print('\n'.join(layout_lines(result)), flush=True)
             if not args.no_sensitivity:
                 sensitivity_rows += sensitivity(result, info.frame_rate)
+            result['traffic'] = traffic(result, info.frame_rate)
     else:
         print(f'PETS09-S2L1 or the OSNet weights are absent under {SHARED}: layouts skipped',
               file=sys.stderr)
