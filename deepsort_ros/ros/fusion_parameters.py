@@ -13,8 +13,8 @@ fuse --fusion-params``) reads the same YAML file. Three kinds: the node's own se
 from dataclasses import dataclass, field, fields
 import inspect
 import math
-import re
 from pathlib import Path
+import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from deepsort_ros.fusion.config import FusionConfig

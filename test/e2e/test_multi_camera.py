@@ -119,6 +119,7 @@ def test_multi_camera_launch_fuses_two_trackers_and_stops_cleanly_on_ctrl_c(
     try:
         for harness in harnesses:
             assert harness.wait_for_tracker(WAIT_S), 'a launched tracker never subscribed'
+
         def pose(stamp: int) -> Any:
             return pose_to_odometry(make_header(stamp, 'odom'), 'base', [0.0, 0.0, 0.0],
                                     [0.0, 0.0, 0.0, 1.0])

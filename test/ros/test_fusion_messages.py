@@ -107,7 +107,8 @@ class _Encoder:
 
     def __call__(self, image, boxes_tlwh):
         features = np.zeros((len(boxes_tlwh), 8), np.float32)
-        features[np.arange(len(boxes_tlwh)), (np.asarray(boxes_tlwh)[:, 0] // 100).astype(int) % 8] = 1.0
+        columns = (np.asarray(boxes_tlwh)[:, 0] // 100).astype(int) % 8
+        features[np.arange(len(boxes_tlwh)), columns] = 1.0
         return features
 
 
@@ -169,7 +170,7 @@ def test_a_rig_view_makes_its_own_camera_stream(tmp_path):
     options = MessageOptions.for_view(right, latency_s=0.2)
     frames = list(iter_sequence_messages(SequenceSource.from_sequence(seq), options))
     assert [f for f, _, _ in frames] == [1, 2, 4]  # every third frame dropped
-    topics = {topic: msg for topic, msg in frames[1][2]}
+    topics = dict(frames[1][2])
     assert set(topics) == {'/right/odom', '/right/camera/camera_info',
                            '/right/camera/image_raw', '/right/detections'}
     camera = camera_info_to_camera(topics['/right/camera/camera_info'])

@@ -10,6 +10,8 @@ estimate), ``shortfeat`` (features of another length), ``otherenc`` (another enc
 features), ``nanpose`` (NaN poses). Halfway, ``b`` stops. No PETS09 needed.
 """
 
+import subprocess
+import sys
 import time
 from typing import Any, Dict, List, Optional
 import uuid
@@ -24,8 +26,6 @@ import numpy as np
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
-import subprocess
-import sys
 
 pytestmark = pytest.mark.dds
 
@@ -202,7 +202,7 @@ def test_a_camera_whose_stream_stops_ages_out_and_the_others_go_on(run):
 def test_a_camera_whose_clock_is_seconds_off_is_refused(run):
     assert 'clock_ahead' in run['diagnostics']['late: refused']
     assert int(run['diagnostics']['late: updates taken']) == 0
-    assert "camera late: an update stamped ahead of its arrival" in run['output']
+    assert 'camera late: an update stamped ahead of its arrival' in run['output']
     assert all(m.camera != 'late' for msg in run['global'] for t in msg.tracks
                for m in t.members)
 
