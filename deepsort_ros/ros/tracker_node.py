@@ -15,6 +15,7 @@ diagnostics and TF timers have the third group.
 """
 
 from collections import deque
+import ctypes
 from dataclasses import replace
 import math
 import os
@@ -22,7 +23,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Callable, Deque, List, Optional
+from typing import Any, Callable, Deque, Dict, List, Optional
 
 from deepsort_ros.ros import parameters as nc
 from deepsort_ros.ros.diagnostics import DiagnosticsCollector
@@ -42,6 +43,7 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
@@ -56,6 +58,18 @@ TF_STALE_S = 5.0  # a stamped transform older than this has stopped coming
 # One thread per callback group (input, processing, timers) and one for the default group's
 # lifecycle and parameter services, so that no group waits for a thread.
 EXECUTOR_THREADS = 4
+
+
+def _heap_trimmer() -> Callable[[], None]:
+    """Return a call that gives freed heap memory back to the system (glibc), or a no-op."""
+    # glibc keeps what a large message freed for reuse, in every thread's arena: the resident
+    # memory of the process then says little about what it holds. Trimming after each
+    # diagnostics period costs about a millisecond.
+    try:
+        malloc_trim = ctypes.CDLL('libc.so.6').malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    return lambda: malloc_trim(0)
 
 
 def _descriptor(f: Any) -> ParameterDescriptor:
@@ -95,6 +109,7 @@ class TrackerNode(LifecycleNode):
         self._frame_ready: Optional[Any] = None
         self._last_log = {}
         self._diagnostics = DiagnosticsCollector()
+        self._trim_heap = _heap_trimmer()
         self.config: Optional[nc.NodeConfig] = None
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
@@ -106,17 +121,33 @@ class TrackerNode(LifecycleNode):
     # ---- parameters -------------------------------------------------------------------------
 
     def _declare_parameters(self) -> None:
+        # A start-up value rclpy refuses (out of its range, of the wrong type) would end the
+        # process with a traceback: it is kept aside instead, and configure says why it fails.
+        self._refused_at_start: Dict[str, str] = {}
         for f in nc.node_fields():
             default = f.default_factory() if callable(f.default_factory) else f.default
-            self.declare_parameter(f.name, default, _descriptor(f))
+            self._declare(f.name, default, _descriptor(f))
         descriptions = nc.tracker_descriptions()
         for f in nc.tracker_fields():
             default = f.default_factory() if callable(f.default_factory) else f.default
             if default is None:
                 continue
             description = descriptions.get(f.name) or f'tracker setting {f.name}'
-            self.declare_parameter(nc.TRACKER_PREFIX + f.name, default,
-                                   ParameterDescriptor(description=description, read_only=True))
+            self._declare(nc.TRACKER_PREFIX + f.name, default,
+                          ParameterDescriptor(description=description, read_only=True))
+
+    def _declare(self, name: str, default: Any, descriptor: ParameterDescriptor) -> None:
+        try:
+            self.declare_parameter(name, default, descriptor)
+        except (InvalidParameterTypeException, InvalidParameterValueException) as error:
+            given = self._parameter_overrides[name].value
+            try:
+                nc.split_parameters({name: given})
+                reason = str(error)
+            except ValueError as invalid:
+                reason = str(invalid)
+            self._refused_at_start[name] = reason
+            self.declare_parameter(name, default, descriptor, ignore_override=True)
 
     def _warn_about_unknown_parameters(self) -> None:
         # rclpy ignores a -p or params-file value for a name the node never declares; say so,
@@ -156,6 +187,10 @@ class TrackerNode(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Validate parameters, load the encoder and build the pipeline."""
+        if self._refused_at_start:
+            self.get_logger().error('invalid parameters: ' + '; '.join(
+                self._refused_at_start.values()))
+            return TransitionCallbackReturn.FAILURE
         try:
             config, tracker_config = nc.split_parameters(self._parameter_values())
         except ValueError as error:
@@ -476,11 +511,14 @@ class TrackerNode(LifecycleNode):
         (logger.warning if level == 'warn' else logger.info)(text)
 
     def _publish_diagnostics(self) -> None:
+        self._trim_heap()
         if self.pipeline is None:
             return
         report = self._diagnostics.collect(self.pipeline)
         self._diagnostics_pub.publish(diagnostics_to_msg(
-            f'{self.get_name()}: tracking', report, self.get_clock().now().nanoseconds))
+            # The node's full name: several trackers (one per camera) report side by side.
+            f'{self.get_fully_qualified_name().lstrip("/")}: tracking', report,
+            self.get_clock().now().nanoseconds))
 
 
 def _warn_about_small_dds_segments(node: TrackerNode) -> None:

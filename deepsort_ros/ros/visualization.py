@@ -113,22 +113,28 @@ class TrailHistory:
         return self._points.get(int(track_id), deque())
 
 
+def _dashed_line(canvas: npt.NDArray[np.uint8], start: Tuple[int, int], end: Tuple[int, int],
+                 colour: Tuple[int, int, int], thickness: int, dash: int) -> None:
+    (ax, ay), (bx, by) = start, end
+    length = max(abs(bx - ax), abs(by - ay))
+    # Lines far outside the image would need millions of dashes: one line then.
+    if length == 0 or length > 8 * max(canvas.shape[:2]):
+        cv2.line(canvas, start, end, colour, thickness)
+        return
+    for first in range(0, length, 2 * dash):
+        last = min(first + dash, length)
+        cv2.line(canvas, (ax + (bx - ax) * first // length, ay + (by - ay) * first // length),
+                 (ax + (bx - ax) * last // length, ay + (by - ay) * last // length), colour,
+                 thickness)
+
+
 def _dashed_rectangle(canvas: npt.NDArray[np.uint8], top_left: Tuple[int, int],
                       bottom_right: Tuple[int, int], colour: Tuple[int, int, int],
                       thickness: int, dash: int) -> None:
     (x0, y0), (x1, y1) = top_left, bottom_right
     corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
-    for (ax, ay), (bx, by) in zip(corners, corners[1:]):
-        length = max(abs(bx - ax), abs(by - ay))
-        # Boxes far outside the image would need millions of dashes: one line then.
-        if length == 0 or length > 8 * max(canvas.shape[:2]):
-            cv2.line(canvas, (ax, ay), (bx, by), colour, thickness)
-            continue
-        for start in range(0, length, 2 * dash):
-            end = min(start + dash, length)
-            cv2.line(canvas, (ax + (bx - ax) * start // length, ay + (by - ay) * start // length),
-                     (ax + (bx - ax) * end // length, ay + (by - ay) * end // length), colour,
-                     thickness)
+    for start, end in zip(corners, corners[1:]):
+        _dashed_line(canvas, start, end, colour, thickness, dash)
 
 
 def _box_corners(track: Any) -> Tuple[Tuple[int, int], Tuple[int, int]]:
@@ -161,7 +167,7 @@ def draw_legend(canvas: npt.NDArray[np.uint8], scale: float) -> None:
         y = y0 + int(round(6 * scale)) + row * line_h + line_h // 2
         a, b = (x0 + 4, y), (x0 + sample_w, y)
         if style == 'dashed':
-            _dashed_rectangle(canvas, a, b, colour, 1, max(2, int(4 * scale)))
+            _dashed_line(canvas, a, b, colour, 1, max(3, int(round(5 * scale))))
         elif style == '?':
             cv2.putText(canvas, '?', (a[0] + 6, y + int(5 * scale)), font, size, colour, 1,
                         cv2.LINE_AA)
