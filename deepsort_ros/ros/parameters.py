@@ -140,9 +140,10 @@ class NodeConfig:
     cy: float = _param(0.0, 'principal point y when no camera_info arrives, px', low=0.0, high=1e6)
     use_appearance: bool = _param(True, 'compute Re-ID features for the matching cascade')
     reuse_features: bool = _param(True, 'a confirmed track alone in the image whose box '
-                                  'barely moved reuses its last Re-ID feature for up to 2 '
-                                  'frames instead of encoding its detection again (on PETS09: '
-                                  '42% fewer encodes, IDF1 unchanged)')
+                                  'barely moved, seen by a camera that barely moved, reuses '
+                                  'its last Re-ID feature for up to 2 frames instead of '
+                                  'encoding its detection again (on PETS09: 42% fewer '
+                                  'encodes, IDF1 unchanged)')
     encoder_weights: str = _param('', 'Re-ID weights (.pth state dict, TorchScript, .onnx); '
                                   'empty: the built-in default model')
     encoder_device: str = _param('auto', 'auto (CUDA when available), cpu, cuda, cuda:N')

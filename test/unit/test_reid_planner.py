@@ -93,11 +93,27 @@ def test_motion_and_camera_motion_are_predicted() -> None:
                                                   velocity=(200, 0, 0, 0))])
     assert planner.plan([[120, 100, 40, 100]], 0.1).reuse_rows.tolist() == [0]
     assert planner.plan([[100, 100, 40, 100]], 0.1).reuse_rows.size == 0
-    still = EncodePlanner()
+    # the camera turned by 30 px (0.3 box heights): predicted, when a turn may reuse at all
+    still = EncodePlanner(EncodePlannerConfig(max_camera_shift=0.5))
     _seen(still, [[100, 100, 40, 100]], [_track(1, [120, 150, 40, 100], 0)])
     pan = np.array([[1.0, 0.0, -30.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
     assert still.plan([[70, 100, 40, 100]], 0.1, pan).reuse_rows.tolist() == [0]
     assert still.plan([[70, 100, 40, 100]], 0.1).reuse_rows.size == 0
+
+
+def test_a_turning_camera_makes_every_crop_new() -> None:
+    planner = EncodePlanner()  # max_camera_shift 0.02 box heights
+    _seen(planner, [[100, 100, 40, 100]], [_track(1, [120, 150, 40, 100], 0)])
+    jitter = np.array([[1.0, 0.0, -1.5], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # optical-flow noise
+    assert planner.plan([[98.5, 100, 40, 100]], 0.1, jitter).reuse_rows.tolist() == [0]
+    pan = np.array([[1.0, 0.0, -5.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    plan = planner.plan([[95, 100, 40, 100]], 0.1, pan)
+    assert plan.reuse_rows.size == 0 and plan.encode_rows.tolist() == [0]
+    roll = np.array([[np.cos(0.02), -np.sin(0.02), 0.0], [np.sin(0.02), np.cos(0.02), 0.0],
+                     [0.0, 0.0, 1.0]])  # 1.1 degrees about the image corner: ~4 px here
+    assert planner.plan([[100, 100, 40, 100]], 0.1, roll).reuse_rows.size == 0
+    degenerate = np.zeros((3, 3))
+    assert planner.plan([[100, 100, 40, 100]], 0.1, degenerate).reuse_rows.size == 0
 
 
 def test_a_feature_is_reused_at_most_max_reuse_frames_in_a_row() -> None:
@@ -162,7 +178,8 @@ def test_merge_refuses_rows_of_another_size() -> None:
 
 @pytest.mark.parametrize('field, value', [('min_iou', 0.0), ('min_iou', 1.5),
                                           ('max_neighbour_iou', 1.0), ('max_reuse_frames', -1),
-                                          ('max_gap_s', 0.0)])
+                                          ('max_gap_s', 0.0), ('max_camera_shift', -0.1),
+                                          ('max_camera_shift', float('nan'))])
 def test_settings_are_validated(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         EncodePlannerConfig(**{field: value})
