@@ -111,6 +111,7 @@ class TrackerNode(LifecycleNode):
         self._diagnostics = DiagnosticsCollector()
         self._trim_heap = _heap_trimmer()
         self.config: Optional[nc.NodeConfig] = None
+        self.add_pre_set_parameters_callback(self._say_why_refused)
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
         self._warn_about_unknown_parameters()
@@ -167,9 +168,27 @@ class TrackerNode(LifecycleNode):
         try:
             nc.split_parameters(self._parameter_values(params))
         except ValueError as error:
-            self.get_logger().warning(f'parameter change refused: {error}')
             return SetParametersResult(successful=False, reason=str(error))
         return SetParametersResult(successful=True)
+
+    def _say_why_refused(self, params: List[Any]) -> List[Any]:
+        # Runs before rclpy checks ranges and read-only flags, which refuse without a word in
+        # the node's log: the refusal is logged here, the answer still comes from rclpy or
+        # _validate_parameters.
+        for param in params:
+            if param.name not in self._parameters:
+                reason = nc.unknown_parameter_text(param.name)
+            elif self._descriptors[param.name].read_only:
+                reason = f'{param.name} is read-only: set it at start'
+            else:
+                continue
+            self.get_logger().warning(f'parameter change refused: {reason}')
+            return params
+        try:
+            nc.split_parameters(self._parameter_values(params))
+        except ValueError as error:
+            self.get_logger().warning(f'parameter change refused: {error}')
+        return params
 
     def _apply_parameters(self, params: List[Any]) -> None:
         # Only the run-time parameters can get here once configured (the others are

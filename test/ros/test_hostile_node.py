@@ -414,6 +414,25 @@ def test_select_target_with_a_point_outside_the_image(campaign):
     assert campaign.harness.spin_until(future.done, WAIT_S)
 
 
+def test_an_invalid_run_time_parameter_is_refused_with_its_reason(campaign):
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    client = campaign.harness.node.create_client(
+        SetParameters, f'{campaign.namespace}/deepsort_tracker/set_parameters')
+    assert campaign.harness.spin_until(client.service_is_ready, WAIT_S)
+    mark = campaign.output.mark()
+    future = client.call_async(SetParameters.Request(parameters=[Parameter(
+        name='min_score', value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE,
+                                               double_value=float('nan')))]))
+    assert campaign.harness.spin_until(future.done, WAIT_S)
+    [result] = future.result().results
+    assert not result.successful and 'min_score' in result.reason  # rclpy's range check
+    assert campaign.harness.spin_until(lambda: campaign.output.count(
+        'parameter change refused: min_score must be finite', mark) == 1, 10.0)
+    campaign.good_frame()
+
+
 # ---- logs ----------------------------------------------------------------------------------
 
 
