@@ -451,8 +451,9 @@ def test_a_thousand_images_with_distinct_bad_encodings_log_one_line(campaign):
             campaign.harness.spin_until(lambda: False, 0.02)  # a flood, with breaths
     elapsed = time.monotonic() - start
     campaign.good_frame()
-    # Most of the flood is dropped for overload (max_queued_frames); what is tracked counts.
-    moved = campaign.wait_counter('bad images', bad + 20) - bad
+    # Most of the flood is dropped for overload (max_queued_frames) and how much depends on
+    # the machine's speed (CI counted fewer than 20): what is tracked counts, one at least.
+    moved = campaign.wait_counter('bad images', bad + 1) - bad
     lines = campaign.output.count("encoding 'bogus", mark)  # ours or cv_bridge's words
     allowed = 1 + int(elapsed // 5.0)  # one line per LOG_THROTTLE_S (5 s) at most
     assert 1 <= lines <= allowed, (lines, elapsed)
