@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from deepsort_ros.fusion.config import FusionConfig
 from deepsort_ros.fusion.world_frames import PlanarTransform
-import yaml
+from deepsort_ros.ros import parameters as node_parameters
 
 NODE_NAME = 'track_fusion'
 FUSION_PREFIX = 'fusion.'
@@ -249,11 +249,10 @@ def _camera_input(camera: str, values: Dict[str, Any]) -> CameraInput:
 
 def load_params_file(path: Path, node_name: str = NODE_NAME) -> Dict[str, Any]:
     """
-    Read a ROS 2 parameters YAML file into flat ``name -> value`` for one node.
+    Read the fusion node's section of a ROS 2 parameters YAML file into flat ``name -> value``.
 
-    Takes the ``ros__parameters`` of ``/**``, ``/**/<node_name>`` (the form that also reaches
-    a node in a namespace), ``<node_name>`` and ``/<node_name>``, in that order; nested
-    dictionaries become dotted names, as ROS does.
+    The tracker's reader (:func:`deepsort_ros.ros.parameters.load_params_file`) with this
+    node's name: ``/**``, ``/**/track_fusion``, ``track_fusion`` and ``/track_fusion``.
 
     Raises
     ------
@@ -261,31 +260,4 @@ def load_params_file(path: Path, node_name: str = NODE_NAME) -> Dict[str, Any]:
         When the file is missing, is not YAML, or holds no parameters for the node.
 
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f'parameters file {path} does not exist')
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ValueError(f'parameters file {path} is not valid YAML: {error}') from None
-    if not isinstance(document, dict):
-        raise ValueError(f'parameters file {path} must map node names to ros__parameters')
-    flat: Dict[str, Any] = {}
-    found = False
-    for key in ('/**', f'/**/{node_name}', node_name, '/' + node_name):
-        section = document.get(key)
-        if isinstance(section, dict) and isinstance(section.get('ros__parameters'), dict):
-            found = True
-            _flatten(section['ros__parameters'], '', flat)
-    if not found:
-        raise ValueError(f'parameters file {path} has no "/**/{node_name}: ros__parameters:" '
-                         'section')
-    return flat
-
-
-def _flatten(tree: Dict[str, Any], prefix: str, out: Dict[str, Any]) -> None:
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            _flatten(value, f'{prefix}{key}.', out)
-        else:
-            out[f'{prefix}{key}'] = value
+    return node_parameters.load_params_file(path, node_name)

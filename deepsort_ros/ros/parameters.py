@@ -335,8 +335,9 @@ def load_params_file(path: Path, node_name: str = NODE_NAME) -> Dict[str, Any]:
     """
     Read a ROS 2 parameters YAML file into flat ``name -> value`` for one node.
 
-    Takes the ``ros__parameters`` of ``node_name`` (also ``/node_name``) and of the wildcard
-    ``/**``; nested dictionaries become dotted names, as ROS does.
+    Takes the ``ros__parameters`` of ``/**``, ``/**/<node_name>`` (the form that also reaches
+    a node in a namespace), ``<node_name>`` and ``/<node_name>``, in that order; nested
+    dictionaries become dotted names, as ROS does. The tracker and the fusion node share it.
 
     Raises
     ------
@@ -355,13 +356,14 @@ def load_params_file(path: Path, node_name: str = NODE_NAME) -> Dict[str, Any]:
         raise ValueError(f'parameters file {path} must map node names to ros__parameters')
     flat: Dict[str, Any] = {}
     found = False
-    for key in ('/**', node_name, '/' + node_name):
+    for key in ('/**', f'/**/{node_name}', node_name, '/' + node_name):
         section = document.get(key)
         if isinstance(section, dict) and isinstance(section.get('ros__parameters'), dict):
             found = True
             _flatten(section['ros__parameters'], '', flat)
     if not found:
-        raise ValueError(f'parameters file {path} has no "{node_name}: ros__parameters:" section')
+        raise ValueError(f'parameters file {path} has no "{node_name}: ros__parameters:" (or '
+                         f'"/**/{node_name}: ...") section')
     return flat
 
 

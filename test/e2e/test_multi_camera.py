@@ -34,6 +34,7 @@ from deepsort_ros.ros.messages import (camera_to_camera_info, global_track_membe
 from deepsort_ros_msgs.msg import GlobalTrackArray, TrackArray
 from helpers.node_harness import (Harness, scene_frame, source_tree_env, stop_node)
 from helpers.paths import SHARED
+from helpers.processes import alive, descendants
 import numpy as np
 import pytest
 import rclpy
@@ -62,31 +63,6 @@ def _require_shared() -> None:
 
 
 # ---- ros2 launch ---------------------------------------------------------------------------
-
-
-def _descendants(pid: int) -> List[int]:
-    children: Dict[int, List[int]] = {}
-    for entry in Path('/proc').iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / 'stat').read_text().rsplit(')', 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    out, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            out.append(child)
-            stack.append(child)
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = (Path('/proc') / str(pid) / 'stat').read_text().rsplit(')', 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != 'Z'
 
 
 def test_multi_camera_launch_fuses_two_trackers_and_stops_cleanly_on_ctrl_c(
@@ -143,7 +119,7 @@ def test_multi_camera_launch_fuses_two_trackers_and_stops_cleanly_on_ctrl_c(
             harnesses[0].spin_until(lambda: False, 0.1)
         harnesses[0].spin_until(lambda: received and len(global_track_members(received[-1]))
                                 == 2, 10.0)
-        node_pids = _descendants(launch.pid)
+        node_pids = descendants(launch.pid)
     finally:
         for harness in harnesses:
             harness.close()
@@ -162,7 +138,7 @@ def test_multi_camera_launch_fuses_two_trackers_and_stops_cleanly_on_ctrl_c(
     assert received[-1].header.frame_id == 'odom'
     assert launch.returncode == 0, f'ros2 launch exited {launch.returncode}:\n{output}'
     assert 'Traceback' not in output, output
-    assert len(node_pids) >= 3 and not [pid for pid in node_pids if _alive(pid)], 'orphans'
+    assert len(node_pids) >= 3 and not [pid for pid in node_pids if alive(pid)], 'orphans'
 
 
 # ---- PETS09 through the rig, over DDS --------------------------------------------------------

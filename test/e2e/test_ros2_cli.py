@@ -7,18 +7,17 @@ command its own process on the test session's domain. Skipped where ros2cli is n
 """
 
 import os
-from pathlib import Path
 import shutil
 import signal
 import subprocess
 import time
-from typing import List
 import uuid
 
 from deepsort_ros.core import TrackerConfig
 from helpers.node_harness import (diagnostics_values, Harness, scene_frame, start_node,
                                   stop_node)
 from helpers.paths import PARAMS
+from helpers.processes import alive, descendants
 import numpy as np
 import pytest
 
@@ -56,32 +55,6 @@ def _play(harness: Harness, frames: int, start_ns: int = 1_000_000_000_000) -> N
         harness.spin_until(lambda: len(harness.received['tracks']) > count, 10.0)
 
 
-def _descendants(pid: int) -> List[int]:
-    """Return the pids of every process below ``pid`` (read from /proc)."""
-    children = {}
-    for entry in Path('/proc').iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / 'stat').read_text().rsplit(')', 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    out, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            out.append(child)
-            stack.append(child)
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = (Path('/proc') / str(pid) / 'stat').read_text().rsplit(')', 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != 'Z'
-
-
 def test_ros2_launch_with_remappings_tracks_and_stops_cleanly_on_ctrl_c(ros_domain_id):
     namespace = f'/l{uuid.uuid4().hex[:8]}'
     topics = {'image': f'{namespace}/cam/image_raw', 'detections': f'{namespace}/det',
@@ -100,7 +73,7 @@ def test_ros2_launch_with_remappings_tracks_and_stops_cleanly_on_ctrl_c(ros_doma
         assert harness.wait_for_tracker(WAIT_S), 'the launched node never subscribed'
         _play(harness, 12)
         arrays = list(harness.received['tracks'])
-        node_pids = _descendants(launch.pid)
+        node_pids = descendants(launch.pid)
     finally:
         harness.close()
         if launch.poll() is None:
@@ -115,7 +88,7 @@ def test_ros2_launch_with_remappings_tracks_and_stops_cleanly_on_ctrl_c(ros_doma
     assert len(confirmed) == 2, output
     assert launch.returncode == 0, f'ros2 launch exited {launch.returncode}:\n{output}'
     assert 'Traceback' not in output, output
-    assert node_pids and not [pid for pid in node_pids if _alive(pid)], 'orphans left'
+    assert node_pids and not [pid for pid in node_pids if alive(pid)], 'orphans left'
 
 
 def test_topic_echo_and_hz_param_get_and_set(ros_domain_id):

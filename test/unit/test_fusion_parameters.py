@@ -77,6 +77,8 @@ def test_the_rig_file_matches_the_rig():
 
 
 def _flat(section):
+    from deepsort_ros.ros.parameters import _flatten
+
     values = {}
-    fp._flatten(section['ros__parameters'], '', values)
+    _flatten(section['ros__parameters'], '', values)
     return values
