@@ -5,7 +5,8 @@ A lifecycle (managed) node: ``configure`` validates the parameters and loads the
 ``activate`` subscribes and publishes, ``deactivate`` stops, ``cleanup`` frees the model. With
 ``autostart`` (the default) it configures and activates itself, for unmanaged use.
 
-The node is thin, and runs on a ``MultiThreadedExecutor`` in three callback groups. The input
+The node is thin, and runs on a ``MultiThreadedExecutor`` (:mod:`deepsort_ros.ros.executor`,
+rclpy's without its queueing storm) in three callback groups. The input
 group (image, detections, camera_info, odom) does only cheap work: the pipeline's clock gate,
 pairing and buffering. Paired frames wait in a bounded queue (the oldest is dropped and
 counted when the tracker falls behind) and a guard condition wakes the processing group, which
@@ -27,6 +28,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional
 
 from deepsort_ros.ros import parameters as nc
 from deepsort_ros.ros.diagnostics import DiagnosticsCollector
+from deepsort_ros.ros.executor import NodeExecutor
 from deepsort_ros.ros.images import bgr_to_image_msg
 from deepsort_ros.ros.messages import (diagnostics_to_msg, MarkerBuilder, stamp_to_ns,
                                        transform_to_xyz_quaternion)
@@ -44,7 +46,7 @@ import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
@@ -557,11 +559,11 @@ def main(args: Optional[List[str]] = None) -> int:
     """Run the tracker node until shutdown (Ctrl-C), also when Ctrl-C comes during start-up."""
     rclpy.init(args=args)
     node: Optional[TrackerNode] = None
-    executor: Optional[MultiThreadedExecutor] = None
+    executor: Optional[NodeExecutor] = None
     try:
         node = TrackerNode()
         _warn_about_small_dds_segments(node)
-        executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
+        executor = NodeExecutor(num_threads=EXECUTOR_THREADS)
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
