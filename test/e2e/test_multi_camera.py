@@ -90,11 +90,14 @@ def test_multi_camera_launch_fuses_two_trackers_and_stops_cleanly_on_ctrl_c(
         'image': f'/{name}/cam/image', 'detections': f'/{name}/people',
         'camera_info': f'/{name}/cam/info', 'odom': f'/{name}/pose'}) for name in cameras]
     received: List[GlobalTrackArray] = []
-    harnesses[0].node.create_subscription(GlobalTrackArray, f'/f{tag}/track_fusion/global_tracks',
-                                          received.append, 50)
+    fused = harnesses[0].node.create_subscription(
+        GlobalTrackArray, f'/f{tag}/track_fusion/global_tracks', received.append, 50)
     try:
         for harness in harnesses:
             assert harness.wait_for_tracker(WAIT_S), 'a launched tracker never subscribed'
+        # The fusion publishes on each camera update only: be matched before the first.
+        assert harnesses[0].spin_until(lambda: fused.get_publisher_count() > 0, WAIT_S), \
+            'the launched fusion node never published ~/global_tracks'
 
         def pose(stamp: int) -> Any:
             return pose_to_odometry(make_header(stamp, 'odom'), 'base', [0.0, 0.0, 0.0],

@@ -53,6 +53,13 @@ def _transform(harness: Harness, parent: str, child: str):
     return msg
 
 
+def _extrinsic_source(harness: Harness) -> str:
+    """Return the extrinsic source of the node's latest diagnostics ('' before any)."""
+    if not harness.received['diagnostics']:
+        return ''
+    return diagnostics_values(harness.received['diagnostics'][-1]).get('camera extrinsic', '')
+
+
 def _moving_pets09(domain_id: int, overrides, static_tf: bool) -> float:
     namespace = f'/t{uuid.uuid4().hex[:8]}'
     node = start_node(namespace, [f'encoder_weights:={WEIGHTS}', 'encoder_backend:=onnx',
@@ -63,6 +70,11 @@ def _moving_pets09(domain_id: int, overrides, static_tf: bool) -> float:
         if broadcaster is not None:
             broadcaster.sendTransform(_transform(harness, BASE, CAMERA_FRAME))
         assert harness.wait_for_tracker(60.0)
+        if broadcaster is not None:
+            # The node looks TF up on a timer: frames before its first answer would use the
+            # (wrong) parameters, as documented; this test compares TF's answer alone.
+            assert harness.spin_until(lambda: _extrinsic_source(harness).startswith('TF'), 30.0), \
+                _extrinsic_source(harness)
         topics = BagTopics(f'{namespace}/image', f'{namespace}/camera_info',
                            f'{namespace}/detections', f'{namespace}/odom')
         frames = iter_sequence_messages(
@@ -92,7 +104,10 @@ def test_the_extrinsic_from_tf_tracks_like_the_same_extrinsic_as_parameters(ros_
         if not path.exists():
             pytest.skip(f"{path} is absent (../shared is on the developers' machines only)")
     with_parameters, _ = _moving_pets09(ros_domain_id, [], static_tf=False)
-    from_tf, source = _moving_pets09(ros_domain_id, ['extrinsic_from_tf:=true', *WRONG],
+    # The frames named up front: the node looks TF up before the first image names them.
+    from_tf, source = _moving_pets09(ros_domain_id, ['extrinsic_from_tf:=true', *WRONG,
+                                                     f'base_frame_id:={BASE}',
+                                                     f'camera_frame_id:={CAMERA_FRAME}'],
                                      static_tf=True)
     print(f'moving PETS09 (first {FRAMES} frames) IDF1: parameters {with_parameters:.3f}, '
           f'TF over wrong parameters {from_tf:.3f}')
