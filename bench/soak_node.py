@@ -7,7 +7,7 @@ encoder unless ``--no-appearance``) on a private ROS domain on loopback; the fra
 of ``test/helpers/soak.py`` (people coming and going, odometry, camera info, a NaN box, an
 unsupported encoding and a detection array an hour ahead now and then), in lock-step. Every
 ``--sample-every`` frames the node's VmRSS is read from /proc. It writes
-``bench/results/soak.md`` (the table) and ``soak.png`` (the curve). Slow (about 12 minutes on
+``bench/results/soak.md`` (the table) and ``soak.png`` (the curve). Slow (about 5.5 minutes on
 2 cores with the encoder): not part of the test suite, which soaks 3000 frames
 (``test/ros/test_hostile_soak.py``); ``pytest -m slow`` runs this through
 ``test_the_long_soak``. Usage: ``.venv/bin/python bench/soak_node.py [--frames 20000]``.
