@@ -85,7 +85,7 @@ def _moving_pets09(domain_id: int, overrides, static_tf: bool) -> float:
         harness.spin_until(lambda: len(harness.received['tracks']) >= len(frame_of_stamp), 30.0)
         harness.spin_until(lambda: bool(harness.received['diagnostics']), 5.0)
         arrays = list(harness.received['tracks'])
-        source = diagnostics_values(harness.received['diagnostics'][-1])['camera extrinsic']
+        source = _extrinsic_source(harness)
     finally:
         harness.close()
         output = stop_node(node)
@@ -130,9 +130,7 @@ def test_missing_then_stale_tf_falls_back_and_says_so(ros_domain_id):
         harness.publish_frame(stamp + k * 100_000_000, scene_frame(320, 240, boxes, k), boxes)
 
     def source() -> str:
-        diagnostics = harness.received['diagnostics']
-        return diagnostics_values(diagnostics[-1]).get('camera extrinsic', '') \
-            if diagnostics else ''
+        return _extrinsic_source(harness)
 
     try:
         assert harness.wait_for_tracker(60.0)
