@@ -56,6 +56,8 @@ from visualization_msgs.msg import MarkerArray
 
 LOG_THROTTLE_S = 5.0
 TF_LOOKUP_PERIOD_S = 1.0
+# Until TF first answers: frames before that use base_to_camera_xyz/rpy, so keep them few.
+TF_FIRST_LOOKUP_PERIOD_S = 0.1
 TF_STALE_S = 5.0  # a stamped transform older than this has stopped coming
 # One thread per callback group (input, processing, timers) and one for the default group's
 # lifecycle and parameter services, so that no group waits for a thread.
@@ -302,7 +304,7 @@ class TrackerNode(LifecycleNode):
                                                     self._publish_diagnostics,
                                                     callback_group=self._timer_group,
                                                     clock=Clock(clock_type=ClockType.STEADY_TIME))
-        self._tf_timer = self.create_timer(TF_LOOKUP_PERIOD_S, self._lookup_extrinsic,
+        self._tf_timer = self.create_timer(TF_FIRST_LOOKUP_PERIOD_S, self._lookup_extrinsic,
                                            callback_group=self._timer_group) \
             if self._tf_buffer is not None else None
         self.get_logger().info(
@@ -431,7 +433,8 @@ class TrackerNode(LifecycleNode):
     # ---- timer group: the extrinsic from TF (where tf2_ros exists), diagnostics ------------
 
     def _lookup_extrinsic(self) -> None:
-        # Looked up every TF_LOOKUP_PERIOD_S, so a moving mount (pan-tilt) is followed. Until
+        # Looked up every TF_FIRST_LOOKUP_PERIOD_S until TF first answers, then every
+        # TF_LOOKUP_PERIOD_S, so a moving mount (pan-tilt) is followed. Until
         # TF answers, base_to_camera_xyz/rpy are used; when it stops answering, the last
         # transform it gave is kept and diagnostics say since when.
         pipeline = self.pipeline
@@ -464,6 +467,8 @@ class TrackerNode(LifecycleNode):
         if self._tf_found_at is None:
             self.get_logger().info(f'camera extrinsic from TF {base} -> {camera}: '
                                    f'{translation.round(3).tolist()}')
+        if self._tf_timer.timer_period_ns != int(TF_LOOKUP_PERIOD_S * 1e9):
+            self._tf_timer.timer_period_ns = int(TF_LOOKUP_PERIOD_S * 1e9)
         self._tf_found_at = time.monotonic()
         self._diagnostics.extrinsic_source = f'TF {base} -> {camera}'
         pipeline.set_extrinsic(translation, quaternion)
