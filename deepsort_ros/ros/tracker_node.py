@@ -6,8 +6,8 @@ A lifecycle (managed) node: ``configure`` validates the parameters and loads the
 ``autostart`` (the default) it configures and activates itself, for unmanaged use.
 
 The node is thin, and runs on a ``MultiThreadedExecutor`` (:mod:`deepsort_ros.ros.executor`,
-rclpy's without its queueing storm) in three callback groups. The input
-group (image, detections, camera_info, odom) does only cheap work: the pipeline's clock gate,
+rclpy's without its queueing storm) in three callback groups. The input group (image,
+detections, camera_info, odom) does only cheap work: the pipeline's clock gate,
 pairing and buffering. Paired frames wait in a bounded queue (the oldest is dropped and
 counted when the tracker falls behind) and a guard condition wakes the processing group, which
 runs :meth:`deepsort_ros.ros.pipeline.TrackingPipeline.process` and publishes; the target
@@ -467,8 +467,9 @@ class TrackerNode(LifecycleNode):
         if self._tf_found_at is None:
             self.get_logger().info(f'camera extrinsic from TF {base} -> {camera}: '
                                    f'{translation.round(3).tolist()}')
-        if self._tf_timer.timer_period_ns != int(TF_LOOKUP_PERIOD_S * 1e9):
-            self._tf_timer.timer_period_ns = int(TF_LOOKUP_PERIOD_S * 1e9)
+        period_ns = int(TF_LOOKUP_PERIOD_S * 1e9)
+        if self._tf_timer.timer_period_ns != period_ns:
+            self._tf_timer.timer_period_ns = period_ns
         self._tf_found_at = time.monotonic()
         self._diagnostics.extrinsic_source = f'TF {base} -> {camera}'
         pipeline.set_extrinsic(translation, quaternion)
