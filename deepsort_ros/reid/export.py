@@ -6,6 +6,7 @@ result loads with ``create_encoder('model.onnx')``.
 """
 
 import logging
+import os
 from pathlib import Path
 from typing import Any, Iterable, List, Optional, Tuple
 
@@ -142,10 +143,22 @@ def quantize_onnx(onnx_path: 'str | Path', int8_path: 'str | Path',
             batch = next(self._batches, None)
             return None if batch is None else {'images': batch.astype(np.float32)}
 
-    quantization.quantize_static(str(onnx_path), str(int8_path), _Reader(calibration),
-                                 quant_format=quantization.QuantFormat.QDQ, per_channel=True,
-                                 activation_type=quantization.QuantType.QUInt8,
-                                 weight_type=quantization.QuantType.QInt8)
+    # The quantiser logs a line per rescaled bias and a tip to the root logger: noise in a
+    # node's console for something that worked. Its errors still raise.
+    fragment = os.path.join('onnxruntime', 'quantization')
+
+    def quiet(record: logging.LogRecord) -> bool:
+        return fragment not in record.pathname
+
+    logging.getLogger().addFilter(quiet)
+    try:
+        quantization.quantize_static(str(onnx_path), str(int8_path), _Reader(calibration),
+                                     quant_format=quantization.QuantFormat.QDQ,
+                                     per_channel=True,
+                                     activation_type=quantization.QuantType.QUInt8,
+                                     weight_type=quantization.QuantType.QInt8)
+    finally:
+        logging.getLogger().removeFilter(quiet)
     import onnx
 
     from deepsort_ros.reid.onnx_encoder import DESCRIPTION_KEY

@@ -178,7 +178,23 @@ class OnnxEncoder(Encoder):
 
     def _encode_valid(self, image_bgr: npt.NDArray[np.uint8],
                       boxes_tlwh: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
-        batch = self.preprocess(image_bgr, boxes_tlwh)
+        return self.run_batch(self.preprocess(image_bgr, boxes_tlwh))
+
+    def run_batch(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """
+        Run the network on preprocessed crops.
+
+        Parameters
+        ----------
+        batch : numpy.ndarray
+            Mx3xhxw float32 network input, as from :meth:`preprocess`, M >= 1.
+
+        Returns
+        -------
+        numpy.ndarray
+            MxD float32 unit-norm rows.
+
+        """
         outputs: List[npt.NDArray[np.float32]] = []
         for start in range(0, len(batch), self.batch_size):
             chunk = batch[start:start + self.batch_size]
