@@ -80,7 +80,11 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
         channels_last : bool (default True); num_threads : CPU threads; arch : 'auto', 'osnet' or
         'mobilenetv2' for state dicts; allow_pickle : accept a pickled whole model
         (unsafe, default False); providers : onnxruntime providers; spin_wait : let
-        onnxruntime's idle threads spin (default False on a CPU: see bench/README-reid.md).
+        onnxruntime's idle threads spin (default False on a CPU: see bench/README-reid.md);
+        int8 : 'auto' (default when 'auto' runs a weights file on a CPU: quantise it once
+        on the first crops and switch to int8 where this CPU runs it faster with the same
+        features, see ``deepsort_ros.reid.int8``) or 'off'; int8_background : quantise in a
+        thread while fp32 runs (default True; False for repeatable offline runs).
 
     Returns
     -------
@@ -97,10 +101,15 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
 
     """
     allowed = {'input_hw', 'batch_size', 'half', 'mask_sigma', 'channels_last', 'num_threads',
-               'arch', 'allow_pickle', 'providers', 'spin_wait'}
+               'arch', 'allow_pickle', 'providers', 'spin_wait', 'int8', 'int8_background'}
     unknown = set(options) - allowed
     if unknown:
         raise ValueError(f'unknown Re-ID options {sorted(unknown)}; allowed: {sorted(allowed)}')
+    from deepsort_ros.reid.int8 import MODES as INT8_MODES
+
+    if options.get('int8', 'auto') not in INT8_MODES:
+        raise ValueError(f'Re-ID option int8 must be one of {INT8_MODES}, got '
+                         f'{options["int8"]!r}')
     if backend not in BACKENDS:
         raise ValueError(f'Re-ID backend must be one of {BACKENDS}, got {backend!r}')
     automatic = backend == 'auto'
@@ -116,6 +125,8 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
         backend = _choose_backend(path, backend)
     if automatic and backend == 'torch' and _onnx_is_faster_here(device):
         try:
+            # an OSNet-style state dict on a CPU: int8 when this CPU runs it faster
+            options.setdefault('int8', 'auto' if weights is not None else 'off')
             return create_encoder(weights, device='cpu', backend='onnx', **options)
         except (EncoderLoadError, RuntimeError, OSError) as error:
             LOGGER.warning('Re-ID: onnxruntime export of %s failed (%s); using torch', path,
@@ -206,8 +217,8 @@ def _from_cached_export(path: Path, options: dict,
     input_hw = tuple(options.get('input_hw') or (256, 128))
     arch = options.get('arch', 'auto')
     digest = cache.file_digest(path)
-    name = cache.entry_name(path, digest, f'{input_hw[0]}x{input_hw[1]}', arch,
-                            f'export{EXPORT_FORMAT}')
+    parts = (f'{input_hw[0]}x{input_hw[1]}', arch, f'export{EXPORT_FORMAT}')
+    name = cache.entry_name(path, digest, *parts)
 
     def build(target: Path) -> None:
         export_onnx(path, target, input_hw, arch=arch)
@@ -236,6 +247,13 @@ def _from_cached_export(path: Path, options: dict,
         encoder = make(onnx_path, f're-exported and cached ({digest[:8]})')
     encoder.digest = digest  # the weights' SHA-256: what the fusion tells encoders apart by
     LOGGER.info('Re-ID encoder %s from %s', encoder.name, onnx_path)
+    if options.get('int8', 'off') == 'auto' and encoder.device == 'cpu':
+        from deepsort_ros.reid.int8 import INT8_FORMAT, load_or_adopt
+
+        int8_path = onnx_path.with_name(cache.entry_name(path, digest, *parts,
+                                                         f'int8q{INT8_FORMAT}'))
+        return load_or_adopt(encoder, onnx_path, int8_path, make,
+                             background=bool(options.get('int8_background', True)))
     return encoder
 
 
