@@ -201,7 +201,7 @@ def _offline_ms(bag: Path, params: Path, detector: str, frames: int,
     from tqdm import tqdm
 
     node_config, tracker_config = nc.split_parameters(nc.load_params_file(params))
-    encoder, _, _ = load_encoder(node_config)
+    encoder, _, _ = load_encoder(node_config, live=False)
     pipeline = TrackingPipeline(node_config, tracker_config, encoder)
     hog = HogPeopleDetector() if detector == 'hog' else None
     per_frame: Dict[int, float] = {}

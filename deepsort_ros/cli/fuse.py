@@ -113,7 +113,7 @@ def main(args: argparse.Namespace) -> int:
         fusion_node, inputs, fusion_config = fp.split_parameters(fusion_values)
         configs = replay.rig_camera_configs(manifest, node_config) if manifest is not None \
             else dict.fromkeys(cameras, node_config)
-        encoder, name, device = load_encoder(node_config)
+        encoder, name, device = load_encoder(node_config, live=False)
         print(f'deepsort-ros fuse: Re-ID encoder {name} on {device}', file=sys.stderr)
         updates: Dict[str, List[replay.CameraUpdate]] = {}
         for camera, bag in cameras.items():

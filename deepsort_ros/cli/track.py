@@ -169,7 +169,7 @@ def _main_bag(args: argparse.Namespace) -> int:
     if args.out is None and args.out_bag is None:
         raise ValueError('give --out FILE and/or --out-bag BAG')
     node, tracker = _configs(args)
-    encoder, name, device = load_encoder(node)
+    encoder, name, device = load_encoder(node, live=False)
     print(f'deepsort-ros track: Re-ID encoder {name} on {device}' if encoder is not None
           else 'deepsort-ros track: motion and IoU only (use_appearance false)', file=sys.stderr)
     result = track_bag(args.bag, node, tracker, encoder, args.out, args.out_bag,

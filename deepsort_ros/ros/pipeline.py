@@ -43,14 +43,18 @@ IMAGE, DETECTIONS, ODOMETRY = 'image', 'detections', 'odometry'
 LATENCY_WINDOW = 500
 
 
-def load_encoder(config: NodeConfig) -> Tuple[Optional[Callable], str, str]:
+def load_encoder(config: NodeConfig, live: bool = True) -> Tuple[Optional[Callable], str, str]:
     """
     Load the Re-ID encoder that a node config asks for (torch is imported only then).
 
     Parameters
     ----------
     config : NodeConfig
-        ``use_appearance``, ``encoder_weights``, ``encoder_device``, ``encoder_backend``.
+        ``use_appearance``, ``encoder_weights``, ``encoder_device``, ``encoder_backend``,
+        ``encoder_int8``.
+    live : bool
+        A running node (True): an int8 model is quantised in a background thread while fp32
+        keeps up with the camera. Offline (False): inline, so that a replay is repeatable.
 
     Returns
     -------
@@ -70,8 +74,10 @@ def load_encoder(config: NodeConfig) -> Tuple[Optional[Callable], str, str]:
     try:
         from deepsort_ros.reid import create_encoder
 
+        options = {'int8': config.encoder_int8, 'int8_background': live} \
+            if config.encoder_weights else {}
         encoder = create_encoder(config.encoder_weights or None, device=config.encoder_device,
-                                 backend=config.encoder_backend)
+                                 backend=config.encoder_backend, **options)
     except (ImportError, OSError, RuntimeError, ValueError) as error:
         raise RuntimeError(
             f'cannot load the Re-ID encoder ({error}); set encoder_weights to a valid file, or '

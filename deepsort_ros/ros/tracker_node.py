@@ -541,6 +541,11 @@ class TrackerNode(LifecycleNode):
         self._trim_heap()
         if self.pipeline is None:
             return
+        name = getattr(self.pipeline.encoder, 'name', None)
+        if name is not None and str(name) != self._diagnostics.encoder_name:
+            # the encoder switched to int8 while running (deepsort_ros.reid.int8)
+            self._diagnostics.encoder_name = str(name)
+            self.get_logger().info(f'Re-ID encoder now: {name}')
         report = self._diagnostics.collect(self.pipeline)
         self._diagnostics_pub.publish(diagnostics_to_msg(
             # The node's full name: several trackers (one per camera) report side by side.
