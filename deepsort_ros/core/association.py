@@ -13,7 +13,7 @@ from deepsort_ros.core.config import TrackerConfig
 from deepsort_ros.core.detections import DetectionBatch
 from deepsort_ros.core.kalman_filter import KalmanFilterCV
 from deepsort_ros.core.matching import assign, class_mismatch, cosine_distance, iou_distance
-from deepsort_ros.core.track_table import TrackTable
+from deepsort_ros.core.track_table import has_feature_rows, TrackTable
 import numpy as np
 import numpy.typing as npt
 
@@ -88,7 +88,7 @@ def _appearance_stage(table: TrackTable, kalman: KalmanFilterCV, config: Tracker
                       high: npt.NDArray[np.bool_], matches: _Matches) -> None:
     """Stage 1: appearance with Mahalanobis gating, confirmed tracks with a feature."""
     features = detections.features
-    has_det_feature = np.linalg.norm(features, axis=1) > 0.5
+    has_det_feature = has_feature_rows(features)
     rows = np.flatnonzero(table.confirmed[slots] & table.has_feature[slots])
     cols = np.flatnonzero(high & has_det_feature)
     if len(rows) == 0 or len(cols) == 0:

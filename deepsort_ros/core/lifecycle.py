@@ -10,7 +10,7 @@ from deepsort_ros.core.boxes import cxcywh_to_tlbr, iou_matrix_tlbr
 from deepsort_ros.core.config import TrackerConfig
 from deepsort_ros.core.detections import DetectionBatch
 from deepsort_ros.core.kalman_filter import KalmanFilterCV
-from deepsort_ros.core.track_table import TrackTable
+from deepsort_ros.core.track_table import has_feature_rows, TrackTable
 import numpy as np
 import numpy.typing as npt
 
@@ -102,7 +102,7 @@ def update_matched(table: TrackTable, kalman: KalmanFilterCV, config: TrackerCon
     if detections.features is not None:
         features = detections.features[dets]
         # Low-score detections are often occluded: their features would pollute the gallery.
-        good = (scores >= config.high_score_threshold) & (np.linalg.norm(features, axis=1) > 0.5)
+        good = (scores >= config.high_score_threshold) & has_feature_rows(features)
         table.add_features(slots[good], features[good])
 
 
@@ -174,7 +174,7 @@ def start_tracks(table: TrackTable, kalman: KalmanFilterCV, config: TrackerConfi
     table.detection_index[slots] = detections.rows[dets]
     if detections.features is not None:
         features = detections.features[dets]
-        good = np.linalg.norm(features, axis=1) > 0.5
+        good = has_feature_rows(features)
         table.add_features(slots[good], features[good])
     return slots
 
