@@ -75,6 +75,7 @@ class TrackOutput(NamedTuple):
     @property
     def box_tlwh(self) -> npt.NDArray[np.float64]:
         """Return the box as (left, top, width, height), shape (4,)."""
-        box = np.array(self.box_cxcywh, dtype=np.float64)
-        box[:2] -= box[2:] / 2.0
-        return box
+        # from Python floats: 3x faster than array arithmetic on a 4-vector, and callers
+        # ask for it once per track per frame
+        cx, cy, w, h = self.box_cxcywh.tolist()
+        return np.array((cx - w / 2.0, cy - h / 2.0, w, h), dtype=np.float64)
