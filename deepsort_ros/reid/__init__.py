@@ -23,9 +23,11 @@ BACKENDS = ('auto', 'torch', 'torchscript', 'onnx')
 _TORCHSCRIPT_SUFFIXES = ('.torchscript', '.ts', '.jit')
 _STATE_DICT_SUFFIXES = ('.pth', '.pt', '.pth.tar', '.tar', '.ckpt')
 _INPUT_HW = {'osnet': (256, 128), 'mobilenetv2': (256, 128)}
-# onnxruntime's idle threads spin by default; on a 2-core CPU shared with other work that
-# spinning costs more than it saves (bench/README-reid.md).
-_SPIN_WAIT_DEFAULT = False
+# onnxruntime's idle threads spin by default, also after a run: on a 2-core CPU shared with
+# other work that costs more than it saves. Sleeping threads make every one of OSNet's ~250
+# operators wake them (int8 at 5 crops: 14.0 against 10.5 ms). So they spin only while a
+# run lasts (bench/README-reid.md).
+_SPIN_WAIT_DEFAULT = 'run'
 # Part of every cached export's name: bump it when export_onnx's output changes.
 EXPORT_FORMAT = 1
 
@@ -79,8 +81,9 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
         default model, off otherwise);
         channels_last : bool (default True); num_threads : CPU threads; arch : 'auto', 'osnet' or
         'mobilenetv2' for state dicts; allow_pickle : accept a pickled whole model
-        (unsafe, default False); providers : onnxruntime providers; spin_wait : let
-        onnxruntime's idle threads spin (default False on a CPU: see bench/README-reid.md);
+        (unsafe, default False); providers : onnxruntime providers; spin_wait : how
+        onnxruntime's idle threads wait: 'run' (default: spin while a run lasts, stop when it
+        returns), True (also spin after it) or False (sleep; see bench/README-reid.md);
         int8 : 'auto' (default when 'auto' runs a weights file on a CPU: quantise it once
         on the first crops and switch to int8 where this CPU runs it faster with the same
         features, see ``deepsort_ros.reid.int8``) or 'off'; int8_background : quantise in a

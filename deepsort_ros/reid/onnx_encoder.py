@@ -74,10 +74,13 @@ class OnnxEncoder(Encoder):
         onnxruntime intra-op threads (default: onnxruntime's, one per physical core).
     providers : sequence of str, optional
         onnxruntime execution providers; default CUDA when available, then CPU.
-    spin_wait : bool, optional
-        Let idle intra-op threads spin between runs (onnxruntime's default, True). Spinning
-        threads keep a core busy after every run, which other processes on a small robot
-        computer (the detector) and the rest of the frame pay for.
+    spin_wait : bool or str, optional
+        How idle intra-op threads wait. True (onnxruntime's default): they spin between runs
+        too, keeping a core busy after every run, which the rest of the frame and other
+        processes on a small robot computer (the detector) pay for. False: they sleep, also
+        between the many small operators of one run (slower: every operator wakes them).
+        'run': they spin while a run lasts and stop the moment it returns (onnxruntime's
+        ``session.force_spinning_stop``): the speed of spinning, no CPU used after the run.
     description : str, optional
         What the model is, for ``name``; default the model's ``deepsort_ros.description``
         metadata (written by ``deepsort_ros.reid.export``), else the file name.
@@ -87,7 +90,8 @@ class OnnxEncoder(Encoder):
     def __init__(self, path: 'str | Path', input_hw: Optional[Tuple[int, int]] = None,
                  batch_size: Optional[int] = None, mask_sigma: Optional[float] = None,
                  num_threads: Optional[int] = None,
-                 providers: Optional[Sequence[str]] = None, spin_wait: Optional[bool] = None,
+                 providers: Optional[Sequence[str]] = None,
+                 spin_wait: 'Optional[bool | str]' = None,
                  description: Optional[str] = None) -> None:
         import onnxruntime
 
@@ -100,9 +104,13 @@ class OnnxEncoder(Encoder):
         options = onnxruntime.SessionOptions()
         if num_threads is not None:
             options.intra_op_num_threads = int(num_threads)
+        if spin_wait not in (None, True, False, 'run'):
+            raise ValueError(f"spin_wait must be True, False or 'run', got {spin_wait!r}")
         if spin_wait is not None:
             options.add_session_config_entry('session.intra_op.allow_spinning',
                                              '1' if spin_wait else '0')
+        if spin_wait == 'run':
+            options.add_session_config_entry('session.force_spinning_stop', '1')
         if providers is None:
             available = onnxruntime.get_available_providers()
             providers = [p for p in ('CUDAExecutionProvider', 'CPUExecutionProvider')
