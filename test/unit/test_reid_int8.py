@@ -191,3 +191,28 @@ def test_osnet_int8_keeps_its_features_on_real_people(tmp_path, monkeypatch) -> 
         boxes = np.array([box.tlwh for box in grouped[number]])
         cosine = np.sum(fp32(image, boxes) * quantised(image, boxes), axis=1)
         assert np.median(cosine) >= 0.98
+
+
+def test_the_node_parameter_turns_int8_off_and_offline_runs_quantise_inline(
+        tmp_path, monkeypatch) -> None:
+    torch = pytest.importorskip('torch')
+    from deepsort_ros.reid.osnet import osnet_x0_25
+    from deepsort_ros.ros.parameters import NodeConfig
+    from deepsort_ros.ros.pipeline import load_encoder
+
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / 'cache'))
+    torch.manual_seed(5)
+    weights = tmp_path / 'osnet_node_test.pth'
+    torch.save(osnet_x0_25(num_classes=3).state_dict(), weights)
+    off, _, _ = load_encoder(NodeConfig(encoder_weights=str(weights), encoder_device='cpu',
+                                        encoder_int8='off'))
+    assert isinstance(off, OnnxEncoder) and 'int8' not in off.name
+    offline, name, _ = load_encoder(NodeConfig(encoder_weights=str(weights),
+                                               encoder_device='cpu'), live=False)
+    assert isinstance(offline, int8.AdoptingEncoder) and 'int8 pending' in name
+    for image, boxes in _frames(12):
+        offline(image, boxes)
+        if offline.state != 'collecting':
+            break
+    # inline: the verdict is in by the call that collected the last crop, no thread
+    assert offline.state in ('int8', 'fp32') and offline._thread is None
