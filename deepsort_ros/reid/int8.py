@@ -135,6 +135,11 @@ def agreement(fp32: Any, int8: Any, batch: npt.NDArray[np.float32]) -> float:
     return float(np.median(np.sum(fp32.run_batch(batch) * int8.run_batch(batch), axis=1)))
 
 
+def record_path(int8_path: Path) -> Path:
+    """Return where the record of an int8 entry lives: beside it, ``<entry>.json``."""
+    return int8_path.with_name(int8_path.name + '.json')
+
+
 class Int8Record:
     """
     The JSON record next to an int8 entry: its agreement and a speed verdict per CPU.
@@ -253,7 +258,7 @@ def load_or_adopt(fp32: Any, fp32_path: Path, int8_path: Path,
     Encoder
 
     """
-    record = Int8Record(Path(str(int8_path) + '.json'))
+    record = Int8Record(record_path(int8_path))
     if record.failed:
         fp32.name += f', int8 not used ({record.failed})'
         return fp32
@@ -386,7 +391,7 @@ class AdoptingEncoder(Encoder):
         from deepsort_ros.reid.export import quantize_onnx
 
         calibration, check = self._split()
-        record = Int8Record(Path(str(self._int8_path) + '.json'))
+        record = Int8Record(record_path(self._int8_path))
         started = time.monotonic()
         try:
             path, _ = cache.cached_file(
