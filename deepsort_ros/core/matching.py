@@ -101,17 +101,32 @@ def assign(cost: FloatArray, max_cost: float) -> Tuple[IntArray, IntArray, IntAr
     if n_rows == 0 or n_cols == 0:
         return (np.empty((0, 2), dtype=np.int64), np.arange(n_rows, dtype=np.int64),
                 np.arange(n_cols, dtype=np.int64))
-    feasible = np.isfinite(cost) & (cost <= max_cost)
-    bounded = np.where(feasible, cost, INFEASIBLE_COST)
-    # Only rows and columns with a feasible pair take part: a smaller problem, same answer.
-    rows_ok = np.flatnonzero(feasible.any(axis=1))
-    cols_ok = np.flatnonzero(feasible.any(axis=0))
-    matches = np.empty((0, 2), dtype=np.int64)
-    if len(rows_ok) and len(cols_ok):
-        sub = bounded[np.ix_(rows_ok, cols_ok)]
-        r, c = linear_sum_assignment(sub)
-        keep = feasible[rows_ok[r], cols_ok[c]]
-        matches = np.stack([rows_ok[r[keep]], cols_ok[c[keep]]], axis=1).astype(np.int64)
+    # One comparison finds the feasible pairs: NaN fails both, inf fails the strict one.
+    feasible = cost < np.inf if max_cost == np.inf else cost <= max_cost
+    row_options = np.count_nonzero(feasible, axis=1)
+    column_options = np.count_nonzero(feasible, axis=0)
+    # Gated costs are sparse (at 200 x 200 a track has about one feasible detection): a
+    # row and a column that are each other's only option are matched in every optimum, so
+    # they are taken without the solver, which then sees a far smaller problem.
+    single = np.flatnonzero(row_options == 1)
+    single_column = feasible[single].argmax(axis=1)
+    alone = column_options[single_column] == 1
+    pair_rows, pair_cols = single[alone], single_column[alone]
+    rows_left = row_options > 0
+    rows_left[pair_rows] = False
+    cols_left = column_options > 0
+    cols_left[pair_cols] = False
+    rows, cols = np.flatnonzero(rows_left), np.flatnonzero(cols_left)
+    matched_r, matched_c = [pair_rows], [pair_cols]
+    if len(rows) and len(cols):
+        sub = np.ix_(rows, cols)
+        sub_feasible = feasible[sub]
+        r, c = linear_sum_assignment(np.where(sub_feasible, cost[sub], INFEASIBLE_COST))
+        keep = sub_feasible[r, c]
+        matched_r.append(rows[r[keep]])
+        matched_c.append(cols[c[keep]])
+    matches = np.stack([np.concatenate(matched_r), np.concatenate(matched_c)],
+                       axis=1).astype(np.int64)
     matched_rows = np.zeros(n_rows, dtype=bool)
     matched_cols = np.zeros(n_cols, dtype=bool)
     matched_rows[matches[:, 0]] = True

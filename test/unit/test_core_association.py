@@ -18,6 +18,31 @@ def test_assign_respects_max_cost():
     assert rows.tolist() == [1] and cols.tolist() == [1]
 
 
+@pytest.mark.parametrize('density', [0.01, 0.05, 0.3, 1.0])
+def test_assign_shortcut_keeps_the_optimum(density):
+    # assign takes pairs that are each other's only option without the solver; the result
+    # must still be a largest, then cheapest, feasible matching: the solver's on the whole.
+    from scipy.optimize import linear_sum_assignment
+    rng = np.random.default_rng(int(density * 100))
+    for trial in range(20):
+        n_rows, n_cols = rng.integers(1, 40, size=2)
+        cost = rng.random((n_rows, n_cols))
+        cost[rng.random((n_rows, n_cols)) > density] = np.inf
+        if trial % 5 == 0:
+            cost[0, 0] = np.nan
+        matches, rows, cols = assign(cost, np.inf)
+        feasible = np.isfinite(cost)
+        r, c = linear_sum_assignment(np.where(feasible, cost, 1e5))
+        keep = feasible[r, c]
+        assert len(matches) == keep.sum()
+        total = cost[matches[:, 0], matches[:, 1]].sum()
+        assert total == pytest.approx(cost[r[keep], c[keep]].sum())
+        assert len(set(matches[:, 0])) == len(matches) == len(set(matches[:, 1]))
+        assert np.isfinite(cost[matches[:, 0], matches[:, 1]]).all()
+        assert sorted([*matches[:, 0], *rows]) == list(range(n_rows))
+        assert sorted([*matches[:, 1], *cols]) == list(range(n_cols))
+
+
 def test_gate_rejects_far_detection_with_same_appearance():
     feats = identity_features(1)
     tracker = Tracker(TrackerConfig(n_init=1))
