@@ -18,43 +18,47 @@ IntArray = npt.NDArray[np.int64]
 NO_IDENTITY = 0  # the identity of a tentative track: none yet
 
 
-def predict(table: TrackTable, kalman: KalmanFilterCV, slots: IntArray, dt: float) -> None:
-    """Predict the tracks in ``slots`` by ``dt`` seconds (nothing when dt is 0)."""
-    if len(slots) == 0 or dt <= 0.0:
-        return
-    # Absurd camera motions may overflow; delete_diverged removes what they break.
-    with np.errstate(over='ignore', invalid='ignore'):
-        mean, cov = kalman.predict(table.mean[slots], table.covariance[slots], dt)
-    table.mean[slots] = mean
-    table.covariance[slots] = cov
-
-
-def delete_diverged(table: TrackTable, slots: IntArray, max_coordinate: float) -> IntArray:
+def predict(table: TrackTable, kalman: KalmanFilterCV, slots: IntArray, dt: float,
+            max_coordinate: float) -> IntArray:
     """
-    Delete tracks whose state is not finite or out of range.
+    Predict the tracks in ``slots`` by ``dt`` seconds; delete those whose state broke.
 
     Parameters
     ----------
     table : TrackTable
         The tracks.
+    kalman : KalmanFilterCV
+        The motion model.
     slots : ndarray of int, shape (T,)
         Slots of the tracks concerned.
+    dt : float
+        Seconds (nothing is predicted when 0).
     max_coordinate : float
         Largest accepted magnitude of a box number and of a box standard deviation.
 
     Returns
     -------
     ndarray of int
-        The slots that stay.
+        The slots that stay: a state is broken when it is not finite or out of range.
 
     """
+    if len(slots) == 0:
+        return slots
+    # Rows taken once and checked before they are written back: each fancy-indexed read of
+    # the (T, 8, 8) covariances is a copy.
+    mean, cov = table.mean[slots], table.covariance[slots]
+    if dt > 0.0:
+        # Absurd camera motions may overflow; the check below removes what they break.
+        with np.errstate(over='ignore', invalid='ignore'):
+            mean, cov = kalman.predict(mean, cov, dt)
+        table.mean[slots] = mean
+        table.covariance[slots] = cov
     idx = np.arange(4)
     with np.errstate(invalid='ignore'):
-        sane = (np.isfinite(table.mean[slots]).all(axis=1)
-                & np.isfinite(table.covariance[slots]).all(axis=(1, 2))
-                & np.all(np.abs(table.mean[slots, :4]) <= max_coordinate, axis=1)
+        sane = (np.isfinite(mean).all(axis=1) & np.isfinite(cov).all(axis=(1, 2))
+                & np.all(np.abs(mean[:, :4]) <= max_coordinate, axis=1)
                 & np.all(np.abs(table.last_box_cxcywh[slots]) <= max_coordinate, axis=1)
-                & np.all(table.covariance[slots][:, idx, idx] <= max_coordinate ** 2, axis=1))
+                & np.all(cov[:, idx, idx] <= max_coordinate ** 2, axis=1))
     if sane.all():
         return slots
     table.release(slots[~sane])

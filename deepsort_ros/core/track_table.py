@@ -176,8 +176,13 @@ class TrackTable:
             return
         position = self.gallery_next[slots]
         full = self.gallery_count[slots] >= self.budget
-        evicted = self.gallery[slots, position]
-        self.feature_sum[slots] += features - np.where(full[:, None], evicted, 0.0)
+        # The running sum gains the new feature and loses the one it evicts; evicted rows
+        # are read only for full galleries, and the sum once (it also feeds the mean).
+        change = np.array(features, dtype=self.feature_sum.dtype)
+        if full.any():
+            change[full] -= self.gallery[slots[full], position[full]]
+        feature_sum = self.feature_sum[slots] + change
+        self.feature_sum[slots] = feature_sum
         self.gallery[slots, position] = features
         self.gallery_next[slots] = (position + 1) % self.budget
         self.gallery_count[slots] = np.minimum(self.gallery_count[slots] + 1, self.budget)
@@ -188,5 +193,5 @@ class TrackTable:
             self.representative[slots] = normalise_rows(
                 np.where(fresh[:, None], features, blended))
         else:
-            self.representative[slots] = normalise_rows(self.feature_sum[slots])
+            self.representative[slots] = normalise_rows(feature_sum)
         self.has_feature[slots] = True

@@ -14,8 +14,9 @@ def _track(track_id: int, box_cxcywh: Sequence[float], row: int,
            state: TrackState = TrackState.CONFIRMED,
            velocity: Sequence[float] = (0.0, 0.0, 0.0, 0.0),
            occluded: bool = False) -> TrackOutput:
-    return TrackOutput(track_id, state, 0, 0.9, 10, 10, 0.0,
-                       np.asarray(box_cxcywh, float), np.asarray(velocity, float),
+    box = np.asarray(box_cxcywh, float)
+    return TrackOutput(track_id, state, 0, 0.9, 10, 10, 0.0, box,
+                       np.r_[box[:2] - box[2:] / 2, box[2:]], np.asarray(velocity, float),
                        np.eye(8), row, occluded)
 
 
