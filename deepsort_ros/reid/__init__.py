@@ -104,7 +104,8 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
 
     """
     allowed = {'input_hw', 'batch_size', 'half', 'mask_sigma', 'channels_last', 'num_threads',
-               'arch', 'allow_pickle', 'providers', 'spin_wait', 'int8', 'int8_background'}
+               'arch', 'allow_pickle', 'providers', 'spin_wait', 'int8', 'int8_background',
+               'runtime'}
     unknown = set(options) - allowed
     if unknown:
         raise ValueError(f'unknown Re-ID options {sorted(unknown)}; allowed: {sorted(allowed)}')
@@ -115,6 +116,11 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
                          f'{options["int8"]!r}')
     if backend not in BACKENDS:
         raise ValueError(f'Re-ID backend must be one of {BACKENDS}, got {backend!r}')
+    from deepsort_ros.reid.onnx_encoder import RUNTIMES
+
+    if options.get('runtime', 'auto') not in RUNTIMES:
+        raise ValueError(f'Re-ID runtime must be one of {RUNTIMES}, got '
+                         f'{options["runtime"]!r}')
     automatic = backend == 'auto'
     if weights is None:
         path = _default_weights()
@@ -146,15 +152,20 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
         elif device == 'cpu':
             options.setdefault('providers', ['CPUExecutionProvider'])
 
+        from deepsort_ros.reid.onnx_encoder import choose_runtime
+
+        runtime = choose_runtime(options.get('runtime', 'auto'), options.get('providers'))
+
         def make(onnx_path: Path, origin: str = '') -> Encoder:
             encoder = OnnxEncoder(onnx_path, input_hw=options.get('input_hw'),
                                   batch_size=options.get('batch_size'),
                                   mask_sigma=options.get('mask_sigma'),
                                   num_threads=options.get('num_threads'),
                                   providers=options.get('providers'),
-                                  spin_wait=options.get('spin_wait', _SPIN_WAIT_DEFAULT))
+                                  spin_wait=options.get('spin_wait', _SPIN_WAIT_DEFAULT),
+                                  runtime=runtime)
             if weights is None:
-                encoder.name = DEFAULT_MODEL_NAME + ', on onnxruntime'
+                encoder.name = DEFAULT_MODEL_NAME + f', on {runtime}'
             if origin:
                 encoder.name += f', {origin}'
             return encoder

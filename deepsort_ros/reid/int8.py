@@ -105,6 +105,7 @@ def time_batch_ms(encoders: List[Any], batch: npt.NDArray[np.float32],
 
     """
     for encoder in encoders:
+        getattr(encoder, 'wait_ready', lambda: True)()  # OpenVINO compiles batch sizes first
         encoder.run_batch(batch)
     times: List[List[float]] = [[] for _ in encoders]
     for _ in range(rounds):
@@ -133,6 +134,23 @@ def agreement(fp32: Any, int8: Any, batch: npt.NDArray[np.float32]) -> float:
 
     """
     return float(np.median(np.sum(fp32.run_batch(batch) * int8.run_batch(batch), axis=1)))
+
+
+def verdict_key(encoder: Any) -> str:
+    """
+    Name what a speed verdict holds for: this CPU (:func:`cpu_key`) and the encoder's runtime.
+
+    Parameters
+    ----------
+    encoder : OnnxEncoder
+        Its ``runtime`` ('onnxruntime' or 'openvino'): int8 wins by different margins on each.
+
+    Returns
+    -------
+    str
+
+    """
+    return f"{cpu_key()}-{getattr(encoder, 'runtime', 'onnxruntime')}"
 
 
 def record_path(int8_path: Path) -> Path:
@@ -211,7 +229,7 @@ def decide(fp32: Any, int8: Any, record: Int8Record, cpu: str,
     record : Int8Record
         Where the verdict is kept.
     cpu : str
-        :func:`cpu_key`.
+        :func:`verdict_key`.
     batch : numpy.ndarray, shape (M, 3, h, w)
         What to time on (:data:`TIMING_CROPS` crops: about a frame's people).
 
@@ -267,7 +285,7 @@ def load_or_adopt(fp32: Any, fp32_path: Path, int8_path: Path,
     if record.agreement < MIN_AGREEMENT:
         fp32.name += f', int8 not used (agreement {record.agreement:.3f} < {MIN_AGREEMENT})'
         return fp32
-    cpu = cpu_key()
+    cpu = verdict_key(fp32)
     try:
         int8 = make(int8_path, 'int8 cached')
     except Exception as error:  # a damaged entry: rebuild it from this run's crops
@@ -326,6 +344,7 @@ class AdoptingEncoder(Encoder):
         self.feature_dim = fp32.feature_dim
         self.device = fp32.device
         self.input_hw = fp32.input_hw
+        self.runtime = getattr(fp32, 'runtime', 'onnxruntime')
         self.digest = getattr(fp32, 'digest', '')
         self.name = fp32.name + ', int8 pending (calibrating on the first crops)'
 
@@ -412,7 +431,7 @@ class AdoptingEncoder(Encoder):
             self._finish(self._fp32, 'fp32',
                          f'int8 not used (agreement {score:.3f} < {MIN_AGREEMENT})')
             return
-        verdict = decide(self._fp32, int8, record, cpu_key(), check[:TIMING_CROPS])
+        verdict = decide(self._fp32, int8, record, verdict_key(self._fp32), check[:TIMING_CROPS])
         int8.digest = self.digest
         text = (f'chosen by timing ({describe(verdict)}; agreement {score:.3f}; built in '
                 f'{time.monotonic() - started:.1f} s)')

@@ -45,6 +45,7 @@ def test_the_config_file_builds_valid_configs():
     ('base_to_camera_xyz', [0.0, 1.0], 'three finite numbers'),
     ('encoder_device', 'tpu', 'encoder_device'),
     ('encoder_int8', 'always', 'encoder_int8 must be one of'),
+    ('encoder_runtime', 'tensorrt', 'encoder_runtime must be one of'),
     ('nonsense', 1, "unknown parameter 'nonsense'"),
     ('tracker.nn_budget', -5, 'nn_budget'),
 ])

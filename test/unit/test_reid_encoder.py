@@ -4,6 +4,7 @@ from pathlib import Path
 import subprocess
 import sys
 import time
+from typing import Any, Dict, List
 
 from deepsort_ros.reid import create_encoder
 from deepsort_ros.reid.base import clip_boxes_tlwh
@@ -142,15 +143,20 @@ def test_torchscript_backend(osnet_weights: Path, frame: np.ndarray, tmp_path: P
     np.testing.assert_allclose(encoder(frame, boxes), reference(frame, boxes), atol=1e-4)
 
 
+RUNTIME_NAMES = {'onnxruntime': 'onnxruntime', 'openvino': 'OpenVINO'}
+
+
+@pytest.mark.parametrize('runtime', sorted(RUNTIME_NAMES))
 def test_onnx_backend_matches_torch(osnet_weights: Path, frame: np.ndarray,
-                                    tmp_path: Path) -> None:
+                                    tmp_path: Path, runtime: str) -> None:
     pytest.importorskip('onnxruntime')
+    pytest.importorskip(runtime)
     from deepsort_ros.reid.export import export_onnx
 
     path = export_onnx(osnet_weights, tmp_path / 'osnet.onnx')
-    encoder = create_encoder(str(path))
+    encoder = create_encoder(str(path), runtime=runtime)
     assert encoder.name.startswith('OSNet x0.25 osnet_random.pth fp32')  # export's metadata
-    assert 'onnxruntime' in encoder.name and encoder.feature_dim == 512
+    assert RUNTIME_NAMES[runtime] in encoder.name and encoder.feature_dim == 512
     reference = create_encoder(str(osnet_weights), device='cpu', backend='torch')
     boxes = [[30, 20, 30, 80], [90, 10, 50, 100], [300, 300, 5, 5]]
     onnx_features, torch_features = encoder(frame, boxes), reference(frame, boxes)
@@ -184,9 +190,12 @@ def test_invalid_settings_are_rejected(osnet_weights: Path) -> None:
 
 def test_state_dict_through_onnxruntime(osnet_weights: Path, frame: np.ndarray) -> None:
     pytest.importorskip('onnxruntime')
+    from deepsort_ros.reid.onnx_encoder import choose_runtime
+
     encoder = create_encoder(str(osnet_weights), backend='onnx')
     assert encoder.name.startswith('OSNet x0.25 osnet_random.pth fp32')
-    assert 'onnxruntime' in encoder.name and 'cached' in encoder.name
+    assert encoder.runtime == choose_runtime('auto', ['CPUExecutionProvider'])
+    assert RUNTIME_NAMES[encoder.runtime] in encoder.name and 'cached' in encoder.name
     reference = create_encoder(str(osnet_weights), device='cpu', backend='torch')
     boxes = [[30, 20, 30, 80], [90, 10, 50, 100]]
     assert np.all(np.sum(encoder(frame, boxes) * reference(frame, boxes), axis=1) > 0.99)
@@ -223,28 +232,96 @@ def test_onnx_preprocessing_is_the_imagenet_normalisation(osnet_weights: Path,
     np.testing.assert_allclose(batch, expected.transpose(0, 3, 1, 2), atol=1e-5)
 
 
-def test_cpu_default_for_a_state_dict_is_fp32_onnxruntime_spinning_only_in_a_run(
-        osnet_weights: Path, frame: np.ndarray) -> None:
+def _cpu_seconds_after_a_run(model: Any, frame: np.ndarray) -> float:
     import resource
 
+    from deepsort_ros.reid.openvino_model import wait_for_warm_ups
+
+    assert wait_for_warm_ups(120)  # other encoders' warm-ups count in this process's CPU time
+    model(frame, [[30, 20, 30, 80]] * 4)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    time.sleep(0.2)  # what the node does next: ego-motion, tracking, the detector
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def test_cpu_default_for_a_state_dict_is_fp32_onnxruntime_spinning_only_in_a_run(
+        osnet_weights: Path, frame: np.ndarray) -> None:
     from deepsort_ros.reid.onnx_encoder import OnnxEncoder
 
-    encoder = create_encoder(str(osnet_weights), device='cpu', int8='off')
+    encoder = create_encoder(str(osnet_weights), device='cpu', int8='off',
+                             runtime='onnxruntime')
     assert isinstance(encoder, OnnxEncoder) and encoder.spin_wait == 'run'
-
-    def cpu_seconds_after_a_run(model: OnnxEncoder) -> float:
-        model(frame, [[30, 20, 30, 80]] * 4)
-        before = resource.getrusage(resource.RUSAGE_SELF)
-        time.sleep(0.2)  # what the node does next: ego-motion, tracking, the detector
-        after = resource.getrusage(resource.RUSAGE_SELF)
-        return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-
     # threads that spin on after a run hold a core the rest of the frame needs
-    assert min(cpu_seconds_after_a_run(encoder) for _ in range(3)) < 0.01
+    assert min(_cpu_seconds_after_a_run(encoder, frame) for _ in range(3)) < 0.01
     assert 'fp32' in encoder.name and 'CPUExecutionProvider' in encoder.name
-    spinning = create_encoder(str(osnet_weights), device='cpu', spin_wait=True, int8='off')
+    spinning = create_encoder(str(osnet_weights), device='cpu', spin_wait=True, int8='off',
+                              runtime='onnxruntime')
     assert spinning.spin_wait is True
     with pytest.raises(ValueError, match='spin_wait must be'):
         create_encoder(str(osnet_weights), device='cpu', spin_wait='sometimes', int8='off')
     with pytest.raises(ValueError, match='int8 must be one of'):
         create_encoder(str(osnet_weights), device='cpu', int8='always')
+
+
+def test_openvino_runs_cpu_models_when_installed_and_idles_after_a_run(
+        osnet_weights: Path, frame: np.ndarray) -> None:
+    pytest.importorskip('openvino')
+    from deepsort_ros.reid.onnx_encoder import choose_runtime
+
+    assert choose_runtime('auto', ['CPUExecutionProvider']) == 'openvino'
+    assert choose_runtime('auto', ['CUDAExecutionProvider', 'CPUExecutionProvider']) == \
+        'onnxruntime'
+    with pytest.raises(ValueError, match='runtime must be one of'):
+        choose_runtime('tensorrt', None)
+    encoder = create_encoder(str(osnet_weights), device='cpu', int8='off')
+    assert encoder.runtime == 'openvino' and 'OpenVINO CPU' in encoder.name
+    assert encoder.wait_ready(120)  # every batch size compiled once, in the background
+    assert min(_cpu_seconds_after_a_run(encoder, frame) for _ in range(3)) < 0.01
+    with pytest.raises(ValueError, match='runtime must be one of'):
+        create_encoder(str(osnet_weights), device='cpu', runtime='tvm')
+
+
+def test_openvino_encodes_from_two_threads_at_once(osnet_weights: Path,
+                                                   frame: np.ndarray) -> None:
+    # the int8 verdict runs the model in a second thread while the tracker encodes: an
+    # OpenVINO infer request shared by both would mix their crops' features
+    pytest.importorskip('openvino')
+    import threading
+
+    encoder = create_encoder(str(osnet_weights), device='cpu', int8='off', runtime='openvino')
+    boxes = {'a': [[30, 20, 30, 80], [90, 10, 50, 100]],
+             'b': [[5, 5, 40, 60], [60, 30, 30, 70], [100, 0, 50, 110]]}
+    expected = {key: encoder(frame, value) for key, value in boxes.items()}
+    results: Dict[str, List[np.ndarray]] = {key: [] for key in boxes}
+
+    def work(key: str) -> None:
+        for _ in range(6):
+            results[key].append(encoder(frame, boxes[key]))
+
+    threads = [threading.Thread(target=work, args=(key,)) for key in boxes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for key, runs in results.items():
+        assert len(runs) == 6
+        for features in runs:
+            np.testing.assert_allclose(features, expected[key], atol=1e-5)
+
+
+def test_openvino_runs_each_small_batch_size_on_a_model_compiled_for_it(
+        osnet_weights: Path, frame: np.ndarray) -> None:
+    # a dynamic-batch model re-plans itself whenever the batch size changes (3-4 ms a run)
+    pytest.importorskip('openvino')
+    from deepsort_ros.reid.openvino_model import STATIC_UP_TO
+
+    encoder = create_encoder(str(osnet_weights), device='cpu', int8='off', runtime='openvino')
+    assert encoder.wait_ready(120) and encoder.batch_size == STATIC_UP_TO
+    compiled = set(encoder._openvino._by_shape)  # what the warm-up compiled
+    assert compiled == {(n, 3, 256, 128) for n in range(1, STATIC_UP_TO + 1)}
+    boxes = [[5 + 9 * i, 10, 30, 60] for i in range(11)]
+    together = encoder(frame, boxes)  # 11 crops run as 6 + 5, each on its own model
+    alone = np.concatenate([encoder(frame, [box]) for box in boxes])
+    assert np.min(np.sum(together * alone, axis=1)) > 0.999
+    assert set(encoder._openvino._by_shape) == compiled  # no dynamic model was needed

@@ -117,7 +117,7 @@ def test_first_crops_calibrate_int8_and_a_second_start_loads_the_verdict(models,
     record = int8.Int8Record(Path(str(int8_path) + '.json'))
     assert record.agreement >= int8.MIN_AGREEMENT
     assert record.data['calibration_crops'] >= int8.CALIBRATION_CROPS
-    verdict = record.choice(int8.cpu_key())
+    verdict = record.choice(int8.verdict_key(fp32))
     assert verdict is not None and adopting.state == ('int8' if verdict['int8'] else 'fp32')
     assert 'chosen by timing' in adopting.name
     # after the switch the features still match fp32's closely (what the tracker compares)
@@ -127,7 +127,7 @@ def test_first_crops_calibrate_int8_and_a_second_start_loads_the_verdict(models,
     second = int8.load_or_adopt(_make(light, 'fp32'), light, int8_path, _make)
     assert not isinstance(second, int8.AdoptingEncoder)
     assert 'chosen by timing' in second.name
-    assert second.session._model_path == str(int8_path if verdict['int8'] else light)
+    assert second.model_path == (int8_path if verdict['int8'] else light)
 
 
 def test_background_quantisation_switches_while_fp32_keeps_encoding(models, tmp_path) -> None:
@@ -162,7 +162,7 @@ def test_a_model_that_disagrees_is_refused(models, tmp_path) -> None:
     int8.Int8Record(Path(str(int8_path) + '.json')).save(agreement=0.5)
     encoder = int8.load_or_adopt(_make(light), light, int8_path, _make)
     assert isinstance(encoder, OnnxEncoder) and 'agreement 0.500' in encoder.name
-    assert encoder.session._model_path == str(light)
+    assert encoder.model_path == light
 
 
 @pytest.mark.skipif(not (SHARED / 'models' / 'osnet_x0_25_msmt17.pth').is_file()
