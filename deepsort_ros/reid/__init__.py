@@ -87,7 +87,9 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
         int8 : 'auto' (default when 'auto' runs a weights file on a CPU: quantise it once
         on the first crops and switch to int8 where this CPU runs it faster with the same
         features, see ``deepsort_ros.reid.int8``) or 'off'; int8_background : quantise in a
-        thread while fp32 runs (default True; False for repeatable offline runs).
+        thread while fp32 runs (default True; False for repeatable offline runs); runtime :
+        what runs ONNX models, 'onnxruntime' (default), 'openvino' or 'auto' (OpenVINO on a
+        CPU when installed; see ``deepsort_ros.reid.onnx_encoder.choose_runtime``).
 
     Returns
     -------
@@ -118,7 +120,7 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
         raise ValueError(f'Re-ID backend must be one of {BACKENDS}, got {backend!r}')
     from deepsort_ros.reid.onnx_encoder import RUNTIMES
 
-    if options.get('runtime', 'auto') not in RUNTIMES:
+    if options.get('runtime', 'onnxruntime') not in RUNTIMES:
         raise ValueError(f'Re-ID runtime must be one of {RUNTIMES}, got '
                          f'{options["runtime"]!r}')
     automatic = backend == 'auto'
@@ -154,7 +156,7 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
 
         from deepsort_ros.reid.onnx_encoder import choose_runtime
 
-        runtime = choose_runtime(options.get('runtime', 'auto'), options.get('providers'))
+        runtime = choose_runtime(options.get('runtime', 'onnxruntime'), options.get('providers'))
 
         def make(onnx_path: Path, origin: str = '') -> Encoder:
             encoder = OnnxEncoder(onnx_path, input_hw=options.get('input_hw'),

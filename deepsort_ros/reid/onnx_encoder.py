@@ -130,8 +130,8 @@ class OnnxEncoder(Encoder):
         What the model is, for ``name``; default the model's ``deepsort_ros.description``
         metadata (written by ``deepsort_ros.reid.export``), else the file name.
     runtime : str, optional
-        'auto' (default: OpenVINO when installed and the model runs on the CPU, see
-        ``deepsort_ros.reid.openvino_model``), 'onnxruntime' or 'openvino'. ``providers``
+        'onnxruntime' (default), 'openvino' (see ``deepsort_ros.reid.openvino_model``) or
+        'auto' (OpenVINO when it is installed and the model runs on the CPU). ``providers``
         and ``spin_wait`` concern onnxruntime only.
 
     """
@@ -141,7 +141,7 @@ class OnnxEncoder(Encoder):
                  num_threads: Optional[int] = None,
                  providers: Optional[Sequence[str]] = None,
                  spin_wait: 'Optional[bool | str]' = None,
-                 description: Optional[str] = None, runtime: str = 'auto') -> None:
+                 description: Optional[str] = None, runtime: str = 'onnxruntime') -> None:
         if batch_size is not None and batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         if mask_sigma is not None and mask_sigma <= 0:

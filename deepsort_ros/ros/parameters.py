@@ -158,14 +158,16 @@ class NodeConfig:
                                'to it when this CPU runs it faster with the same features '
                                '(2.4x on Intel AMX/VNNI CPUs); off: always fp32',
                                choices=ENCODER_INT8_MODES)
-    encoder_runtime: str = _param('auto', 'what runs ONNX models (and .pth exports) on a CPU: '
-                                  'auto (OpenVINO when the openvino package is installed: '
-                                  '1.8x faster than onnxruntime in int8 on an Intel Xeon, '
-                                  'bf16 on AMX; else onnxruntime), onnxruntime, openvino',
+    encoder_runtime: str = _param('onnxruntime', 'what runs ONNX models (and .pth exports): '
+                                  'onnxruntime; openvino (on an Intel CPU: bf16 on AMX, 30 '
+                                  'people a frame in 35 ms against 44 on onnxruntime int8, '
+                                  '~200 MB more memory); auto (OpenVINO on a CPU when the '
+                                  'openvino package is installed, else onnxruntime)',
                                   choices=ENCODER_RUNTIMES)
-    encode_batch_size: int = _param(32, 'most crops per Re-ID encoder call (bounds the memory a '
-                                    'frame with many detections needs: 12 MB of crops at 32); '
-                                    'a frame with more is split in calls of even size',
+    encode_batch_size: int = _param(16, 'most crops per Re-ID encoder call (bounds the memory a '
+                                    'frame with many detections needs: onnxruntime on a CPU '
+                                    'keeps ~6 MB a crop); a frame with more is split in calls '
+                                    'of even size',
                                     low=1, high=4096)
     publish_markers: bool = _param(True, 'publish visualization_msgs/MarkerArray on ~/markers '
                                    '(can be changed at run time)', read_only=False)
