@@ -146,6 +146,11 @@ class NodeConfig:
                                   'its last Re-ID feature for up to 2 frames instead of '
                                   'encoding its detection again (on PETS09: 42% fewer '
                                   'encodes, IDF1 unchanged)')
+    encode_budget: int = _param(12, 'crops a frame should encode at most (0: no budget); '
+                                'above it, refreshes of the reused features of lone tracks '
+                                'wait up to 2 more frames, the stalest refreshed first; '
+                                'detections that need appearance are always encoded',
+                                low=0, high=4096)
     encoder_weights: str = _param('', 'Re-ID weights (.pth state dict, TorchScript, .onnx); '
                                   'empty: the built-in default model')
     encoder_device: str = _param('auto', 'auto (CUDA when available), cpu, cuda, cuda:N')

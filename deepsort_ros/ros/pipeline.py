@@ -207,7 +207,8 @@ class TrackingPipeline:
         self.tracker = Tracker(tracker_config)
         self.encoder = encoder
         # Which detections need the network and which may reuse a track's feature.
-        self.planner = EncodePlanner(EncodePlannerConfig(enabled=node_config.reuse_features))
+        self.planner = EncodePlanner(EncodePlannerConfig(
+            enabled=node_config.reuse_features, encode_budget=node_config.encode_budget))
         self.stats = PipelineStats()
         self.classes = ClassRegistry(node_config.max_label_length, node_config.max_classes)
         self.namespace = uuid.uuid4()

@@ -163,3 +163,35 @@ def test_diagnostics_report_the_core_counters():
     assert values['frames tracked'] == '7' and values['paired'] == '7'
     assert values['bad detections'] == '1', 'the NaN box is dropped in the seam'
     assert values['clock restarts'] == '0' and int(values['tracks']) >= 2
+
+
+def test_a_crowd_over_encode_budget_staggers_refreshes_and_reports_them():
+    """Twelve people standing apart, budget 4: refreshes wait, counted in diagnostics."""
+    boxes = np.array([[10.0 + 26 * i, 60.0 + 40 * (i % 2), 20.0, 50.0] for i in range(12)])
+    calls: List[int] = []
+
+    def encoder(image_bgr, boxes_tlwh):
+        calls.append(len(boxes_tlwh))
+        features = np.zeros((len(boxes_tlwh), 8), np.float32)
+        features[np.arange(len(boxes_tlwh)), (boxes_tlwh[:, 0] // 26).astype(int) % 8] = 1.0
+        return features
+
+    def run(budget: int) -> TrackingPipeline:
+        calls.clear()
+        pipeline = TrackingPipeline(NodeConfig(encode_budget=budget, ego_motion_mode='off'),
+                                    TrackerConfig(), encoder)
+        for frame in range(12):
+            header = make_header(START_NS + frame * FRAME_NS, FRAME_ID)
+            pipeline.add_image(bgr_to_image_msg(scene_frame(WIDTH, HEIGHT, boxes), header))
+            assert len(pipeline.track(pipeline.add_detections(
+                detections_to_msg(header, boxes, [0.9] * 12, 'person')))) == 1
+        return pipeline
+
+    unbudgeted = run(0)
+    busiest_without = max(calls)
+    budgeted = run(4)
+    values = DiagnosticsCollector().collect(budgeted).as_dict()
+    assert int(values['refreshes waiting for encode_budget']) == budgeted.planner.deferred > 0
+    assert unbudgeted.planner.deferred == 0
+    # without a budget the twelve refreshes fall due together; with one, four a frame
+    assert busiest_without == 12 and max(calls[3:]) <= 4, calls

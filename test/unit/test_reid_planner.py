@@ -136,6 +136,47 @@ def test_a_feature_is_reused_at_most_max_reuse_frames_in_a_row() -> None:
     assert decisions == [1, 1, 0, 1, 1, 0]
 
 
+def _encoded_ids_per_frame(config: EncodePlannerConfig, frames: int) -> list:
+    """Four lone people standing still: the track ids encoded in each frame after the first."""
+    boxes = np.array([[100.0 + 200 * i, 100, 40, 100] for i in range(4)])
+    tracks = [_track(i + 1, [120 + 200 * i, 150, 40, 100], i) for i in range(4)]
+    planner = EncodePlanner(config)
+    _seen(planner, boxes, tracks)
+    encoded = []
+    for frame in range(1, frames + 1):
+        plan = planner.plan(boxes, 0.1 * frame)
+        encoded.append([i + 1 for i in plan.encode_rows.tolist()])
+        fresh = np.stack([_unit(frame)] * len(plan.encode_rows)) if len(plan.encode_rows) \
+            else np.zeros((0, DIM), np.float32)
+        planner.observe(plan, tracks, 0.1 * frame, plan.merge(fresh))
+    return encoded, planner
+
+
+def test_a_frame_within_the_budget_refreshes_as_without_one() -> None:
+    unbudgeted, _ = _encoded_ids_per_frame(EncodePlannerConfig(encode_budget=0), 6)
+    budgeted, planner = _encoded_ids_per_frame(EncodePlannerConfig(encode_budget=4), 6)
+    assert budgeted == unbudgeted == [[], [], [1, 2, 3, 4], [], [], [1, 2, 3, 4]]
+    assert planner.deferred == 0
+
+
+def test_over_the_budget_refreshes_wait_the_stalest_first_and_never_too_long() -> None:
+    # 2 crops a frame: two of the four refreshes due in frame 3 wait one frame, and from
+    # then on the refreshes are staggered, two a frame, without waiting again
+    encoded, planner = _encoded_ids_per_frame(EncodePlannerConfig(encode_budget=2), 7)
+    assert encoded == [[], [], [3, 4], [1, 2], [], [3, 4], [1, 2]]
+    assert planner.deferred == 2
+    # 1 crop a frame: refreshes wait, but at most max_deferred_frames (2) past
+    # max_reuse_frames (2); then they are encoded over the budget
+    encoded, _ = _encoded_ids_per_frame(
+        EncodePlannerConfig(encode_budget=1, max_deferred_frames=2), 6)
+    assert encoded == [[], [], [4], [3], [1, 2], [4]]
+    assert max(len(e) for e in encoded) == 2
+    # no waiting allowed: the budget cannot hold a refresh back
+    strict, _ = _encoded_ids_per_frame(
+        EncodePlannerConfig(encode_budget=1, max_deferred_frames=0), 6)
+    assert strict == [[], [], [1, 2, 3, 4], [], [], [1, 2, 3, 4]]
+
+
 def test_gaps_clock_jumps_and_frames_without_features_encode_everything() -> None:
     box = [[100, 100, 40, 100]]
     tracks = [_track(1, [120, 150, 40, 100], 0)]
@@ -180,7 +221,8 @@ def test_merge_refuses_rows_of_another_size() -> None:
 @pytest.mark.parametrize('field, value', [('min_iou', 0.0), ('min_iou', 1.5),
                                           ('max_neighbour_iou', 1.0), ('max_reuse_frames', -1),
                                           ('max_gap_s', 0.0), ('max_camera_shift', -0.1),
-                                          ('max_camera_shift', float('nan'))])
+                                          ('max_camera_shift', float('nan')),
+                                          ('encode_budget', -1), ('max_deferred_frames', -1)])
 def test_settings_are_validated(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         EncodePlannerConfig(**{field: value})
