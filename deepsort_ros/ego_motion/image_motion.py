@@ -146,6 +146,8 @@ class ImageMotionEstimator:
         self.config = config if config is not None else ImageMotionConfig()
         self._previous_grey: Optional[npt.NDArray[np.uint8]] = None
         self._full_shape: Optional[Tuple[int, int]] = None
+        # A frame kept by observe, made grey and small only if an estimate ever needs it.
+        self._observed: Optional[npt.NDArray[np.uint8]] = None
         self.previous_stamp: Optional[float] = None
         self.last_reason = 'first frame'
         self.last_inliers = 0
@@ -158,14 +160,18 @@ class ImageMotionEstimator:
         """Forget the reference frame; the next call starts over."""
         self._previous_grey = None
         self._full_shape = None
+        self._observed = None
         self.previous_stamp = None
 
     def observe(self, frame: npt.NDArray[np.uint8], stamp: float) -> None:
         """
-        Keep ``frame`` as the reference without estimating (cheap: resize and grey only).
+        Keep ``frame`` as the reference without estimating (nearly free).
 
         Used when another source (odometry) answered for this frame, so that a fallback on the
-        next frame compares consecutive frames.
+        next frame compares consecutive frames. The frame is kept as it is (not copied: do not
+        write into it afterwards) and made grey and small only when the next
+        :meth:`estimate` needs it: with odometry answering every frame, that is never (it
+        cost 1.1 ms a frame at 768x576, mostly the area resize).
 
         Parameters
         ----------
@@ -174,9 +180,16 @@ class ImageMotionEstimator:
         stamp : float
             Frame time in seconds.
 
+        Raises
+        ------
+        ValueError
+            ``frame`` is not an HxW or HxWxC uint8 array.
+
         """
-        grey, shape, scale = self._prepare(frame)
-        self._remember(grey, shape, scale, stamp)
+        image = _checked_frame(frame)
+        self._previous_grey, self._full_shape = None, None
+        self._observed = image
+        self.previous_stamp = float(stamp)
 
     def estimate(self, frame: npt.NDArray[np.uint8], stamp: float,
                  boxes_tlwh_to_mask: Optional[npt.ArrayLike] = None
@@ -203,6 +216,8 @@ class ImageMotionEstimator:
 
         """
         grey, shape, scale = self._prepare(frame)
+        if self._observed is not None:
+            self._previous_grey, self._full_shape, _ = self._prepare(self._observed)
         previous = self._previous_grey
         previous_shape = self._full_shape
         self._remember(grey, shape, scale, stamp)
@@ -265,10 +280,7 @@ class ImageMotionEstimator:
 
     def _prepare(self, frame: npt.NDArray[np.uint8]
                  ) -> Tuple[npt.NDArray[np.uint8], Tuple[int, int], Tuple[float, float]]:
-        image = np.asarray(frame)
-        if image.dtype != np.uint8 or image.ndim not in (2, 3):
-            raise ValueError('frame must be an HxW or HxWxC uint8 array, got '
-                             f'{image.dtype} with shape {image.shape}')
+        image = _checked_frame(frame)
         grey = image
         # Channel order barely matters for corner tracking, so there is no BGR/RGB parameter.
         if image.ndim == 3 and image.shape[2] == 3:
@@ -282,7 +294,19 @@ class ImageMotionEstimator:
         if width > self.config.downscale_width:
             size = (self.config.downscale_width,
                     max(1, int(round(height * self.config.downscale_width / float(width)))))
-            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+            # Halve (2x2 means: OpenCV's fast integer area path) while the frame is twice the
+            # working width, then resize the rest of the way: 0.05 ms at 768x576 where one
+            # area resize by 2.4 took 1.1 ms, at the same accuracy (PETS09 seen by the
+            # drone-like virtual camera, 300 frames: mean corner error 1.42 px against 1.41,
+            # p95 1.74 against 1.74). A frame of exactly twice the width is resized as before.
+            halved = False
+            while grey.shape[1] >= 2 * size[0] and grey.shape[0] >= 2 * size[1]:
+                grey = cv2.resize(grey, (grey.shape[1] // 2, grey.shape[0] // 2),
+                                  interpolation=cv2.INTER_AREA)
+                halved = True
+            if grey.shape[:2] != size[::-1]:
+                grey = cv2.resize(grey, size,
+                                  interpolation=cv2.INTER_LINEAR if halved else cv2.INTER_AREA)
             # The working height is rounded, so each axis has its own exact ratio.
             scale = (size[0] / float(width), size[1] / float(height))
         return np.ascontiguousarray(grey), (height, width), scale
@@ -291,6 +315,7 @@ class ImageMotionEstimator:
                   scale: Tuple[float, float], stamp: float) -> None:
         self._previous_grey = grey
         self._full_shape = shape
+        self._observed = None
         self.previous_stamp = float(stamp)
 
     def _feature_mask(self, working_shape: Tuple[int, ...],
@@ -326,3 +351,12 @@ def _full_to_working(scale: Tuple[float, float]) -> npt.NDArray[np.float64]:
     return np.array([[scale_x, 0.0, 0.5 * scale_x - 0.5],
                      [0.0, scale_y, 0.5 * scale_y - 0.5],
                      [0.0, 0.0, 1.0]])
+
+
+def _checked_frame(frame: npt.ArrayLike) -> npt.NDArray[np.uint8]:
+    """Return ``frame`` as an array; raise ValueError unless it is HxW or HxWxC uint8."""
+    image = np.asarray(frame)
+    if image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise ValueError('frame must be an HxW or HxWxC uint8 array, got '
+                         f'{image.dtype} with shape {image.shape}')
+    return image

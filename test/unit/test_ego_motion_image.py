@@ -110,9 +110,30 @@ def test_observe_sets_the_reference_without_estimating():
     assert homography is not None and _max_error(homography, affine) < 1.0
 
 
+def test_an_observed_reference_gives_the_estimate_an_estimated_one_gives():
+    # observe defers the grey and resize work to the estimate that needs it: same answer
+    previous = cv2.cvtColor(_texture(8), cv2.COLOR_GRAY2BGR)
+    current = _warp(previous, _affine(0.8, (4.0, -3.0)))
+    estimated, observed = ImageMotionEstimator(), ImageMotionEstimator()
+    estimated.estimate(previous, 1.0)
+    observed.observe(previous, 1.0)
+    expected = estimated.estimate(current, 1.1)
+    assert expected is not None
+    np.testing.assert_array_equal(observed.estimate(current, 1.1), expected)
+    # a new frame replaces an observed one before it was ever used, and reset forgets both
+    observed.observe(_texture(9), 2.0)
+    observed.observe(previous, 2.1)
+    np.testing.assert_array_equal(observed.estimate(current, 2.2), expected)
+    observed.observe(previous, 3.0)
+    observed.reset()
+    assert observed.estimate(current, 3.1) is None and observed.last_reason == 'first frame'
+
+
 def test_rejects_non_uint8_frames():
     with pytest.raises(ValueError, match='uint8'):
         ImageMotionEstimator().estimate(np.zeros((48, 64), dtype=np.float32), 0.0)
+    with pytest.raises(ValueError, match='uint8'):
+        ImageMotionEstimator().observe(np.zeros((48, 64), dtype=np.float32), 0.0)
 
 
 @pytest.mark.parametrize('kwargs', [
