@@ -67,3 +67,41 @@ def test_gating_distance_separates_near_and_far(kalman):
     d2 = kalman.gating_distance(mean, cov, boxes)
     assert d2.shape == (1, 2)
     assert d2[0, 0] < 9.4877 < d2[0, 1]
+
+
+def _spd(rng: np.random.Generator, count: int, coupled: bool) -> np.ndarray:
+    """Innovation-like covariances: block (cx, cy) and two variances, or fully coupled."""
+    root = rng.normal(size=(count, 4, 4))
+    if not coupled:
+        root[:, :2, 2:] = root[:, 2:, :2] = 0.0
+        root[:, 2, 3] = root[:, 3, 2] = 0.0
+    return root @ np.swapaxes(root, 1, 2) + 0.5 * np.eye(4)
+
+
+@pytest.mark.parametrize('coupled', [False, True])
+def test_innovation_inverse_is_the_inverse(coupled):
+    from deepsort_ros.core.kalman_filter import innovation_inverse
+
+    matrices = _spd(np.random.default_rng(3), 50, coupled)
+    np.testing.assert_allclose(innovation_inverse(matrices), np.linalg.inv(matrices),
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_the_filter_keeps_the_structure_the_closed_form_inverse_needs(kalman):
+    # after start, predict, a camera motion (rotation mixes cx and cy) and an update, the
+    # innovation covariance still couples only cx with cy
+    mean, cov = kalman.initiate(np.array([[100.0, 80.0, 30.0, 60.0], [300.0, 90.0, 20.0, 50.0]]))
+    mean, cov = kalman.predict(mean, cov, 0.1)
+    angle = np.radians(3.0)
+    homography = np.array([[np.cos(angle), -np.sin(angle), 5.0],
+                           [np.sin(angle), np.cos(angle), -2.0], [1e-5, 0.0, 1.0]])
+    mean, cov = KalmanFilterCV.warp(mean, cov, homography)
+    mean, cov = kalman.update(mean, cov, mean[:, :4] + 1.0)
+    _, innovation = kalman.project(mean, cov)
+    assert np.abs(innovation[:, 0, 1]).min() > 0, 'the rotation couples cx with cy'
+    assert not innovation[:, :2, 2:].any() and not innovation[:, 2, 3].any()
+    # and the gain from it is the one a solve gives
+    expected_gain = np.swapaxes(np.linalg.solve(innovation, np.swapaxes(cov[:, :, :4], 1, 2)),
+                                1, 2)
+    updated, _ = kalman.update(mean, cov, mean[:, :4] + 2.0)
+    np.testing.assert_allclose(updated, mean + expected_gain @ np.full(4, 2.0), rtol=1e-12)
