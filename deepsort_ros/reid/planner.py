@@ -116,6 +116,8 @@ class EncodePlan:
         Those features (unit rows); (R, 0) when R is 0.
     count : int
         N, the number of detections planned.
+    deferred : int
+        Of the reused rows, refreshes that wait for ``encode_budget``.
 
     """
 
@@ -124,6 +126,7 @@ class EncodePlan:
     reuse_track_ids: npt.NDArray[np.int64]
     reuse_features: npt.NDArray[np.float32]
     count: int
+    deferred: int = 0
 
     def merge(self, encoded: Optional[npt.ArrayLike]) -> Optional[npt.NDArray[np.float32]]:
         """
@@ -209,13 +212,15 @@ class EncodePlanner:
         boxes = np.asarray(boxes_tlwh, dtype=np.float64).reshape(-1, 4)
         count = len(boxes)
         self.planned += count
+        waited_before = self.deferred
         rows = self._reusable(boxes, stamp_s, camera_motion)
         if rows is None:
             return _encode_all(count)
         detection_rows, track_ids, features = rows
         self.reused += len(detection_rows)
         encode = np.setdiff1d(np.arange(count), detection_rows).astype(np.intp)
-        return EncodePlan(encode, detection_rows.astype(np.intp), track_ids, features, count)
+        return EncodePlan(encode, detection_rows.astype(np.intp), track_ids, features, count,
+                          self.deferred - waited_before)
 
     def observe(self, plan: EncodePlan, tracks: Sequence[TrackOutput], stamp_s: float,
                 features: Optional[npt.ArrayLike]) -> None:

@@ -173,7 +173,7 @@ class DiagnosticsCollector:
             ('encoder device', self.encoder_device),
             ('detections encoded', stats.encoded),
             ('features reused (not encoded)', stats.reused),
-            ('refreshes waiting for encode_budget', pipeline.planner.deferred),
+            ('refreshes waiting for encode_budget', stats.refreshes_waited),
             ('ego-motion mode', self.ego_motion_mode),
             ('ego-motion sources', ', '.join(f'{k}: {v}' for k, v in sources)),
             ('ego-motion last reason', stats.ego_motion_reason),

@@ -146,6 +146,7 @@ class NodeConfig:
                                   'its last Re-ID feature for up to 2 frames instead of '
                                   'encoding its detection again (on PETS09: 42% fewer '
                                   'encodes, IDF1 unchanged)')
+    # The default of deepsort_ros.reid.planner.EncodePlannerConfig (that module needs numpy).
     encode_budget: int = _param(12, 'crops a frame should encode at most (0: no budget); '
                                 'above it, refreshes of the reused features of lone tracks '
                                 'wait up to 2 more frames, the stalest refreshed first; '

@@ -153,6 +153,7 @@ class PipelineStats:
     time_backwards: int = 0
     encoded: int = 0
     reused: int = 0
+    refreshes_waited: int = 0
     ego_motion_sources: Dict[str, int] = field(default_factory=dict)
     ego_motion_reason: str = ''
     stage_ms: Dict[str, Deque[float]] = field(
@@ -572,6 +573,7 @@ class TrackingPipeline:
             return None, plan
         self.stats.encoded += len(plan.encode_rows)
         self.stats.reused += len(plan.reuse_rows)
+        self.stats.refreshes_waited += plan.deferred
         encoded = np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
         return plan.merge(encoded), plan
 

@@ -192,6 +192,7 @@ def test_a_crowd_over_encode_budget_staggers_refreshes_and_reports_them():
     budgeted = run(4)
     values = DiagnosticsCollector().collect(budgeted).as_dict()
     assert int(values['refreshes waiting for encode_budget']) == budgeted.planner.deferred > 0
+    assert budgeted.stats.refreshes_waited == budgeted.planner.deferred
     assert unbudgeted.planner.deferred == 0
     # without a budget the twelve refreshes fall due together; with one, four a frame
     assert busiest_without == 12 and max(calls[3:]) <= 4, calls

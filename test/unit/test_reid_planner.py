@@ -142,13 +142,15 @@ def _encoded_ids_per_frame(config: EncodePlannerConfig, frames: int) -> list:
     tracks = [_track(i + 1, [120 + 200 * i, 150, 40, 100], i) for i in range(4)]
     planner = EncodePlanner(config)
     _seen(planner, boxes, tracks)
-    encoded = []
+    encoded, waited = [], 0
     for frame in range(1, frames + 1):
         plan = planner.plan(boxes, 0.1 * frame)
         encoded.append([i + 1 for i in plan.encode_rows.tolist()])
+        waited += plan.deferred
         fresh = np.stack([_unit(frame)] * len(plan.encode_rows)) if len(plan.encode_rows) \
             else np.zeros((0, DIM), np.float32)
         planner.observe(plan, tracks, 0.1 * frame, plan.merge(fresh))
+    assert waited == planner.deferred, 'each plan says how many of its refreshes wait'
     return encoded, planner
 
 
