@@ -295,17 +295,21 @@ class EncodePlanner:
         np.fill_diagonal(track_track, 0.0)
         best_det = track_det.argmax(axis=1)
         best_iou = track_det[np.arange(len(everyone)), best_det]
-        chosen = []
-        for track_row in np.flatnonzero(candidate & (best_iou >= config.min_iou)):
-            det = best_det[track_row]
-            others = np.delete(track_det[:, det], track_row)
-            if (others.max(initial=0.0) > config.max_neighbour_iou
-                    or det_det[det].max(initial=0.0) > config.max_neighbour_iou
-                    or track_track[track_row].max(initial=0.0) > config.max_neighbour_iou
-                    or np.delete(track_det[track_row], det).max(initial=0.0)
-                    > config.max_neighbour_iou):
-                continue
-            chosen.append((det, track_row))
+        rows = np.flatnonzero(candidate & (best_iou >= config.min_iou))
+        dets = best_det[rows]
+        pairs = np.arange(len(rows))
+        # The largest overlap of each pair with anyone else, all pairs at once: another
+        # track's box on the detection, another detection on the track's box, and the
+        # detection's and the track's own neighbours (a pair's own IoU zeroed: IoU >= 0).
+        rival_tracks = track_det[:, dets]
+        rival_tracks[rows, pairs] = 0.0
+        rival_dets = track_det[rows]
+        rival_dets[pairs, dets] = 0.0
+        alone = ((rival_tracks.max(axis=0, initial=0.0) <= config.max_neighbour_iou)
+                 & (rival_dets.max(axis=1, initial=0.0) <= config.max_neighbour_iou)
+                 & (det_det[dets].max(axis=1, initial=0.0) <= config.max_neighbour_iou)
+                 & (track_track[rows].max(axis=1, initial=0.0) <= config.max_neighbour_iou))
+        chosen = list(zip(dets[alone].tolist(), rows[alone].tolist()))
         chosen = self._within_budget(chosen, everyone, len(boxes_tlwh))
         if not chosen:
             return None
