@@ -212,15 +212,14 @@ class EncodePlanner:
         boxes = np.asarray(boxes_tlwh, dtype=np.float64).reshape(-1, 4)
         count = len(boxes)
         self.planned += count
-        waited_before = self.deferred
         rows = self._reusable(boxes, stamp_s, camera_motion)
         if rows is None:
             return _encode_all(count)
-        detection_rows, track_ids, features = rows
+        detection_rows, track_ids, features, waited = rows
         self.reused += len(detection_rows)
         encode = np.setdiff1d(np.arange(count), detection_rows).astype(np.intp)
         return EncodePlan(encode, detection_rows.astype(np.intp), track_ids, features, count,
-                          self.deferred - waited_before)
+                          waited)
 
     def observe(self, plan: EncodePlan, tracks: Sequence[TrackOutput], stamp_s: float,
                 features: Optional[npt.ArrayLike]) -> None:
@@ -310,7 +309,8 @@ class EncodePlanner:
                  & (det_det[dets].max(axis=1, initial=0.0) <= config.max_neighbour_iou)
                  & (track_track[rows].max(axis=1, initial=0.0) <= config.max_neighbour_iou))
         chosen = list(zip(dets[alone].tolist(), rows[alone].tolist()))
-        chosen = self._within_budget(chosen, everyone, len(boxes_tlwh))
+        chosen, waited = self._within_budget(chosen, everyone, len(boxes_tlwh))
+        self.deferred += waited
         if not chosen:
             return None
         detection_rows = np.array([d for d, _ in chosen], dtype=np.intp)
@@ -319,32 +319,31 @@ class EncodePlanner:
         track_rows = [chosen[i][1] for i in order]
         track_ids = np.array([everyone[r].track_id for r in track_rows], dtype=np.int64)
         features = np.stack([self._last_feature[everyone[r].track_id] for r in track_rows])
-        return detection_rows, track_ids, features
+        return detection_rows, track_ids, features, waited
 
     def _within_budget(self, chosen: List[Tuple[int, int]], everyone: Sequence[TrackOutput],
-                       count: int) -> List[Tuple[int, int]]:
+                       count: int) -> Tuple[List[Tuple[int, int]], int]:
         """
         Keep the reusable (detection, track row) pairs; refreshes only where the budget asks.
 
         A pair whose track reused ``max_reuse_frames`` times is a refresh: it is encoded
         unless the frame's encodes would exceed ``encode_budget``; then as many refreshes as
         the excess wait, those reused fewest times first (ties: lower track id), so the
-        stalest are encoded.
+        stalest are encoded. Returns the pairs that reuse and how many of them wait.
         """
         config = self.config
         streaks = [self._streak.get(everyone[row].track_id, 0) for _, row in chosen]
         due = [i for i, streak in enumerate(streaks) if streak >= config.max_reuse_frames]
         if not due:
-            return chosen
+            return chosen, 0
         fresh = [pair for pair, streak in zip(chosen, streaks)
                  if streak < config.max_reuse_frames]
         excess = count - len(fresh) - config.encode_budget
         if excess <= 0:
-            return fresh
+            return fresh, 0
         due.sort(key=lambda i: (streaks[i], everyone[chosen[i][1]].track_id))
         waiting = [chosen[i] for i in due[:excess]]
-        self.deferred += len(waiting)
-        return fresh + waiting
+        return fresh + waiting, len(waiting)
 
 
 def _encode_all(count: int) -> EncodePlan:
