@@ -3,12 +3,17 @@
 # message_filters, image_geometry, cv_bridge, vision_msgs, ...) from source snapshots into a
 # colcon overlay, <repo>/install_overlay, on top of the ROS 2 wheels in the venv. Called by
 # scripts/setup_env.sh (after the wheel repair, before the project's own build); scripts/env.sh
-# sources the overlay when it exists. Without a source folder it prints one line and does nothing.
+# sources the overlay when it exists. The sources come from a local mirror (DEEPSORT_ROS_SRC, or
+# ../shared/ros2-src beside the repository); without one, and without a ROS 2 install that has
+# the tools, from the upstream repositories at the commits pinned in scripts/ros2_sources.txt
+# (scripts/fetch_ros_sources.sh, into .cache/ros2-src); where that fails, set-up goes on without.
 #
 # Environment variables:
-#   DEEPSORT_ROS_SRC   folder with the sources: git-archive snapshots (*.tar.gz, *.tgz, *.tar.xz,
-#                      *.tar) and/or unpacked package folders (default: <repo>/../shared/ros2-src
-#                      when it exists). `none`, or a folder that does not exist: no overlay.
+#   DEEPSORT_ROS_SRC   a local mirror: a folder of git-archive snapshots (*.tar.gz, *.tgz,
+#                      *.tar.xz, *.tar; scripts/fetch_ros_sources.sh makes them) and/or unpacked
+#                      package folders (default: <repo>/../shared/ros2-src when it exists).
+#                      `none`: no overlay.
+#   DEEPSORT_ROS_GIT_MIRROR  a mirror of the git repositories (see scripts/fetch_ros_sources.sh)
 #   DEEPSORT_VENV      the project's venv (default: <repo>/.venv), made by scripts/setup_env.sh
 #   DEEPSORT_ROS_APT   auto (default): when running as root with apt-get, install the Debian
 #                      packages cv_bridge needs (libopencv-dev libboost-python-dev); 0: never (skip
@@ -35,35 +40,6 @@ fail() {
   exit 1
 }
 
-# ---- where the sources are ----------------------------------------------------------------------
-if [ -n "${DEEPSORT_ROS_SRC:-}" ]; then
-  src="$DEEPSORT_ROS_SRC"
-  if [ "$src" = none ]; then
-    say "DEEPSORT_ROS_SRC=none: no ROS overlay is built."
-    exit 0
-  elif [ ! -d "$src" ]; then
-    say "DEEPSORT_ROS_SRC=$src is not a folder: no ROS overlay is built (launch, ros2cli, tf2_ros come from an installed ROS, if any)."
-    exit 0
-  fi
-elif [ -d "$repo/../shared/ros2-src" ]; then
-  src="$repo/../shared/ros2-src"
-else
-  say "no ROS 2 source folder (set DEEPSORT_ROS_SRC, or put the snapshots in ../shared/ros2-src): no overlay is built."
-  exit 0
-fi
-src="$(cd "$src" && pwd)"
-[ -x "$vpy" ] || fail "no venv python at $vpy: run scripts/setup_env.sh first."
-[ -x "$venv/bin/colcon" ] || fail "colcon is missing from $venv: run scripts/setup_env.sh (requirements/ros.txt installs it)."
-
-shopt -s nullglob
-archives=("$src"/*.tar.gz "$src"/*.tgz "$src"/*.tar.xz "$src"/*.tar)
-dirs=()
-for d in "$src"/*/; do dirs+=("${d%/}"); done
-shopt -u nullglob
-[ -f "$src/package.xml" ] && dirs=("$src")
-[ ${#archives[@]} -gt 0 ] || [ ${#dirs[@]} -gt 0 ] \
-  || { say "$src holds no source archives or folders: no overlay is built."; exit 0; }
-
 # ---- what the machine offers (part of the inputs) -----------------------------------------------
 # Remove our own prefixes (install_overlay/, install/, the venv that env.sh adds) from a path
 # list, keep the rest: a shell that sourced scripts/env.sh must not look like a new machine.
@@ -80,6 +56,55 @@ strip_ours() {
 foreign_ament="$(strip_ours "${AMENT_PREFIX_PATH:-}")"
 foreign_cmake="$(strip_ours "${CMAKE_PREFIX_PATH:-}")"
 foreign_pythonpath="$(strip_ours "${PYTHONPATH:-}")"
+
+# ---- where the sources are ----------------------------------------------------------------------
+# A local mirror first (a folder the user names, or ../shared/ros2-src beside the repository);
+# else nothing when an installed ROS 2 already has the tools; else the upstream repositories at
+# the commits pinned in scripts/ros2_sources.txt (scripts/fetch_ros_sources.sh).
+ros_installed() {
+  local p IFS=':'
+  for p in $foreign_ament; do
+    [ -f "$p/share/ament_index/resource_index/packages/ros2launch" ] && return 0
+  done
+  return 1
+}
+if [ -n "${DEEPSORT_ROS_SRC:-}" ]; then
+  src="$DEEPSORT_ROS_SRC"
+  if [ "$src" = none ]; then
+    say "DEEPSORT_ROS_SRC=none: no ROS overlay is built."
+    exit 0
+  elif [ ! -d "$src" ]; then
+    fail "DEEPSORT_ROS_SRC=$src is not a folder: name a folder of the source archives (scripts/ros2_sources.txt lists them), or set it to none to build no ROS tools."
+  fi
+elif [ -d "$repo/../shared/ros2-src" ]; then
+  src="$repo/../shared/ros2-src"
+elif ros_installed; then
+  say "ros2 launch, ros2cli and tf2_ros come from your ROS 2 install: no overlay is built."
+  exit 0
+else
+  src="$repo/.cache/ros2-src"
+  say "no ROS 2 install found: fetching the ROS 2 packages PyPI lacks (scripts/ros2_sources.txt)"
+  if ! bash "$repo/scripts/fetch_ros_sources.sh" "$src"; then
+    say "WARNING: the ROS 2 tools (ros2 launch, ros2 topic, tf2_ros) are NOT built: their sources could not be fetched."
+    say "  Tracking, the demo and the offline tools work without them. To get them: source a ROS 2 install"
+    say "  (Humble/Jazzy/Kilted) and run set-up again, or set DEEPSORT_ROS_SRC to a folder of the archives"
+    say "  listed in scripts/ros2_sources.txt, or DEEPSORT_ROS_GIT_MIRROR to a mirror of the repositories."
+    exit 0
+  fi
+fi
+src="$(cd "$src" && pwd)"
+[ -x "$vpy" ] || fail "no venv python at $vpy: run scripts/setup_env.sh first."
+[ -x "$venv/bin/colcon" ] || fail "colcon is missing from $venv: run scripts/setup_env.sh (requirements/ros.txt installs it)."
+
+shopt -s nullglob
+archives=("$src"/*.tar.gz "$src"/*.tgz "$src"/*.tar.xz "$src"/*.tar)
+dirs=()
+for d in "$src"/*/; do dirs+=("${d%/}"); done
+shopt -u nullglob
+[ -f "$src/package.xml" ] && dirs=("$src")
+[ ${#archives[@]} -gt 0 ] || [ ${#dirs[@]} -gt 0 ] \
+  || { say "$src holds no source archives or folders: no overlay is built."; exit 0; }
+
 have_file() { compgen -G "$1" >/dev/null; }
 machine_caps() {
   local opencv=no boostpy=no

@@ -10,12 +10,12 @@ node is started from it with ``ros2 launch``. Skipped where the overlay was not 
 import os
 from pathlib import Path
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
 import time
 
+from helpers.clones import copy_repository, environment_without_repository
 from helpers.paths import REPO
 import pytest
 
@@ -26,43 +26,20 @@ VENV = Path(sys.prefix)
 README_BUILD = 'colcon build --base-paths src/deepsort_ros src/deepsort_ros/msg'
 
 
-def _copy_repository(target: Path) -> None:
-    """Copy what git would clone (tracked and untracked-but-not-ignored files)."""
-    listed = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others',
-                             '--exclude-standard'], cwd=REPO, capture_output=True,
-                            check=True).stdout.split(b'\0')
-    for name in filter(None, listed):
-        source = REPO / name.decode()
-        if source.is_file():
-            (target / name.decode()).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name.decode())
-
-
-def _clean_environment() -> dict:
-    """Return this environment without the repository's install/ (as over /opt/ros)."""
-    env = dict(os.environ)
-    ours = str(REPO / 'install') + os.sep
-    for name in ('AMENT_PREFIX_PATH', 'CMAKE_PREFIX_PATH', 'PYTHONPATH', 'LD_LIBRARY_PATH',
-                 'PATH', 'COLCON_PREFIX_PATH'):
-        parts = [p for p in env.get(name, '').split(os.pathsep)
-                 if p and not (p + os.sep).startswith(ours) and p != str(REPO)]
-        env[name] = os.pathsep.join(parts)
-    return env
-
-
 def test_readme_workspace_recipe_builds_and_launches(tmp_path, ros_domain_id):
     if not (OVERLAY / 'local_setup.bash').is_file() or not (OVERLAY / 'bin' / 'ros2').exists():
         pytest.skip('install_overlay/ with ros2 launch was not built here (the set-up builds '
                     'it when ../shared/ros2-src is present)')
     workspace = tmp_path / 'ros2_ws'
-    _copy_repository(workspace / 'src' / 'deepsort_ros')
+    copy_repository(workspace / 'src' / 'deepsort_ros')
     setup = (f'source {shlex.quote(str(VENV / "bin" / "activate"))} && '
              f'source {shlex.quote(str(OVERLAY / "local_setup.bash"))} && '
              f'cd {shlex.quote(str(workspace))}')
     build = subprocess.run(
         ['bash', '-c', f'{setup} && {README_BUILD} --cmake-args -DPython3_EXECUTABLE='
          f'{shlex.quote(sys.executable)} -DBUILD_TESTING=OFF --event-handlers console_direct-'],
-        env=_clean_environment(), capture_output=True, text=True, timeout=600)
+        env=environment_without_repository(keep_overlay=True), capture_output=True, text=True,
+        timeout=600)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     installed = workspace / 'install' / 'deepsort_ros' / 'lib' / 'deepsort_ros' / 'tracker_node'
     assert installed.is_file()
@@ -71,8 +48,8 @@ def test_readme_workspace_recipe_builds_and_launches(tmp_path, ros_domain_id):
          'prefix deepsort_ros)" && exec ros2 launch deepsort_ros '
          'deepsort.launch.py image:=/camera/image_raw detections:=/detections '
          'namespace:=/recipe'],
-        env=dict(_clean_environment(), PYTHONUNBUFFERED='1'), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        env=dict(environment_without_repository(keep_overlay=True), PYTHONUNBUFFERED='1'),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     output = ''
     try:
         deadline = time.monotonic() + 90.0
