@@ -140,7 +140,7 @@ else
   base_paths+=("$repo/third_party/vision_msgs")
   vision='built'
 fi
-src_hash="$( (cd "$repo" && find package.xml setup.py setup.cfg resource bin deepsort_ros launch config msg \
+src_hash="$( (cd "$repo" && find package.xml setup.py setup.cfg resource bin deepsort_ros launch config rviz msg \
   hog_detector third_party -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum; echo "$vision"
   cat "$repo/install_overlay/.deepsort-overlay-stamp" 2>/dev/null || true) \
   | sha256sum | cut -d' ' -f1)"
