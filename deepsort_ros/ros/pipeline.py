@@ -179,6 +179,10 @@ class TrackingPipeline:
     logger : callable, optional
         ``logger(level, text, kind)`` for warnings throttled per ``kind`` (one short name per
         problem, not per value); levels 'warn' and 'info'.
+    clock : callable, optional
+        ``clock() -> int`` nanoseconds, the running node's clock: a detection array whose
+        image has not come after ``detection_timeout`` on it is released motion-only
+        (:meth:`release_expired`); offline, without one, stamps alone decide.
 
     Attributes
     ----------
@@ -203,7 +207,8 @@ class TrackingPipeline:
 
     def __init__(self, node_config: NodeConfig, tracker_config: TrackerConfig,
                  encoder: Optional[Callable] = None,
-                 logger: Optional[Callable[[str, str], None]] = None) -> None:
+                 logger: Optional[Callable[[str, str], None]] = None,
+                 clock: Optional[Callable[[], int]] = None) -> None:
         self.config = node_config
         self.tracker = Tracker(tracker_config)
         self.encoder = encoder
@@ -225,7 +230,7 @@ class TrackingPipeline:
                                confirmations=node_config.clock_jump_confirmations)
         self._pairer = FramePairer(PairingConfig(
             node_config.sync_tolerance, node_config.detection_timeout, node_config.max_pending,
-            node_config.max_pending_image_bytes))
+            node_config.max_pending_image_bytes), clock)
         self.odometry_guard = OdometryGuard(node_config.odom_max_jump, node_config.odom_max_speed,
                                             node_config.odom_jump_confirmations)
         self.image_size: Optional[Tuple[int, int]] = None
@@ -330,6 +335,10 @@ class TrackingPipeline:
     def flush(self) -> List[PairedFrame]:
         """Release every frame still waiting for its partner (end of a bag)."""
         return self._pairer.flush()
+
+    def release_expired(self) -> List[PairedFrame]:
+        """Release the detection arrays that waited ``detection_timeout`` on the clock."""
+        return self._pairer.release_expired().frames
 
     def _admit(self, kind: str, stamp_ns: int, item: Any) -> List[PairedFrame]:
         # Every stamp of the camera's streams passes the one clock gate, which alone decides
