@@ -12,6 +12,7 @@ import difflib
 import inspect
 import math
 from pathlib import Path
+import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from deepsort_ros.geometry.camera_model import PinholeCamera
@@ -350,6 +351,11 @@ def split_parameters(values: Dict[str, Any]) -> Tuple[NodeConfig, Any]:
         tracker_config = tracker_config_class()(**tracker_values)
     except TypeError as error:
         raise ValueError(f'invalid tracker parameter: {error}') from None
+    except ValueError as error:
+        # The core names its settings bare (max_age); the node's parameter is tracker.max_age.
+        names = '|'.join(sorted(tracker_names, key=len, reverse=True))
+        raise ValueError(re.sub(rf'(?<![\w.])({names})\b', TRACKER_PREFIX + r'\1',
+                                str(error))) from None
     return NodeConfig(**node_values), tracker_config
 
 

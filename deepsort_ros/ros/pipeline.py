@@ -12,6 +12,7 @@ bag's messages in recorded order, so both run exactly the same code.
 
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 import threading
 import time
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
@@ -71,6 +72,14 @@ def load_encoder(config: NodeConfig, live: bool = True) -> Tuple[Optional[Callab
     """
     if not config.use_appearance:
         return None, 'none', 'none'
+    if config.encoder_weights and not Path(config.encoder_weights).expanduser().is_file():
+        # Said before the loader tries anything (it would first warn about an ONNX export):
+        # the first line a user reads says what to do.
+        raise RuntimeError(
+            f'encoder_weights {config.encoder_weights!r} does not exist: name an OSNet .pth or '
+            '.onnx file (osnet_x0_25_msmt17.pth from the deep-person-reid model zoo, '
+            "github.com/KaiyangZhou/deep-person-reid), set encoder_weights:='' for the "
+            'built-in encoder, or use_appearance:=false to track on motion alone')
     try:
         from deepsort_ros.reid import create_encoder
 
@@ -81,8 +90,9 @@ def load_encoder(config: NodeConfig, live: bool = True) -> Tuple[Optional[Callab
                                  backend=config.encoder_backend, **options)
     except (ImportError, OSError, RuntimeError, ValueError) as error:
         raise RuntimeError(
-            f'cannot load the Re-ID encoder ({error}); set encoder_weights to a valid file, or '
-            'use_appearance:=false to track on motion only') from None
+            "cannot load the Re-ID encoder: set encoder_weights to a valid file (or '' for the "
+            f'built-in encoder), or use_appearance:=false to track on motion only ({error})'
+        ) from None
     name = str(getattr(encoder, 'name', type(encoder).__name__))
     return encoder, name, str(getattr(encoder, 'device', 'cpu'))
 
@@ -99,8 +109,6 @@ def encoder_digest(config: NodeConfig, encoder: Optional[Callable]) -> str:
     digest = getattr(encoder, 'digest', '')
     if digest:
         return str(digest)
-    from pathlib import Path
-
     from deepsort_ros.reid.cache import file_digest
 
     path: Optional[Path] = Path(config.encoder_weights).expanduser() \
