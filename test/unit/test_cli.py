@@ -85,3 +85,39 @@ def test_detect_makes_a_sequence_that_track_reads(tmp_path, capsys):
     assert main(['detect', '--video', str(tmp_path / 'none.avi'), '--out',
                  str(tmp_path / 'x')]) == 2
     assert not (tmp_path / 'x').exists() and not list(tmp_path.glob('.x.*'))
+
+
+def test_detect_takes_the_frame_rate_a_seqinfo_beside_the_video_records(tmp_path):
+    # Issue 26: vtest.avi's header says 10 fps; PETS09-S2L1 was recorded at 7 (its
+    # seqinfo.ini), and the demo plays it at 7.
+    cv2 = __import__('cv2')
+    from deepsort_ros.cli.main import main
+
+    video = tmp_path / 'clip.avi'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'MJPG'), 10.0, (160, 120))
+    for _ in range(2):
+        writer.write(np.zeros((120, 160, 3), np.uint8))
+    writer.release()
+    (tmp_path / 'seqinfo.ini').write_text('[Sequence]\nname=CLIP\nimDir=clip.avi\nframeRate=7\n')
+    assert main(['detect', '--video', str(video), '--out', str(tmp_path / 'a'),
+                 '--no-progress']) == 0
+    assert 'frameRate=7\n' in (tmp_path / 'a' / 'seqinfo.ini').read_text()
+    assert main(['detect', '--video', str(video), '--out', str(tmp_path / 'b'), '--fps', '12',
+                 '--no-progress']) == 0
+    assert 'frameRate=12\n' in (tmp_path / 'b' / 'seqinfo.ini').read_text()
+    (tmp_path / 'seqinfo.ini').write_text('[Sequence]\nimDir=other.avi\nframeRate=7\n')
+    assert main(['detect', '--video', str(video), '--out', str(tmp_path / 'c'),
+                 '--no-progress']) == 0
+    assert 'frameRate=10\n' in (tmp_path / 'c' / 'seqinfo.ini').read_text(), 'not its own'
+
+
+def test_the_demo_and_detect_agree_on_pets09s_frame_rate(shared_dir, tmp_path):
+    from deepsort_ros.cli.main import main
+    from demo.fetch import SEQINFO
+    from demo.run import FPS
+
+    video = shared_dir / 'data' / 'PETS09-S2L1' / 'vtest.avi'
+    assert main(['detect', '--video', str(video), '--out', str(tmp_path / 'p'), '--frames', '1',
+                 '--no-progress']) == 0
+    assert f'frameRate={FPS:g}\n' in (tmp_path / 'p' / 'seqinfo.ini').read_text()
+    assert SEQINFO == (shared_dir / 'data' / 'PETS09-S2L1' / 'seqinfo.ini').read_text()
