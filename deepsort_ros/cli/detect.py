@@ -33,11 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', type=Path, required=True, metavar='DIR',
                         help='MOTChallenge-style folder to create')
     parser.add_argument('--start', type=int, default=1, metavar='N',
-                        help='first video frame to use (1-based; default 1)')
+                        help='first video frame to use (1-based)')
     parser.add_argument('--frames', type=int, default=0, metavar='N',
-                        help='frames to use (default 0: to the end of the video)')
+                        help='frames to use (0: to the end of the video)')
     parser.add_argument('--fps', type=float,
-                        help="frame rate (default: a seqinfo.ini beside the video naming it "
+                        help='frame rate (default: a seqinfo.ini beside the video naming it '
                         "as imDir, else the video's header)")
     parser.add_argument('--overwrite', action='store_true', help='replace an existing folder')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')

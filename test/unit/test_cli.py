@@ -1,5 +1,6 @@
 """The command line: one entry point whose parser and offline runs import only what they use."""
 
+import argparse
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ from deepsort_ros.recordings.sequence_to_bag import BagTopics, CAMERA_FRAME
 from helpers.paths import REPO
 from helpers.scenes import identity_features
 import numpy as np
+import pytest
 
 HEAVY = ('rclpy', 'torch', 'cv2', 'rosbags', 'onnxruntime')
 
@@ -32,6 +34,45 @@ def test_every_sub_command_has_a_parser():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
     assert set(commands) == set(SUBCOMMANDS)
+
+
+def _options_of_every_sub_command():
+    parser = build_parser()
+    for name, sub in parser._subparsers._group_actions[0].choices.items():
+        required = {action for group in sub._mutually_exclusive_groups if group.required
+                    for action in group._group_actions}
+        formatter = sub._get_formatter()
+        for action in sub._actions:
+            if not isinstance(action, argparse._HelpAction):
+                yield name, action, action.required or action in required, formatter
+
+
+def test_every_option_of_every_sub_command_has_help_that_shows_its_default():
+    # Issue 26: several options had no help, no option showed its default, and train-reid's
+    # batch options were described as "P" and "K".
+    missing, no_default = [], []
+    for name, action, required, formatter in _options_of_every_sub_command():
+        flag = f'{name} {(action.option_strings or [action.dest])[0]}'
+        if not (action.help or '').strip():
+            missing.append(flag)
+        elif action.option_strings and not required and \
+                'default' not in formatter._expand_help(action):
+            no_default.append(flag)
+    assert missing == [] and no_default == []
+
+
+def test_train_reid_describes_its_batch_in_words():
+    words = {action.dest: action.help for name, action, _, _ in _options_of_every_sub_command()
+             if name == 'train-reid'}
+    assert len(words['identities_per_batch']) > 20 and len(words['crops_per_identity']) > 20
+    assert 'people' in words['identities_per_batch'] and 'person' in words['crops_per_identity']
+
+
+def test_the_help_shows_defaults(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(['play', '--help'])
+    text = ' '.join(capsys.readouterr().out.split())
+    assert '(default: 10.0)' in text and 'default 10' not in text, 'said once, by argparse'
 
 
 def test_building_the_parser_imports_nothing_heavy():
