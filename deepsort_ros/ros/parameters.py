@@ -67,7 +67,8 @@ class NodeConfig:
     sync_tolerance: float = _param(0.005, 'largest image/detection stamp difference to pair, s',
                                    low=0.0, high=1.0)
     detection_timeout: float = _param(0.5, 'detections whose image has not come after this long '
-                                      '(stamp time) are tracked motion-only, s',
+                                      "(of stamps, or of the node's clock) are tracked "
+                                      'motion-only, s; at once when a later frame has its image',
                                       low=0.001, high=60.0)
     max_pending: int = _param(30, 'bound of the image and detection buffers while pairing',
                               low=1, high=10000)

@@ -60,9 +60,10 @@ TF_LOOKUP_PERIOD_S = 1.0
 # Until TF first answers: frames before that use base_to_camera_xyz/rpy, so keep them few.
 TF_FIRST_LOOKUP_PERIOD_S = 0.1
 TF_STALE_S = 5.0  # a stamped transform older than this has stopped coming
-# The pairing timeout is checked this often (as a fraction of detection_timeout): a lone
-# detection array waits at most detection_timeout * (1 + this).
+# The pairing timeout is checked this often (as a fraction of detection_timeout, at most
+# every PAIRING_CHECK_MIN_S): a lone detection array waits about detection_timeout * 1.2.
 PAIRING_CHECK_FRACTION = 0.2
+PAIRING_CHECK_MIN_S = 0.01
 # One thread per callback group (input, processing, timers) and one for the default group's
 # lifecycle and parameter services, so that no group waits for a thread.
 EXECUTOR_THREADS = 4
@@ -347,7 +348,8 @@ class TrackerNode(LifecycleNode):
         # Detections whose image never comes leave after detection_timeout on the node's
         # clock, also when no later message comes; in the input group, serialised with pairing.
         self._pairing_timer = self.create_timer(
-            config.detection_timeout * PAIRING_CHECK_FRACTION, self._release_expired,
+            max(config.detection_timeout * PAIRING_CHECK_FRACTION, PAIRING_CHECK_MIN_S),
+            self._release_expired,
             callback_group=inputs, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self._tf_timer = self.create_timer(TF_FIRST_LOOKUP_PERIOD_S, self._lookup_extrinsic,
                                            callback_group=self._timer_group) \
