@@ -10,14 +10,17 @@ counters, and returns the key/value pairs of one :class:`DiagnosticReport`;
 from collections import deque
 from dataclasses import dataclass, fields
 import enum
+import math
 import time
 from typing import Any, Deque, Dict, List, Optional, Tuple
 
 STREAMS = ('image', 'detections', 'odom', 'camera_info')
 RATE_WINDOW = 50  # arrivals a rate is measured over
 RATE_STALE_S = 2.0  # a stream silent this long has rate 0
-# While detections arrive, a stream they need that has been silent this long is named in a
-# WARN: with the default 1 s diagnostics period, within 2 s of the first detections.
+# While detections arrive, a stream they need whose last message is this much older than
+# the last detections is named in a WARN: with the default 1 s diagnostics period, within 2 s
+# of the first detections. Measured against the detections, not the clock, so that a slow
+# camera (one frame every few seconds) is not taken for a silent one.
 INPUT_SILENCE_S = 1.0
 # Stages of TrackingPipeline.process whose latencies are reported.
 STAGES = ('convert', 'ego_motion', 'encode', 'track', 'publish')
@@ -60,10 +63,9 @@ class RateMeter:
             return 0.0
         return (len(times) - 1) / max(times[-1] - times[0], 1e-9)
 
-    def silent_s(self, now: Optional[float] = None) -> float:
-        """Return the seconds since the last arrival (infinite before the first)."""
-        now = time.monotonic() if now is None else now
-        return now - self._times[-1] if self._times else float('inf')
+    def last_s(self) -> float:
+        """Return the monotonic seconds of the last arrival (minus infinity before the first)."""
+        return self._times[-1] if self._times else -math.inf
 
 
 @dataclass(frozen=True)
@@ -212,28 +214,33 @@ class DiagnosticsCollector:
         """
         Return why the detections arriving now are tracked with less than they should be.
 
-        While detections arrive: no image for :data:`INPUT_SILENCE_S` (a mistyped remap tracks
-        every frame on motion alone); no odometry in ``odometry`` ego-motion mode; no camera
-        model (camera_info or fx/fy) while odometry needs one. Empty when nothing is missing.
+        While detections arrive: no image within :data:`INPUT_SILENCE_S` of them (a mistyped
+        remap tracks every frame on motion alone); no odometry in ``odometry`` ego-motion mode;
+        no camera model (camera_info or fx/fy) while odometry needs one. Empty when nothing is
+        missing.
         """
         now = time.monotonic() if now is None else now
-        if self.rates['detections'].silent_s(now) > RATE_STALE_S:
+        last = {stream: meter.last_s() for stream, meter in self.rates.items()}
+        if now - last['detections'] > RATE_STALE_S:
             return []
         missing = []
 
-        def silence(stream: str) -> str:
-            silent = self.rates[stream].silent_s(now)
-            return 'none yet' if silent == float('inf') else f'none for {silent:.0f} s'
+        def behind(stream: str) -> bool:
+            return last['detections'] - last[stream] > INPUT_SILENCE_S
 
-        if self.rates['image'].silent_s(now) > INPUT_SILENCE_S:
+        def silence(stream: str) -> str:
+            silent = now - last[stream]
+            return 'none yet' if math.isinf(silent) else f'none for {silent:.0f} s'
+
+        if behind('image'):
             missing.append(f'detections arrive on {self.topics["detections"]} but no image on '
                            f'{self.topics["image"]} ({silence("image")}): tracking on motion '
                            'alone; check the topic and its remapping')
         odometry_mode = self.ego_motion_mode == 'odometry'
-        if odometry_mode and self.rates['odom'].silent_s(now) > INPUT_SILENCE_S:
+        if odometry_mode and behind('odom'):
             missing.append(f'ego_motion_mode is odometry but no odometry on {self.topics["odom"]} '
                            f'({silence("odom")}): camera motion is not compensated')
-        odometry_seen = self.rates['odom'].silent_s(now) <= RATE_STALE_S
+        odometry_seen = now - last['odom'] <= RATE_STALE_S
         if getattr(pipeline, 'camera', None) is None and (odometry_mode or odometry_seen):
             missing.append(f'no camera model: no camera_info on {self.topics["camera_info"]} '
                            f'({silence("camera_info")}) and no fx/fy parameters; ego-motion '
