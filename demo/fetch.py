@@ -18,6 +18,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_VIDEO = REPO_ROOT.parent / 'shared' / 'data' / 'PETS09-S2L1' / 'vtest.avi'
 VIDEO_NAME = 'vtest.avi'
 VIDEO_SIZE_BYTES = 8_131_690
+# ../shared/data/PETS09-S2L1/seqinfo.ini, as MOTChallenge gives it.
+SEQINFO = ('[Sequence]\nname=PETS09-S2L1\nimDir=vtest.avi\nframeRate=7\nseqLength=795\n'
+           'imWidth=768\nimHeight=576\nimExt=.avi\n')
 DEB_PACKAGE = 'opencv-doc'
 DEB_MEMBER = Path('usr/share/doc/opencv-doc/examples/data/vtest.avi')
 FETCH_TIMEOUT_S = 600.0
@@ -97,6 +100,8 @@ def ensure_pets09_video(cache_dir: Path, shared_video: Optional[Path] = None) ->
     cache_dir = Path(cache_dir)
     cached = cache_dir / VIDEO_NAME
     if _valid(cached):
+        if not (cache_dir / 'seqinfo.ini').is_file():
+            _write_seqinfo(cache_dir)  # a copy downloaded before it was written
         return cached
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix='pets09-', dir=cache_dir) as tmp:
@@ -118,4 +123,11 @@ def ensure_pets09_video(cache_dir: Path, shared_video: Optional[Path] = None) ->
         partial = cache_dir / f'.{VIDEO_NAME}.{os.getpid()}.partial'
         shutil.move(str(extracted), partial)
         os.replace(partial, cached)
+    _write_seqinfo(cache_dir)
     return cached
+
+
+def _write_seqinfo(cache_dir: Path) -> None:
+    # Beside the downloaded copy, as beside the shared one: the video's header says 10 fps,
+    # PETS09-S2L1 was recorded at 7, and `deepsort-ros detect` reads the rate from here.
+    (cache_dir / 'seqinfo.ini').write_text(SEQINFO)

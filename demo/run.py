@@ -32,7 +32,7 @@ SHARED = REPO_ROOT.parent / 'shared'
 SHARED_SEQUENCE = SHARED / 'data' / 'PETS09-S2L1'
 SHARED_WEIGHTS = SHARED / 'models' / 'osnet_x0_25_msmt17.pth'
 CACHE = REPO_ROOT / '.cache'
-FPS = 7.0  # PETS09-S2L1's frame rate (seqinfo.ini)
+FPS = 7.0  # PETS09-S2L1's frame rate (its seqinfo.ini; vtest.avi's header says 10)
 JPEG_QUALITY = 95
 IMAGE_TOPIC = '/camera/image_raw'
 DETECTIONS_TOPIC = '/detections'
@@ -240,8 +240,7 @@ def _scores(mot_path: Path, first: int, frames: int) -> Dict[str, float]:
     import numpy as np
 
     gt = load_mot_rows(gt_path)
-    gt = gt[(gt[:, 0] >= first) & (gt[:, 0] < first + frames)]
-    gt[:, 0] -= first - 1  # the results number the run's frames from 1
+    gt = gt[(gt[:, 0] >= first) & (gt[:, 0] < first + frames)]  # same numbers as tracks.txt
     results = load_mot_rows(mot_path)
     scores = evaluate_mot(gt, results)
     return {'HOTA': scores.hota, 'IDF1': scores.idf1, 'MOTA': scores.mota,
@@ -276,7 +275,11 @@ def _write_outputs(out: Path, collected: Collected, frame_times: List[Tuple[int,
     from deepsort_ros.ros.messages import track_array_to_mot
     from demo.report import contact_sheet
 
-    frame_of = {stamp: i + 1 for i, (stamp, _) in enumerate(frame_times)}
+    from deepsort_ros.recordings.sequence_to_bag import frame_of_stamp
+
+    # The sequence's own frame numbers (401-700 by default), as the report and the ground
+    # truth name them, in tracks.txt and on the contact sheet alike.
+    frame_of = {stamp: frame_of_stamp(stamp, FPS) for stamp, _ in frame_times}
     stamps = [s for s in sorted(collected.tracks) if s in frame_of]
     identities = set()
     with open(out / 'tracks.txt', 'w') as stream, TrackBagWriter(out / 'tracks_bag') as bag:

@@ -39,22 +39,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', type=Path, required=True, metavar='BAG',
                         help='bag folder to create')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing bag')
-    parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap')
+    parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap',
+                        help='rosbag2 storage format')
     parser.add_argument('--fps', type=float, help='frame rate (default: seqinfo.ini / video)')
-    parser.add_argument('--max-frames', type=int, metavar='N', help='write at most N frames')
-    parser.add_argument('--image-topic', default=IMAGE_TOPIC)
+    parser.add_argument('--max-frames', type=int, metavar='N',
+                        help='write at most N frames (default: all)')
+    parser.add_argument('--image-topic', default=IMAGE_TOPIC, help='topic of the images')
     parser.add_argument('--compressed', action='store_true',
                         help='write sensor_msgs/CompressedImage (jpeg) on IMAGE_TOPIC/compressed')
-    parser.add_argument('--jpeg-quality', type=int, default=90)
-    parser.add_argument('--camera-info-topic', default=CAMERA_INFO_TOPIC)
-    parser.add_argument('--detections-topic', default=DETECTIONS_TOPIC)
+    parser.add_argument('--jpeg-quality', type=int, default=90,
+                        help='with --compressed: jpeg quality, 1-100')
+    parser.add_argument('--camera-info-topic', default=CAMERA_INFO_TOPIC,
+                        help='topic of sensor_msgs/CameraInfo')
+    parser.add_argument('--detections-topic', default=DETECTIONS_TOPIC,
+                        help='topic of vision_msgs/Detection2DArray')
     parser.add_argument('--frame-id', default=CAMERA_FRAME, help='frame of images/detections')
     for name in ('fx', 'fy', 'cx', 'cy'):
         parser.add_argument(f'--{name}', type=float,
                             help='intrinsics, pixels (default: 60 degree field of view, centred)')
     parser.add_argument('--odometry', action='store_true',
                         help='write nav_msgs/Odometry (static unless the camera moves)')
-    parser.add_argument('--odometry-topic', default=ODOMETRY_TOPIC)
+    parser.add_argument('--odometry-topic', default=ODOMETRY_TOPIC,
+                        help='topic of nav_msgs/Odometry')
     motion = parser.add_argument_group(
         'virtual camera motion', 'turn a static sequence into moving-camera footage: the robot '
         "base rotates, frames and detections are warped by the rotation's homography, and "
@@ -64,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         motion.add_argument(f'--camera-{axis}', type=float, default=0.0, metavar='DEG_PER_S',
                             help=f'{what} speed of the base, degrees per second')
         motion.add_argument(f'--{axis}-amplitude', type=float, default=10.0, metavar='DEG',
-                            help=f'{what} turns round at +-DEG (0: never turns; default 10)')
+                            help=f'{what} turns round at +-DEG (0: never turns)')
 
 
 def profile_from_args(args: argparse.Namespace) -> Any:

@@ -12,6 +12,7 @@ from pathlib import Path
 import shutil
 import sys
 import tempfile
+from typing import Optional
 
 JPEG_QUALITY = 95  # lower costs identity: jpeg 90 lost 6 IDF1 points on PETS09
 
@@ -32,10 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', type=Path, required=True, metavar='DIR',
                         help='MOTChallenge-style folder to create')
     parser.add_argument('--start', type=int, default=1, metavar='N',
-                        help='first video frame to use (1-based; default 1)')
+                        help='first video frame to use (1-based)')
     parser.add_argument('--frames', type=int, default=0, metavar='N',
-                        help='frames to use (default 0: to the end of the video)')
-    parser.add_argument('--fps', type=float, help="frame rate (default: the video's)")
+                        help='frames to use (0: to the end of the video)')
+    parser.add_argument('--fps', type=float,
+                        help='frame rate (default: a seqinfo.ini beside the video naming it '
+                        "as imDir, else the video's header)")
     parser.add_argument('--overwrite', action='store_true', help='replace an existing folder')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
 
@@ -65,6 +68,19 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recorded_frame_rate(video: Path) -> Optional[float]:
+    """Return the frameRate of a seqinfo.ini beside ``video`` that names it, else None."""
+    # A container's header can be wrong: vtest.avi says 10 fps, PETS09-S2L1 was recorded at
+    # 7 (its seqinfo.ini), and a tracker's time is seconds, so the rate matters.
+    from deepsort_ros.recordings.mot import read_sequence_info
+
+    if not (video.parent / 'seqinfo.ini').is_file():
+        return None
+    info = read_sequence_info(video.parent)
+    same = info.image_source is not None and info.image_source.resolve() == video.resolve()
+    return info.frame_rate if same else None
+
+
 def _detect(args: argparse.Namespace) -> int:
     """Write the MOT folder; return the number of frames."""
     if args.start < 1 or args.frames < 0:
@@ -86,7 +102,7 @@ def _detect(args: argparse.Namespace) -> int:
     capture = cv2.VideoCapture(str(args.video))
     if not capture.isOpened():
         raise ValueError(f'{args.video}: OpenCV cannot open the video')
-    fps = args.fps or capture.get(cv2.CAP_PROP_FPS) or 30.0
+    fps = args.fps or _recorded_frame_rate(args.video) or capture.get(cv2.CAP_PROP_FPS) or 30.0
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     wanted = args.frames or max(total - args.start + 1, 0)
     detector = HogPeopleDetector()

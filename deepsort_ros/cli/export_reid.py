@@ -24,10 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('weights', type=Path, help='.pth state dict (OSNet or MobileNetV2)')
     parser.add_argument('output', type=Path, help='.onnx file to write')
     parser.add_argument('--input-hw', type=int, nargs=2, default=(256, 128),
-                        metavar=('H', 'W'))
+                        metavar=('H', 'W'), help='crop size the model takes, pixels')
     parser.add_argument('--int8', nargs='+', type=Path, metavar='SEQUENCE',
                         help='quantise to int8 (static, per-channel), calibrated on the gt people '
-                        'of these MOTChallenge sequences')
+                        'of these MOTChallenge sequences (default: none, fp32)')
 
 
 def main(args: argparse.Namespace) -> int:

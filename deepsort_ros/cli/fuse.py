@@ -34,14 +34,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='folder for <camera>.txt (global ids), <camera>_local.txt, the '
                         'global_tracks bag and report.json')
     parser.add_argument('--params-file', type=Path, metavar='YAML',
-                        help="the tracker's parameters file (config/deepsort.yaml format)")
+                        help="the tracker's parameters file (config/deepsort.yaml format; "
+                        "default: the node's defaults)")
     parser.add_argument('--fusion-params', type=Path, metavar='YAML',
                         help="the fusion node's parameters file (config/fusion.yaml format); "
-                        "its cameras are replaced by the bags'")
+                        "its cameras are replaced by the bags' (default: the fusion node's "
+                        'defaults)')
     parser.add_argument('--reid-weights', metavar='PATH',
-                        help='Re-ID weights for the trackers (overrides encoder_weights)')
-    parser.add_argument('--reid-backend', default=None, help='auto | torch | torchscript | onnx')
-    parser.add_argument('--reid-device', default=None, help='auto | cpu | cuda | cuda:N')
+                        help='Re-ID weights for the trackers (overrides encoder_weights; '
+                        "default: the params file's)")
+    parser.add_argument('--reid-backend', default=None,
+                        help="auto | torch | torchscript | onnx (default: the params file's "
+                        'encoder_backend)')
+    parser.add_argument('--reid-device', default=None,
+                        help="auto | cpu | cuda | cuda:N (default: the params file's "
+                        'encoder_device)')
     parser.add_argument('--no-appearance', action='store_true',
                         help='track and fuse on motion only (use_appearance false)')
     parser.add_argument('--no-arrival-time', action='store_true',

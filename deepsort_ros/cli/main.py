@@ -33,6 +33,17 @@ SUBCOMMANDS = {
 }
 
 
+class HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Show every option's default: argparse's, or the help's own words where it names one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ''
+        # A default of None means "worked out at run time": the help says how, in words.
+        if 'default' in text or action.default is None or action.required:
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """
     Build the parser with every sub-command.
@@ -44,10 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     """
     parser = argparse.ArgumentParser(
-        prog='deepsort-ros', description='deepsort_ros command-line tools.')
+        prog='deepsort-ros', description='deepsort_ros command-line tools.',
+        formatter_class=HelpWithDefaults)
     subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
     for name, (module_name, help_text) in SUBCOMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub = subparsers.add_parser(name, help=help_text, description=help_text,
+                                    formatter_class=HelpWithDefaults)
         sub.set_defaults(_module=module_name)
         importlib.import_module(module_name).add_arguments(sub)
     return parser

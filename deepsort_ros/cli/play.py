@@ -22,25 +22,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     """
     parser.add_argument('bag', type=Path, metavar='BAG', help='bag folder or .mcap file')
-    parser.add_argument('--rate', type=float, default=1.0, help='speed factor (default 1)')
+    parser.add_argument('--rate', type=float, default=1.0, help='speed factor')
     parser.add_argument('--loop', action='store_true', help='play again at the end')
     parser.add_argument('--clock', action='store_true',
                         help='publish rosgraph_msgs/Clock on /clock (for use_sim_time)')
-    parser.add_argument('--topics', nargs='+', metavar='TOPIC', help='only these topics')
+    parser.add_argument('--topics', nargs='+', metavar='TOPIC',
+                        help='only these topics (default: all)')
     parser.add_argument('--start-paused', action='store_true',
                         help='wait for Enter on stdin before publishing')
     parser.add_argument('--wait-for-subscribers', type=float, default=0.0, metavar='SEC',
                         help='wait up to SEC for every topic to have a subscriber')
     parser.add_argument('--lockstep', metavar='TOPIC',
-                        help='ignore the recorded pace: after each image wait until TOPIC has '
-                        'a message stamped like it (e.g. /deepsort_tracker/tracks)')
+                        help="ignore the recorded pace: once a frame's image and (when the "
+                        'bag has them) its detections are out, wait until TOPIC has a message '
+                        'stamped like them, e.g. /deepsort_tracker/tracks (default: none, play '
+                        'at the recorded pace)')
     parser.add_argument('--lockstep-timeout', type=float, default=10.0, metavar='SEC',
-                        help='longest wait for the lockstep answer (default 10)')
+                        help='longest wait for the lockstep answer')
     parser.add_argument('--frame-subscribers', type=int, default=1, metavar='N',
-                        help='with --wait-for-subscribers: subscribers every image topic needs '
-                        '(default 1)')
+                        help='with --wait-for-subscribers: subscribers every image topic needs')
     parser.add_argument('--timing-log', type=Path, metavar='CSV',
-                        help='write "stamp_ns,wall_ns" of every image published')
+                        help='write "stamp_ns,wall_ns" of every image published (default: '
+                        'none)')
 
 
 def main(args: argparse.Namespace) -> int:

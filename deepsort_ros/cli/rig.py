@@ -31,10 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         'columns 284-484 seen by neither')
     parser.add_argument('--out', type=Path, required=True, metavar='DIR',
                         help='folder for rig.yaml, one bag per camera and gt/<camera>.txt')
-    parser.add_argument('--max-frames', type=int, metavar='N', help='the first N frames only')
+    parser.add_argument('--max-frames', type=int, metavar='N',
+                        help='the first N frames only (default: all)')
     parser.add_argument('--compressed', action='store_true',
                         help='jpeg images (CompressedImage): ~10x smaller bags')
-    parser.add_argument('--jpeg-quality', type=int, default=95)
+    parser.add_argument('--jpeg-quality', type=int, default=95,
+                        help='with --compressed: jpeg quality, 1-100')
     parser.add_argument('--still', action='store_true',
                         help='cameras do not move (no rotation profiles)')
     parser.add_argument('--overwrite', action='store_true', help='replace existing bags')

@@ -37,12 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='a ROS 2 bag (mcap or sqlite3) with images and detections: runs '
                         "the node's pipeline on it")
     parser.add_argument('--out', type=Path, metavar='FILE',
-                        help='MOTChallenge results file to write (frames from 1, image order)')
+                        help='MOTChallenge results file to write (frames from 1, image order; '
+                        'default: none, then --bag needs --out-bag)')
     parser.add_argument('--out-bag', type=Path, metavar='BAG',
-                        help='with --bag: also write TrackArray/TargetStatus into a new bag')
+                        help='with --bag: also write TrackArray/TargetStatus into a new bag '
+                        '(default: none)')
     parser.add_argument('--params-file', type=Path, metavar='YAML',
                         help="the node's parameters file (config/deepsort.yaml format); "
-                        'with --sequence only its tracker.* settings are used')
+                        'with --sequence only its tracker.* settings are used (default: the '
+                        "node's defaults)")
     parser.add_argument('--overwrite', action='store_true',
                         help='replace existing outputs (they are never replaced otherwise)')
     source = parser.add_mutually_exclusive_group()
@@ -52,10 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         '--bag it overrides encoder_weights')
     source.add_argument('--features', type=Path, metavar='NPY',
                         help='with --sequence: (N, D) per-detection features, row i = row i '
-                        'of det.txt')
-    parser.add_argument('--reid-device', default=None, help='auto | cpu | cuda | cuda:N')
+                        'of det.txt (default: none, the frames are encoded)')
+    parser.add_argument('--reid-device', default=None,
+                        help="auto | cpu | cuda | cuda:N (default: auto, or the params file's "
+                        'encoder_device)')
     parser.add_argument('--reid-backend', default=None,
-                        help='auto | torch | torchscript | onnx (fastest on a CPU)')
+                        help='auto | torch | torchscript | onnx (fastest on a CPU; default: '
+                        "auto, or the params file's encoder_backend)")
     parser.add_argument('--no-appearance', action='store_true',
                         help='track on motion and IoU only (no encoder; with --bag: '
                         'use_appearance false)')

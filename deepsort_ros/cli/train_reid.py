@@ -29,12 +29,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='OSNet state dict to start from (e.g. osnet_x0_25_msmt17.pth); '
                         'default: random OSNet x0.25')
     parser.add_argument('--steps', type=int, default=2000, help='optimiser steps')
-    parser.add_argument('--identities-per-batch', type=int, default=8, help='P')
-    parser.add_argument('--crops-per-identity', type=int, default=4, help='K')
+    parser.add_argument('--identities-per-batch', type=int, default=8,
+                        help='people in each training batch (P of a PK batch): the triplet '
+                        'loss compares crops of different people within a batch')
+    parser.add_argument('--crops-per-identity', type=int, default=4,
+                        help='crops of each of those people per batch (K of a PK batch): the '
+                        'same person seen in K different frames; a batch holds P x K crops')
     parser.add_argument('--lr', type=float, default=3e-4, help='Adam learning rate')
-    parser.add_argument('--triplet-margin', type=float, default=0.3)
+    parser.add_argument('--triplet-margin', type=float, default=0.3,
+                        help='how much farther (in feature distance) the nearest other person '
+                        'must be than the farthest crop of the same person')
     parser.add_argument('--input-hw', type=int, nargs=2, default=(256, 128),
-                        metavar=('H', 'W'), help='crop size')
+                        metavar=('H', 'W'), help='crop size, pixels')
     parser.add_argument('--frame-step', type=int, default=3,
                         help='use every n-th frame (neighbouring frames are near duplicates)')
     parser.add_argument('--max-per-identity', type=int, default=60,
@@ -42,8 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--min-height', type=float, default=32.0,
                         help='smallest gt box height used, pixels')
     parser.add_argument('--device', default='auto', help="'auto', 'cpu' or 'cuda[:N]'")
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--log-every', type=int, default=50)
+    parser.add_argument('--seed', type=int, default=0,
+                        help='random seed of the batches and the initial weights')
+    parser.add_argument('--log-every', type=int, default=50,
+                        help='log the loss every this many steps')
 
 
 def main(args: argparse.Namespace) -> int:

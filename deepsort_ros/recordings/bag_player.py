@@ -6,8 +6,10 @@ the CDR bytes stored in the bag (``Publisher.publish(bytes)``), so subscribers r
 what was recorded. Timing follows the recorded time offsets scaled by ``rate``; ``--clock``
 publishes ``rosgraph_msgs/Clock`` on ``/clock`` before each message, for nodes run with
 ``use_sim_time``. ``--lockstep TOPIC`` plays as fast as a slow pipeline can follow instead:
-after each image, it waits until TOPIC carries a message stamped like that image (what a
-controller calling rosbag2's ``play_next`` would do), so no frame is dropped for load.
+once a frame is complete, it waits until TOPIC carries a message stamped like it (what a
+controller calling rosbag2's ``play_next`` would do), so no frame is dropped for load. A
+frame is the messages the reply needs, whatever their order in the bag: its image and, when
+the bag has detections, its detection array (``bag-from-sequence`` stores the image first).
 """
 
 from dataclasses import dataclass, field
@@ -24,6 +26,8 @@ from deepsort_ros.recordings.typestore import message_class, UnknownMessageType
 QOS_DEPTH = 10
 CLOCK_TOPIC = '/clock'
 FRAME_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
+# What a tracker's reply needs besides the image, when the bag has it.
+DETECTION_TYPES = ('vision_msgs/msg/Detection2DArray',)
 
 
 @dataclass
@@ -44,7 +48,10 @@ class PlaySummary:
     frame_times : list of (int, int)
         ``(image header stamp ns, wall clock ns when published)`` for every image.
     lockstep_timeouts : int
-        Images after which the lockstep topic did not answer in time.
+        Frames after which the lockstep topic did not answer in time.
+    lockstep_incomplete : int
+        Frames the bag lacks a part of (an image without its detections): not waited for,
+        since no reply would come.
 
     """
 
@@ -54,6 +61,7 @@ class PlaySummary:
     read: BagReadSummary = field(default_factory=BagReadSummary)
     frame_times: List[Tuple[int, int]] = field(default_factory=list)
     lockstep_timeouts: int = 0
+    lockstep_incomplete: int = 0
 
     def describe(self) -> str:
         """Return a multi-line human-readable summary."""
@@ -65,7 +73,10 @@ class PlaySummary:
                   for topic, type_name in sorted(self.read.unknown_types.items())]
         lines += [f'  error: {error}' for error in self.read.errors]
         if self.lockstep_timeouts:
-            lines.append(f'  lockstep: {self.lockstep_timeouts} images got no answer in time')
+            lines.append(f'  lockstep: {self.lockstep_timeouts} frames got no answer in time')
+        if self.lockstep_incomplete:
+            lines.append(f'  lockstep: {self.lockstep_incomplete} frames incomplete in the bag '
+                         '(not waited for)')
         return '\n'.join(lines)
 
 
@@ -111,8 +122,9 @@ def play_bag(path: Union[Path, str], node: Any, rate: float = 1.0, loop: bool = 
     on_message : callable, optional
         Called with ``(topic, stamp_ns)`` after each publication.
     lockstep_topic : str, optional
-        Ignore the recorded pace: after each image, wait (spinning ``node``) until this topic
-        carries a message whose header stamp equals the image's.
+        Ignore the recorded pace: once a frame's image and (when the bag has them) its
+        detections are published, wait (spinning ``node``) until this topic carries a message
+        whose header stamp equals theirs.
     lockstep_timeout : float
         Longest wait for that answer, seconds; the image is then counted and play goes on.
     frame_subscribers : int
@@ -142,6 +154,8 @@ def play_bag(path: Union[Path, str], node: Any, rate: float = 1.0, loop: bool = 
     types = _create_publishers(path, node, topics, publishers, summary.read)
     answered = _Answers(node, lockstep_topic) if lockstep_topic else None
     frame_topics = {t for t, kind in types.items() if kind in FRAME_TYPES}
+    frame_parts = _FrameParts(set(publishers) & (
+        frame_topics | {t for t, kind in types.items() if kind in DETECTION_TYPES}))
     if start_event is not None:
         while not start_event.wait(0.1):
             if stop.is_set():
@@ -151,9 +165,12 @@ def play_bag(path: Union[Path, str], node: Any, rate: float = 1.0, loop: bool = 
                    for topic, pub in publishers.items()}, wait_for_subscribers, stop)
     while not stop.is_set():
         summary.read = BagReadSummary()
+        frame_parts.restart()
         wall_start = None
         bag_start = 0
         for topic, type_name, stamp_ns, data in iter_raw(path, topics, summary.read):
+            if stop.is_set():
+                break  # Ctrl-C stops publishing; it never flushes the rest
             publisher = publishers.get(topic)
             if publisher is None:
                 continue
@@ -170,9 +187,12 @@ def play_bag(path: Union[Path, str], node: Any, rate: float = 1.0, loop: bool = 
             if topic in frame_topics:
                 frame_stamp = header_stamp_ns(data)
                 summary.frame_times.append((frame_stamp or stamp_ns, time.time_ns()))
-                if answered is not None and not answered.wait(frame_stamp, lockstep_timeout,
-                                                              stop):
+            if answered is not None and topic in frame_parts.topics:
+                part_stamp = header_stamp_ns(data)
+                if frame_parts.complete(topic, part_stamp) and \
+                        not answered.wait(part_stamp, lockstep_timeout, stop):
                     summary.lockstep_timeouts += 1
+                summary.lockstep_incomplete = frame_parts.incomplete
             if on_message is not None:
                 on_message(topic, stamp_ns)
         else:
@@ -198,6 +218,34 @@ def _create_publishers(path: Union[Path, str], node: Any, topics: Optional[Colle
             continue
         publishers[topic] = node.create_publisher(cls, topic, _qos())
     return types
+
+
+class _FrameParts:
+    """Which parts of each frame (the topics a reply needs) were published, for lockstep."""
+
+    def __init__(self, topics: Set[str]) -> None:
+        self.topics = frozenset(topics)
+        self.incomplete = 0
+        self._published: Dict[int, Set[str]] = {}
+
+    def restart(self) -> None:
+        """Forget the frames begun: the bag starts again (its stamps go back)."""
+        self._published.clear()
+
+    def complete(self, topic: str, stamp: Optional[int]) -> bool:
+        """Note that ``topic`` was published at ``stamp``; return whether its frame is whole."""
+        if stamp is None:
+            return False
+        # A later frame has begun: an earlier one still missing a part never gets it.
+        for older in [s for s in self._published if s < stamp]:
+            del self._published[older]
+            self.incomplete += 1
+        parts = self._published.setdefault(stamp, set())
+        parts.add(topic)
+        if parts < self.topics:
+            return False
+        del self._published[stamp]
+        return True
 
 
 class _Answers:

@@ -102,6 +102,16 @@ class BagTopics:
     odometry: str = '/odom'
 
 
+def frame_of_stamp(stamp_ns: int, fps: float) -> int:
+    """
+    Return the 1-based sequence frame a bag of ours stamped ``stamp_ns``.
+
+    The inverse of the stamping of :func:`iter_sequence_messages` (frame k at
+    ``START_EPOCH_NS + (k - 1) / fps``), so that results name the sequence's own frames.
+    """
+    return int(round((stamp_ns - START_EPOCH_NS) * 1e-9 * fps)) + 1
+
+
 @dataclass(frozen=True)
 class SequenceSource:
     """

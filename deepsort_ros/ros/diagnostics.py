@@ -10,12 +10,18 @@ counters, and returns the key/value pairs of one :class:`DiagnosticReport`;
 from collections import deque
 from dataclasses import dataclass, fields
 import enum
+import math
 import time
 from typing import Any, Deque, Dict, List, Optional, Tuple
 
-STREAMS = ('image', 'detections', 'odom')
+STREAMS = ('image', 'detections', 'odom', 'camera_info')
 RATE_WINDOW = 50  # arrivals a rate is measured over
 RATE_STALE_S = 2.0  # a stream silent this long has rate 0
+# While detections arrive, a stream they need whose last message is this much older than
+# the last detections is named in a WARN: with the default 1 s diagnostics period, within 2 s
+# of the first detections. Measured against the detections, not the clock, so that a slow
+# camera (one frame every few seconds) is not taken for a silent one.
+INPUT_SILENCE_S = 1.0
 # Stages of TrackingPipeline.process whose latencies are reported.
 STAGES = ('convert', 'ego_motion', 'encode', 'track', 'publish')
 
@@ -56,6 +62,10 @@ class RateMeter:
         if len(times) < 2 or now - times[-1] > self._stale_s:
             return 0.0
         return (len(times) - 1) / max(times[-1] - times[0], 1e-9)
+
+    def last_s(self) -> float:
+        """Return the monotonic seconds of the last arrival (minus infinity before the first)."""
+        return self._times[-1] if self._times else -math.inf
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,8 @@ class DiagnosticsCollector:
         Paired frames the node dropped because the tracker was busy.
     extrinsic_source : str
         Where the camera extrinsic comes from: the parameters, TF, or TF gone stale.
+    topics : dict of str to str
+        The resolved topic of each stream (after remapping), named when it is silent.
 
     """
 
@@ -116,6 +128,7 @@ class DiagnosticsCollector:
         self.rates = {stream: RateMeter() for stream in STREAMS}
         self.frames_dropped_overload = 0
         self.extrinsic_source = 'parameters base_to_camera_xyz/rpy'
+        self.topics = {stream: stream for stream in STREAMS}
 
     def received(self, stream: str, now: Optional[float] = None) -> None:
         """Count one message of ``stream`` for its rate."""
@@ -190,6 +203,46 @@ class DiagnosticsCollector:
                     + stats.bad_odometry + stats.bad_camera_infos + stats.detections_over_limit
                     + odometry.jumps + odometry.other_frame + clock.outliers
                     + pairing.images_dropped_memory)
-        level = Level.WARN if problems or self.frames_dropped_overload else Level.OK
-        return DiagnosticReport(level, 'tracking' if stats.frames else 'waiting for detections',
+        missing = self.missing_inputs(pipeline, now)
+        values.append(('inputs missing', '; '.join(missing)))
+        level = Level.WARN if problems or missing or self.frames_dropped_overload else Level.OK
+        message = 'tracking' if stats.frames else 'waiting for detections'
+        return DiagnosticReport(level, '; '.join(missing) if missing else message,
                                 self.encoder_device, tuple((k, str(v)) for k, v in values))
+
+    def missing_inputs(self, pipeline: Any, now: Optional[float] = None) -> List[str]:
+        """
+        Return why the detections arriving now are tracked with less than they should be.
+
+        While detections arrive: no image within :data:`INPUT_SILENCE_S` of them (a mistyped
+        remap tracks every frame on motion alone); no odometry in ``odometry`` ego-motion mode;
+        no camera model (camera_info or fx/fy) while odometry needs one. Empty when nothing is
+        missing.
+        """
+        now = time.monotonic() if now is None else now
+        last = {stream: meter.last_s() for stream, meter in self.rates.items()}
+        if now - last['detections'] > RATE_STALE_S:
+            return []
+        missing = []
+
+        def behind(stream: str) -> bool:
+            return last['detections'] - last[stream] > INPUT_SILENCE_S
+
+        def silence(stream: str) -> str:
+            silent = now - last[stream]
+            return 'none yet' if math.isinf(silent) else f'none for {silent:.0f} s'
+
+        if behind('image'):
+            missing.append(f'detections arrive on {self.topics["detections"]} but no image on '
+                           f'{self.topics["image"]} ({silence("image")}): tracking on motion '
+                           'alone; check the topic and its remapping')
+        odometry_mode = self.ego_motion_mode == 'odometry'
+        if odometry_mode and behind('odom'):
+            missing.append(f'ego_motion_mode is odometry but no odometry on {self.topics["odom"]} '
+                           f'({silence("odom")}): camera motion is not compensated')
+        odometry_seen = now - last['odom'] <= RATE_STALE_S
+        if getattr(pipeline, 'camera', None) is None and (odometry_mode or odometry_seen):
+            missing.append(f'no camera model: no camera_info on {self.topics["camera_info"]} '
+                           f'({silence("camera_info")}) and no fx/fy parameters; ego-motion '
+                           'from odometry and world positions need it')
+        return missing

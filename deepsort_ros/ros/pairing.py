@@ -1,15 +1,18 @@
 """
 Pair detections with the image they were computed on, by header stamp, in bounded buffers.
 
-ROS-free: stamps are integer nanoseconds and payloads are opaque. Time is judged by the newest
-stamp seen, not the wall clock, so that a bag replayed at any speed pairs exactly as it did live.
-Whether a clock restarted is not decided here: the pipeline's clock gate decides for every
-stream and calls :meth:`FramePairer.reset`.
+ROS-free: stamps are integer nanoseconds and payloads are opaque. A detection array never waits
+on what will not come: it leaves without its image once a later detection array has its own
+(a complete frame is never held back by an incomplete one before it), once the newest stamp
+seen is ``timeout_s`` later (a bag replayed at any speed pairs exactly as it did live), or,
+given a clock (the node's), once it has waited ``timeout_s`` on that clock (nothing newer may
+ever come). Whether a clock restarted is not decided here: the pipeline's clock gate decides
+for every stream and calls :meth:`FramePairer.reset`.
 """
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 
 @dataclass(frozen=True)
@@ -22,8 +25,9 @@ class PairingConfig:
     tolerance_s : float
         Largest stamp difference between a detection array and its image, seconds.
     timeout_s : float
-        A detection array whose image has not arrived once the newest stamp is this much later
-        is processed motion-only (without an image) rather than dropped.
+        A detection array whose image has not arrived once the newest stamp is this much later,
+        or once it has waited this long on the pairer's clock, is processed motion-only
+        (without an image) rather than dropped.
     max_pending : int
         Most images and most detection arrays held while waiting for their partner.
     max_pending_bytes : int
@@ -112,11 +116,18 @@ class FramePairer:
     ----------
     config : PairingConfig
         Tolerance, timeout and buffer bound.
+    clock : callable, optional
+        ``clock() -> int`` nanoseconds (a live node's clock): a detection array that waited
+        ``timeout_s`` on it leaves without its image, also when no later stamp comes
+        (:meth:`release_expired`). Without one (offline) only stamps count.
 
     """
 
-    def __init__(self, config: PairingConfig) -> None:
+    def __init__(self, config: PairingConfig,
+                 clock: Optional[Callable[[], int]] = None) -> None:
         self.config = config
+        self._clock = clock
+        self._arrived_ns: Dict[int, int] = {}
         self.counters = PairingCounters()
         self._images: 'OrderedDict[int, Any]' = OrderedDict()
         self._detections: 'OrderedDict[int, Any]' = OrderedDict()
@@ -132,6 +143,7 @@ class FramePairer:
         self._images.clear()
         self._image_bytes.clear()
         self._detections.clear()
+        self._arrived_ns.clear()
         self._newest_ns = None
         self._last_released_ns = None
         self.session += 1
@@ -172,10 +184,17 @@ class FramePairer:
             return Released(late_dropped=1)
         self._see(stamp_ns)
         self._detections[stamp_ns] = detections
+        if self._clock is not None:
+            self._arrived_ns[stamp_ns] = self._clock()
         self._detections = OrderedDict(sorted(self._detections.items()))
         while len(self._detections) > self.config.max_pending:
-            self._detections.popitem(last=False)
+            dropped_ns, _ = self._detections.popitem(last=False)
+            self._arrived_ns.pop(dropped_ns, None)
             self.counters.detections_dropped_overflow += 1
+        return Released(self._release())
+
+    def release_expired(self) -> Released:
+        """Return the detection arrays that waited ``timeout_s`` on the clock, motion-only."""
         return Released(self._release())
 
     def flush(self) -> List[PairedFrame]:
@@ -195,9 +214,22 @@ class FramePairer:
                 best, best_gap = image_ns, gap
         return best
 
+    def _expired(self, stamp_ns: int, now_ns: Optional[int]) -> bool:
+        if self._newest_ns is not None and self._newest_ns - stamp_ns >= self._timeout_ns:
+            return True
+        arrived_ns = self._arrived_ns.get(stamp_ns)
+        return now_ns is not None and arrived_ns is not None and \
+            now_ns - arrived_ns >= self._timeout_ns
+
     def _release(self, force: bool = False) -> List[PairedFrame]:
         ready: List[PairedFrame] = []
-        # Detections leave strictly in stamp order: a later pair waits for an earlier timeout.
+        now_ns = self._clock() if self._clock is not None else None
+        # Detections leave strictly in stamp order (the tracker's time cannot go back), so an
+        # array whose image is missing leaves at once when a later one has its image: else it
+        # would hold that complete frame, and every one behind it, until its timeout, and then
+        # release them all at once into the node's short frame queue (issue 26).
+        complete_ns = max((ns for ns in self._detections if self._find_image(ns) is not None),
+                          default=None)
         while self._detections:
             stamp_ns, detections = next(iter(self._detections.items()))
             image_ns = self._find_image(stamp_ns)
@@ -208,13 +240,14 @@ class FramePairer:
                     self.counters.motion_only += 1
                 else:
                     self.counters.paired += 1
-            elif force or (self._newest_ns is not None
-                           and self._newest_ns - stamp_ns >= self._timeout_ns):
+            elif force or self._expired(stamp_ns, now_ns) or \
+                    (complete_ns is not None and stamp_ns < complete_ns):
                 image = None
                 self.counters.motion_only += 1
             else:
                 break
             del self._detections[stamp_ns]
+            self._arrived_ns.pop(stamp_ns, None)
             ready.append(PairedFrame(stamp_ns, detections, image, self.session))
             self._last_released_ns = stamp_ns
         # Images older than every frame released can never be paired any more.

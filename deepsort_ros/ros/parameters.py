@@ -12,6 +12,7 @@ import difflib
 import inspect
 import math
 from pathlib import Path
+import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from deepsort_ros.geometry.camera_model import PinholeCamera
@@ -66,7 +67,8 @@ class NodeConfig:
     sync_tolerance: float = _param(0.005, 'largest image/detection stamp difference to pair, s',
                                    low=0.0, high=1.0)
     detection_timeout: float = _param(0.5, 'detections whose image has not come after this long '
-                                      '(stamp time) are tracked motion-only, s',
+                                      "(of stamps, or of the node's clock) are tracked "
+                                      'motion-only, s; at once when a later frame has its image',
                                       low=0.001, high=60.0)
     max_pending: int = _param(30, 'bound of the image and detection buffers while pairing',
                               low=1, high=10000)
@@ -350,6 +352,11 @@ def split_parameters(values: Dict[str, Any]) -> Tuple[NodeConfig, Any]:
         tracker_config = tracker_config_class()(**tracker_values)
     except TypeError as error:
         raise ValueError(f'invalid tracker parameter: {error}') from None
+    except ValueError as error:
+        # The core names its settings bare (max_age); the node's parameter is tracker.max_age.
+        names = '|'.join(sorted(tracker_names, key=len, reverse=True))
+        raise ValueError(re.sub(rf'(?<![\w.])({names})\b', TRACKER_PREFIX + r'\1',
+                                str(error))) from None
     return NodeConfig(**node_values), tracker_config
 
 

@@ -12,6 +12,7 @@ bag's messages in recorded order, so both run exactly the same code.
 
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 import threading
 import time
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
@@ -71,6 +72,14 @@ def load_encoder(config: NodeConfig, live: bool = True) -> Tuple[Optional[Callab
     """
     if not config.use_appearance:
         return None, 'none', 'none'
+    if config.encoder_weights and not Path(config.encoder_weights).expanduser().is_file():
+        # Said before the loader tries anything (it would first warn about an ONNX export):
+        # the first line a user reads says what to do.
+        raise RuntimeError(
+            f'encoder_weights {config.encoder_weights!r} does not exist: name an OSNet .pth or '
+            '.onnx file (osnet_x0_25_msmt17.pth from the deep-person-reid model zoo, '
+            "github.com/KaiyangZhou/deep-person-reid), set encoder_weights:='' for the "
+            'built-in encoder, or use_appearance:=false to track on motion alone')
     try:
         from deepsort_ros.reid import create_encoder
 
@@ -81,8 +90,9 @@ def load_encoder(config: NodeConfig, live: bool = True) -> Tuple[Optional[Callab
                                  backend=config.encoder_backend, **options)
     except (ImportError, OSError, RuntimeError, ValueError) as error:
         raise RuntimeError(
-            f'cannot load the Re-ID encoder ({error}); set encoder_weights to a valid file, or '
-            'use_appearance:=false to track on motion only') from None
+            "cannot load the Re-ID encoder: set encoder_weights to a valid file (or '' for the "
+            f'built-in encoder), or use_appearance:=false to track on motion only ({error})'
+        ) from None
     name = str(getattr(encoder, 'name', type(encoder).__name__))
     return encoder, name, str(getattr(encoder, 'device', 'cpu'))
 
@@ -99,8 +109,6 @@ def encoder_digest(config: NodeConfig, encoder: Optional[Callable]) -> str:
     digest = getattr(encoder, 'digest', '')
     if digest:
         return str(digest)
-    from pathlib import Path
-
     from deepsort_ros.reid.cache import file_digest
 
     path: Optional[Path] = Path(config.encoder_weights).expanduser() \
@@ -179,6 +187,10 @@ class TrackingPipeline:
     logger : callable, optional
         ``logger(level, text, kind)`` for warnings throttled per ``kind`` (one short name per
         problem, not per value); levels 'warn' and 'info'.
+    clock : callable, optional
+        ``clock() -> int`` nanoseconds, the running node's clock: a detection array whose
+        image has not come after ``detection_timeout`` on it is released motion-only
+        (:meth:`release_expired`); offline, without one, stamps alone decide.
 
     Attributes
     ----------
@@ -203,7 +215,8 @@ class TrackingPipeline:
 
     def __init__(self, node_config: NodeConfig, tracker_config: TrackerConfig,
                  encoder: Optional[Callable] = None,
-                 logger: Optional[Callable[[str, str], None]] = None) -> None:
+                 logger: Optional[Callable[[str, str], None]] = None,
+                 clock: Optional[Callable[[], int]] = None) -> None:
         self.config = node_config
         self.tracker = Tracker(tracker_config)
         self.encoder = encoder
@@ -225,7 +238,7 @@ class TrackingPipeline:
                                confirmations=node_config.clock_jump_confirmations)
         self._pairer = FramePairer(PairingConfig(
             node_config.sync_tolerance, node_config.detection_timeout, node_config.max_pending,
-            node_config.max_pending_image_bytes))
+            node_config.max_pending_image_bytes), clock)
         self.odometry_guard = OdometryGuard(node_config.odom_max_jump, node_config.odom_max_speed,
                                             node_config.odom_jump_confirmations)
         self.image_size: Optional[Tuple[int, int]] = None
@@ -330,6 +343,10 @@ class TrackingPipeline:
     def flush(self) -> List[PairedFrame]:
         """Release every frame still waiting for its partner (end of a bag)."""
         return self._pairer.flush()
+
+    def release_expired(self) -> List[PairedFrame]:
+        """Release the detection arrays that waited ``detection_timeout`` on the clock."""
+        return self._pairer.release_expired().frames
 
     def _admit(self, kind: str, stamp_ns: int, item: Any) -> List[PairedFrame]:
         # Every stamp of the camera's streams passes the one clock gate, which alone decides

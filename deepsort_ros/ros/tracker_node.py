@@ -27,7 +27,7 @@ import time
 from typing import Any, Callable, Deque, Dict, List, Optional
 
 from deepsort_ros.ros import parameters as nc
-from deepsort_ros.ros.diagnostics import DiagnosticsCollector
+from deepsort_ros.ros.diagnostics import DiagnosticReport, DiagnosticsCollector, Level
 from deepsort_ros.ros.executor import NodeExecutor
 from deepsort_ros.ros.images import bgr_to_image_msg
 from deepsort_ros.ros.messages import (diagnostics_to_msg, MarkerBuilder, stamp_to_ns,
@@ -55,10 +55,15 @@ from vision_msgs.msg import Detection2DArray
 from visualization_msgs.msg import MarkerArray
 
 LOG_THROTTLE_S = 5.0
+REFUSAL_REPORT_PERIOD_S = 1.0  # /diagnostics ERROR of a node that could not configure
 TF_LOOKUP_PERIOD_S = 1.0
 # Until TF first answers: frames before that use base_to_camera_xyz/rpy, so keep them few.
 TF_FIRST_LOOKUP_PERIOD_S = 0.1
 TF_STALE_S = 5.0  # a stamped transform older than this has stopped coming
+# The pairing timeout is checked this often (as a fraction of detection_timeout, at most
+# every PAIRING_CHECK_MIN_S): a lone detection array waits about detection_timeout * 1.2.
+PAIRING_CHECK_FRACTION = 0.2
+PAIRING_CHECK_MIN_S = 0.01
 # One thread per callback group (input, processing, timers) and one for the default group's
 # lifecycle and parameter services, so that no group waits for a thread.
 EXECUTOR_THREADS = 4
@@ -115,6 +120,7 @@ class TrackerNode(LifecycleNode):
         self._diagnostics = DiagnosticsCollector()
         self._trim_heap = _heap_trimmer()
         self.config: Optional[nc.NodeConfig] = None
+        self._refusal: Optional[str] = None  # why configure failed, while it is reported
         self.add_pre_set_parameters_callback(self._say_why_refused)
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
@@ -210,29 +216,26 @@ class TrackerNode(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Validate parameters, load the encoder and build the pipeline."""
+        self._stop_reporting_refusal()
         if self._refused_at_start:
-            self.get_logger().error('invalid parameters: ' + '; '.join(
+            return self._refuse('invalid parameters: ' + '; '.join(
                 self._refused_at_start.values()))
-            return TransitionCallbackReturn.FAILURE
         try:
             config, tracker_config = nc.split_parameters(self._parameter_values())
         except ValueError as error:
-            self.get_logger().error(f'invalid parameters: {error}')
-            return TransitionCallbackReturn.FAILURE
+            return self._refuse(f'invalid parameters: {error}')
         for name in nc.TOPIC_PARAMETERS:
             try:
                 self.resolve_topic_name(getattr(config, name))
             except Exception as error:  # noqa: B902 - rclpy raises RCLError, not a ValueError
                 reason = str(error).split(', at /')[0]  # without rcl's source location
-                self.get_logger().error(
+                return self._refuse(
                     f'invalid parameters: {name} {getattr(config, name)!r} is not a valid '
                     f'topic name: {reason}')
-                return TransitionCallbackReturn.FAILURE
         try:
             encoder, encoder_name, encoder_device = load_encoder(config)
         except RuntimeError as error:
-            self.get_logger().error(str(error))
-            return TransitionCallbackReturn.FAILURE
+            return self._refuse(str(error))
         if encoder is not None:
             self.get_logger().info(
                 f'Re-ID encoder: {encoder_name} on {encoder_device}')
@@ -242,17 +245,17 @@ class TrackerNode(LifecycleNode):
             try:
                 import tf2_ros
             except ImportError:
-                self.get_logger().error(
+                return self._refuse(
                     'extrinsic_from_tf is true but tf2_ros cannot be imported: install it '
                     '(ros-$ROS_DISTRO-tf2-ros) or set base_to_camera_xyz/rpy and '
                     'extrinsic_from_tf:=false')
-                return TransitionCallbackReturn.FAILURE
             self._tf_buffer = tf2_ros.Buffer()
             self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
         self.config = config
         self._diagnostics = DiagnosticsCollector(encoder_name, encoder_device,
                                                  config.ego_motion_mode)
-        self.pipeline = TrackingPipeline(config, tracker_config, encoder, self._log_throttled)
+        self.pipeline = TrackingPipeline(config, tracker_config, encoder, self._log_throttled,
+                                         lambda: self.get_clock().now().nanoseconds)
         self._trails = TrailHistory(config.trail_length, config.trail_max_jump)
         self._markers = MarkerBuilder()
         self._tracks_pub = self.create_lifecycle_publisher(TrackArray, '~/tracks', 10)
@@ -266,6 +269,44 @@ class TrackerNode(LifecycleNode):
             Image, '~/image_annotated', qos_profile_sensor_data)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         return TransitionCallbackReturn.SUCCESS
+
+    def _refuse(self, reason: str) -> TransitionCallbackReturn:
+        """
+        Fail ``configure`` loudly: log ``reason`` now and every LOG_THROTTLE_S, and publish it.
+
+        A node that could not configure has no topics of its own; without this it would idle
+        in silence. ``/diagnostics`` carries an ERROR with the reason every
+        REFUSAL_REPORT_PERIOD_S until a later ``configure`` succeeds.
+        """
+        self.get_logger().error(reason)
+        self._refusal = reason
+        self._refusal_reported = time.monotonic()
+        self._refusal_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._refusal_timer = self.create_timer(
+            REFUSAL_REPORT_PERIOD_S, self._report_refusal, callback_group=self._timer_group,
+            clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self._report_refusal()
+        return TransitionCallbackReturn.FAILURE
+
+    def _report_refusal(self) -> None:
+        reason = self._refusal
+        if reason is None:
+            return
+        if time.monotonic() - self._refusal_reported >= LOG_THROTTLE_S:
+            self._refusal_reported = time.monotonic()
+            self.get_logger().error(f'not configured: {reason}')
+        report = DiagnosticReport(Level.ERROR, reason, 'none',
+                                  (('state', 'unconfigured'), ('reason', reason)))
+        self._refusal_pub.publish(diagnostics_to_msg(
+            f'{self.get_fully_qualified_name().lstrip("/")}: tracking', report,
+            self.get_clock().now().nanoseconds))
+
+    def _stop_reporting_refusal(self) -> None:
+        if self._refusal is None:
+            return
+        self._refusal = None
+        self.destroy_timer(self._refusal_timer)
+        self.destroy_publisher(self._refusal_pub)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Subscribe to the inputs and start tracking."""
@@ -304,9 +345,18 @@ class TrackerNode(LifecycleNode):
                                                     self._publish_diagnostics,
                                                     callback_group=self._timer_group,
                                                     clock=Clock(clock_type=ClockType.STEADY_TIME))
+        # Detections whose image never comes leave after detection_timeout on the node's
+        # clock, also when no later message comes; in the input group, serialised with pairing.
+        self._pairing_timer = self.create_timer(
+            max(config.detection_timeout * PAIRING_CHECK_FRACTION, PAIRING_CHECK_MIN_S),
+            self._release_expired,
+            callback_group=inputs, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self._tf_timer = self.create_timer(TF_FIRST_LOOKUP_PERIOD_S, self._lookup_extrinsic,
                                            callback_group=self._timer_group) \
             if self._tf_buffer is not None else None
+        self._diagnostics.topics = {
+            stream: sub.topic_name for stream, sub in zip(
+                ('image', 'detections', 'camera_info', 'odom'), self._input_subscriptions)}
         self.get_logger().info(
             f'listening to {image_sub.topic_name} ({image_sub.msg_type.__name__}), '
             f'{self._input_subscriptions[1].topic_name} (vision_msgs/Detection2DArray), '
@@ -325,6 +375,7 @@ class TrackerNode(LifecycleNode):
         self._input_subscriptions = []
         self.destroy_service(self._select_srv)
         self.destroy_timer(self._diagnostics_timer)
+        self.destroy_timer(self._pairing_timer)
         if self._tf_timer is not None:
             self.destroy_timer(self._tf_timer)
         with self._processing_lock:
@@ -361,11 +412,15 @@ class TrackerNode(LifecycleNode):
         self._take_input('detections', msg, lambda pipeline: pipeline.add_detections(msg))
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._diagnostics.received('camera_info')
         self._take_input('camera_info', msg, lambda pipeline: pipeline.add_camera_info(msg))
 
     def _on_odometry(self, msg: Odometry) -> None:
         self._diagnostics.received('odom')
         self._take_input('odom', msg, lambda pipeline: pipeline.add_odometry(msg))
+
+    def _release_expired(self) -> None:
+        self._take_input('pairing', None, lambda pipeline: pipeline.release_expired())
 
     def _take_input(self, kind: str, msg: Any,
                     add: Callable[[TrackingPipeline], Optional[List[PairedFrame]]]) -> None:

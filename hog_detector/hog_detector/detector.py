@@ -43,6 +43,10 @@ class HogPeopleDetectorConfig:
         Classifier margin a window needs before non-maximum suppression.
     nms_iou : float
         Boxes overlapping a better one by more than this IoU are dropped, in (0, 1].
+    nms_containment : float
+        Boxes whose overlap with a better one covers more than this fraction of the smaller
+        of the two are dropped too, in (0, 1]: a window on a person's torso and one on the
+        whole person have a small IoU, yet are one person (nested boxes).
     min_score : float
         Minimum detection score in [0, 1] (the margin through a logistic).
     min_height_px : float
@@ -58,6 +62,7 @@ class HogPeopleDetectorConfig:
     padding_px: int = 16
     hit_threshold: float = 1.0
     nms_iou: float = 0.4
+    nms_containment: float = 0.7
     min_score: float = 0.0
     min_height_px: float = 0.0
     backend: str = 'auto'
@@ -74,6 +79,8 @@ class HogPeopleDetectorConfig:
             raise ValueError(f'padding_px must be >= 0, got {self.padding_px}')
         if not 0 < self.nms_iou <= 1:
             raise ValueError(f'nms_iou must be in (0, 1], got {self.nms_iou}')
+        if not 0 < self.nms_containment <= 1:
+            raise ValueError(f'nms_containment must be in (0, 1], got {self.nms_containment}')
         if not 0 <= self.min_score <= 1:
             raise ValueError(f'min_score must be in [0, 1], got {self.min_score}')
         if self.backend not in BACKENDS:
@@ -154,9 +161,10 @@ def default_model() -> LinearPersonModel:
 
 
 def nms_tlwh(boxes_tlwh: npt.NDArray[np.float64], scores: npt.NDArray[np.float64],
-             iou_threshold: float) -> npt.NDArray[np.int64]:
+             iou_threshold: float, containment_threshold: float = 1.0
+             ) -> npt.NDArray[np.int64]:
     """
-    Greedy non-maximum suppression.
+    Greedy non-maximum suppression, of duplicates and of nested boxes.
 
     Parameters
     ----------
@@ -165,7 +173,10 @@ def nms_tlwh(boxes_tlwh: npt.NDArray[np.float64], scores: npt.NDArray[np.float64
     scores : ndarray, shape (N,)
         Higher is better.
     iou_threshold : float
-        A box is dropped when it overlaps a kept, better box by more than this.
+        A box is dropped when it overlaps a kept, better box by more than this IoU.
+    containment_threshold : float
+        A box is dropped when its intersection with a kept, better box is more than this
+        fraction of the smaller box's area (one inside the other); 1.0: never.
 
     Returns
     -------
@@ -175,12 +186,17 @@ def nms_tlwh(boxes_tlwh: npt.NDArray[np.float64], scores: npt.NDArray[np.float64
     """
     order = np.argsort(-scores, kind='stable')
     boxes_tlbr = tlwh_to_tlbr(boxes_tlwh)
+    areas = np.clip(boxes_tlwh[:, 2], 0, None) * np.clip(boxes_tlwh[:, 3], 0, None)
     keep = []
     while order.size:
         best, rest = order[0], order[1:]
         keep.append(best)
         iou = iou_matrix_tlbr(boxes_tlbr[best:best + 1], boxes_tlbr[rest])[0]
-        order = rest[iou <= iou_threshold]
+        top_left = np.maximum(boxes_tlbr[best, :2], boxes_tlbr[rest, :2])
+        bottom_right = np.minimum(boxes_tlbr[best, 2:], boxes_tlbr[rest, 2:])
+        intersection = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
+        smaller = np.maximum(np.minimum(areas[best], areas[rest]), 1e-9)
+        order = rest[(iou <= iou_threshold) & (intersection / smaller <= containment_threshold)]
     return np.asarray(keep, dtype=np.int64)
 
 
@@ -250,7 +266,7 @@ class HogPeopleDetector:
         scores = 1.0 / (1.0 + np.exp(-margins))
         ok = (scores >= cfg.min_score) & (boxes_tlwh[:, 3] >= cfg.min_height_px)
         boxes_tlwh, scores = boxes_tlwh[ok], scores[ok]
-        keep = nms_tlwh(boxes_tlwh, scores, cfg.nms_iou)
+        keep = nms_tlwh(boxes_tlwh, scores, cfg.nms_iou, cfg.nms_containment)
         return boxes_tlwh[keep], scores[keep]
 
     def detect_windows(self, image_bgr: npt.NDArray[np.uint8]

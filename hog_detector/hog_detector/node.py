@@ -30,6 +30,8 @@ DETECTOR_PARAMETERS = {
     'padding_px': (16, 'replicated border so people cut by the image edge are found'),
     'hit_threshold': (1.0, 'classifier margin a window needs'),
     'nms_iou': (0.4, 'non-maximum suppression IoU, (0, 1]'),
+    'nms_containment': (0.7, 'a box whose overlap with a better one covers more than this '
+                        'fraction of the smaller is dropped (nested boxes), (0, 1]'),
     'min_score': (0.0, 'minimum detection score, [0, 1]'),
     'min_height_px': (0.0, 'smallest box height reported, pixels'),
     'backend': ('auto', "'auto', 'numpy' (built-in HOG) or 'opencv' (cv2.HOGDescriptor)"),

@@ -23,6 +23,8 @@ def test_cached_copy_is_used(tmp_path):
         stream.truncate(VIDEO_SIZE_BYTES)  # right size: taken as the cached video
     path = ensure_pets09_video(cache, shared_video=tmp_path / 'absent.avi')
     assert path == cache / 'vtest.avi'
+    # Its frame rate beside it, as beside the shared copy, for `deepsort-ros detect`.
+    assert 'frameRate=7\n' in (cache / 'seqinfo.ini').read_text()
 
 
 def test_error_sentence_without_apt_get(tmp_path, monkeypatch):

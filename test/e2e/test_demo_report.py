@@ -44,3 +44,35 @@ def test_report_writes_markdown_and_strict_json(tmp_path):
                       parse_constant=lambda name: pytest.fail(f'{name} is not JSON'))
     assert data['latency']['nothing yet']['p99'] is None
     assert data['frames_tracked'] == 2
+
+
+def test_the_demo_outputs_name_the_sequence_frames(tmp_path, monkeypatch):
+    # Issue 26: the report said frames 401-700 while tracks.txt and the sheet said 1-300.
+    import demo.report
+    from demo.run import _write_outputs, Collected, FPS
+    from deepsort_ros.recordings.mot import load_mot_rows
+    from deepsort_ros.recordings.sequence_to_bag import START_EPOCH_NS
+    from deepsort_ros.ros.images import bgr_to_image_msg
+    from helpers.message_samples import sample_track_array
+
+    collected, frame_times = Collected(), []
+    for frame in (401, 402, 403):
+        stamp = START_EPOCH_NS + round((frame - 1) / FPS * 1e9)
+        msg = sample_track_array()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+        collected.tracks[stamp] = msg
+        collected.annotated[stamp] = bgr_to_image_msg(np.zeros((48, 64, 3), np.uint8),
+                                                      msg.header)
+        frame_times.append((stamp, 0))
+    captions = []
+
+    def sheet(tiles, labels, **kwargs):
+        captions.extend(labels)
+        return tiles[0]
+
+    monkeypatch.setattr(demo.report, 'contact_sheet', sheet)
+    _write_outputs(tmp_path, collected, frame_times, RunReport('demo'))
+    rows = load_mot_rows(tmp_path / 'tracks.txt')
+    assert sorted(set(rows[:, 0].astype(int))) == [401, 402, 403]
+    assert captions and all(c.startswith(('frame 401 ', 'frame 402 ', 'frame 403 '))
+                            for c in captions), captions

@@ -5,9 +5,11 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 
 from deepsort_ros.recordings.bag_player import play_bag
 from deepsort_ros.recordings.bag_reader import read_messages
+from helpers.node_harness import source_tree_env, start_node, stop_node
 from helpers.paths import REPO
 from helpers.sequences import FPS, make_sequence, N_FRAMES, run_bag_from_sequence
 import pytest
@@ -187,3 +189,84 @@ def test_lockstep_waits_for_each_frame_to_be_answered(tmp_path, ros_domain_id):
     assert stamps == [s.sec * 1_000_000_000 + s.nanosec for s in seen]
     walls = [w for _, w in summary.frame_times]
     assert min(b - a for a, b in zip(walls, walls[1:])) >= 0.14e9, 'did not wait for answers'
+
+
+def _play_command(bag, *options: str) -> subprocess.Popen:
+    script = ('import sys\n'
+              'from deepsort_ros.cli.main import main\n'
+              'sys.exit(main(sys.argv[1:]))\n')
+    return subprocess.Popen([sys.executable, '-c', script, 'play', str(bag), *options],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=source_tree_env())
+
+
+@pytest.mark.dds
+def test_lockstep_on_a_bag_from_sequence_waits_for_the_detections_not_the_image(
+        tmp_path, ros_domain_id):
+    """
+    Issue 26: bag-from-sequence stores each image before its detections.
+
+    Keyed on the image, the player waited for a reply before publishing what the reply
+    needs: every frame timed out (29 frames in 300 s). Played against a real tracker node.
+    """
+    bag = tmp_path / 'bag'
+    assert run_bag_from_sequence(['--sequence', str(make_sequence(tmp_path)),
+                                  '--out', str(bag)]) == 0
+    order = [topic for topic, _, _, _ in read_messages(bag)]
+    assert order.index('/camera/image_raw') < order.index('/detections'), 'the image first'
+    namespace = f'/p{uuid.uuid4().hex[:8]}'
+    node = start_node(namespace, ['use_appearance:=false', 'image_topic:=/camera/image_raw',
+                                  'detections_topic:=/detections',
+                                  'camera_info_topic:=/camera/camera_info'])
+    try:
+        player = _play_command(bag, '--lockstep', f'{namespace}/deepsort_tracker/tracks',
+                               '--lockstep-timeout', '5', '--wait-for-subscribers', '60')
+        output = player.communicate(timeout=180)[0].decode(errors='replace')
+    finally:
+        if 'player' in locals() and player.poll() is None:
+            player.kill()
+        node_output = stop_node(node)
+    assert player.returncode == 0, output + node_output[-2000:]
+    assert 'got no answer in time' not in output, output
+    # Frame 5 has no detections in det.txt: its image alone gets no reply, and is not waited on.
+    assert f'/camera/image_raw: {N_FRAMES}' in output and f'/detections: {N_FRAMES}' in output
+
+
+@pytest.mark.dds
+def test_ctrl_c_in_lockstep_stops_publishing_instead_of_flushing_the_rest(
+        tmp_path, ros_domain_id):
+    bag = tmp_path / 'bag'
+    assert run_bag_from_sequence(['--sequence', str(make_sequence(tmp_path)),
+                                  '--out', str(bag)]) == 0
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=ros_domain_id)
+    node = rclpy.create_node('never_answers', context=context)
+    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    node.create_publisher(Detection2DArray, '/never_answered', qos)  # it names the type only
+    received, detections = [], []
+    node.create_subscription(Image, '/camera/image_raw', received.append, qos)
+    node.create_subscription(Detection2DArray, '/detections', detections.append, qos)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    player = _play_command(bag, '--topics', '/camera/image_raw', '/detections', '--lockstep',
+                           '/never_answered', '--lockstep-timeout', '600',
+                           '--wait-for-subscribers', '60')
+    try:
+        deadline = time.monotonic() + 60.0
+        while not detections and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        assert received, 'the player never published'
+        player.send_signal(signal.SIGINT)
+        output = player.communicate(timeout=WAIT_SECONDS)[0].decode(errors='replace')
+        for _ in range(20):  # whatever else it published arrives meanwhile
+            executor.spin_once(timeout_sec=0.05)
+    finally:
+        if player.poll() is None:
+            player.kill()
+            player.communicate()
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+    assert player.returncode == 0, output
+    assert '(interrupted)' in output and '/camera/image_raw: 1\n' in output, output
+    assert len(received) == 1, 'nothing more was published after Ctrl-C'

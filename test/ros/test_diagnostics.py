@@ -53,6 +53,39 @@ def test_one_report_holds_every_counter():
     assert collector.collect(_pipeline()).level == Level.WARN
 
 
+def test_detections_without_their_images_name_the_silent_topic():
+    # Issue 26: a mistyped remap tracked every frame on motion alone under an OK status.
+    collector = DiagnosticsCollector('osnet', 'cpu', 'odometry')
+    collector.topics = {'image': '/camera/imag_raw', 'detections': '/detections',
+                        'odom': '/odom', 'camera_info': '/camera/camera_info'}
+    for t in (10.0, 10.5, 11.0):
+        collector.received('detections', now=t)
+    report = collector.collect(_pipeline(frames=3), now=11.2)
+    assert report.level == Level.WARN
+    assert 'detections arrive on /detections but no image on /camera/imag_raw (none yet)' \
+        in report.message
+    assert 'no odometry on /odom' in report.message and 'no camera_info' in report.message
+    assert report.as_dict()['inputs missing'] == report.message
+    for t in (10.0, 10.5, 11.0):
+        collector.received('image', now=t)
+        collector.received('odom', now=t)
+    pipeline = _pipeline(frames=3)
+    pipeline.camera = object()
+    assert collector.collect(pipeline, now=11.2).level == Level.OK
+    # Images that stopped while detections go on are named with how long ago.
+    for t in (11.5, 12.0, 12.5):
+        collector.received('detections', now=t)
+        collector.received('odom', now=t)
+    assert 'no image on /camera/imag_raw (none for 2 s)' in \
+        collector.collect(pipeline, now=12.6).message
+    # No detections any more: nothing is missing. A slow camera is not a silent one.
+    assert collector.collect(pipeline, now=15.0).level == Level.OK
+    collector.received('image', now=20.0)
+    collector.received('odom', now=20.0)
+    collector.received('detections', now=20.1)
+    assert collector.collect(pipeline, now=22.0).level == Level.OK
+
+
 def test_the_report_becomes_a_diagnostic_array():
     report = DiagnosticsCollector().collect(_pipeline(bad_images=1))
     msg = diagnostics_to_msg('deepsort_tracker: tracking', report, 3_000_000_001)

@@ -64,6 +64,39 @@ def test_nms_and_config_validation():
             HogPeopleDetectorConfig(**bad)
 
 
+def test_nms_drops_a_box_nested_in_a_better_one():
+    whole = [0.0, 0.0, 40.0, 100.0]
+    torso = [5.0, 10.0, 30.0, 45.0]  # inside the whole person: IoU 0.34 only
+    boxes, scores = np.array([whole, torso, [100.0, 0.0, 40.0, 100.0]]), np.array([.9, .8, .7])
+    assert nms_tlwh(boxes, scores, 0.4).tolist() == [0, 1, 2], 'IoU alone keeps it'
+    assert nms_tlwh(boxes, scores, 0.4, 0.7).tolist() == [0, 2]
+    # The better box nested in a worse, larger one: the larger goes.
+    assert nms_tlwh(boxes, np.array([.5, .8, .7]), 0.4, 0.7).tolist() == [1, 2]
+    with pytest.raises(ValueError, match='nms_containment'):
+        HogPeopleDetectorConfig(nms_containment=0.0)
+
+
+@pytest.mark.parametrize('frame', [401, 500])
+def test_no_nested_or_duplicate_boxes_on_pets09_frames(frame):
+    # Issue 26: the demo showed nested and duplicate boxes (frame 401: three boxes more than
+    # 95% inside another one).
+    image, _ = pets09_frame(frame)
+    config = HogPeopleDetectorConfig(backend='numpy')
+    boxes_tlwh, _ = HogPeopleDetector(config).detect(image)
+    assert len(boxes_tlwh) >= 2
+    pairs = np.triu_indices(len(boxes_tlwh), k=1)
+    iou = iou_matrix_tlwh(boxes_tlwh, boxes_tlwh)[pairs]
+    assert iou.max() <= config.nms_iou, 'duplicates'
+    top_left = np.maximum(boxes_tlwh[pairs[0], :2], boxes_tlwh[pairs[1], :2])
+    bottom_right = np.minimum(boxes_tlwh[pairs[0], :2] + boxes_tlwh[pairs[0], 2:],
+                              boxes_tlwh[pairs[1], :2] + boxes_tlwh[pairs[1], 2:])
+    intersection = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
+    areas = boxes_tlwh[:, 2] * boxes_tlwh[:, 3]
+    inside = intersection / np.minimum(areas[pairs[0]], areas[pairs[1]])
+    assert inside.max() <= 0.9, 'one box inside another'
+    assert inside.max() <= config.nms_containment
+
+
 def test_finds_people_in_a_pets09_frame():
     image, people = pets09_frame(530)
     detector = HogPeopleDetector(HogPeopleDetectorConfig(backend='numpy'))

@@ -532,4 +532,5 @@ def test_start_up_refusals_print_their_reason(ros_domain_id, override, expected,
     finally:
         harness.close()
         stop(node, output)
-    assert output.count(expected) == 1
+    # A warning is said once; a refusal again every 5 s while the node idles (issue 26).
+    assert output.count(expected) == 1 if activates else output.count(expected) >= 1

@@ -35,6 +35,36 @@ def test_detection_without_image_is_tracked_motion_only_after_timeout():
     assert [(f.detections, f.image) for f in ready] == [('second', None)]
 
 
+def test_a_lost_image_never_holds_back_the_complete_frames_behind_it():
+    # Issue 26: the lone array used to wait 0.5 s of stamps, holding every later frame, and
+    # then left with them all at once into the node's two-frame queue (4 of 6 dropped).
+    pairer = FramePairer(PairingConfig(tolerance_s=0.001, timeout_s=0.5))
+    assert pairer.add_detections(0, 'lonely').frames == []
+    pairer.add_image(100 * MS, 'img-1')
+    ready = pairer.add_detections(100 * MS, 'det-1').frames
+    assert [(f.detections, f.image) for f in ready] == [('lonely', None), ('det-1', 'img-1')]
+    assert (pairer.counters.motion_only, pairer.counters.paired) == (1, 1)
+    pairer.add_image(200 * MS, 'img-2')
+    assert [f.image for f in pairer.add_detections(200 * MS, 'det-2').frames] == ['img-2']
+
+
+def test_a_lone_detection_array_leaves_after_the_timeout_on_the_clock():
+    # Nothing newer comes (the camera stopped): the node's clock alone must release it.
+    now = [5_000 * MS]
+    pairer = FramePairer(PairingConfig(tolerance_s=0.001, timeout_s=0.5), clock=lambda: now[0])
+    assert pairer.add_detections(0, 'lonely').frames == []
+    now[0] += 499 * MS
+    assert pairer.release_expired().frames == []
+    now[0] += 1 * MS
+    assert [(f.detections, f.image) for f in pairer.release_expired().frames] == \
+        [('lonely', None)]
+    assert pairer.counters.motion_only == 1
+    # Without a clock (offline), only stamps count: nothing leaves on its own.
+    offline = FramePairer(PairingConfig(tolerance_s=0.001, timeout_s=0.5))
+    offline.add_detections(0, 'lonely')
+    assert offline.release_expired().frames == []
+
+
 def test_detections_older_than_released_frame_are_dropped_and_counted():
     pairer = FramePairer(PairingConfig())
     pairer.add_image(500 * MS, 'img')

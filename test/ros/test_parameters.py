@@ -47,7 +47,9 @@ def test_the_config_file_builds_valid_configs():
     ('encoder_int8', 'always', 'encoder_int8 must be one of'),
     ('encoder_runtime', 'tensorrt', 'encoder_runtime must be one of'),
     ('nonsense', 1, "unknown parameter 'nonsense'"),
-    ('tracker.nn_budget', -5, 'nn_budget'),
+    ('tracker.nn_budget', -5, r'^tracker\.nn_budget must be >= 1'),
+    # The full parameter name, as a user sets it (issue 26: it said max_age).
+    ('tracker.max_age', -5, r'^tracker\.max_age must be'),
 ])
 def test_invalid_values_are_rejected_with_the_reason(name, value, reason):
     with pytest.raises(ValueError, match=reason):
