@@ -51,6 +51,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_srvs.srv import Trigger
 from vision_msgs.msg import Detection2DArray
 from visualization_msgs.msg import MarkerArray
 
@@ -298,6 +299,8 @@ class TrackerNode(LifecycleNode):
         self._select_srv = self.create_service(SelectTarget, '~/select_target',
                                                self._on_select_target,
                                                callback_group=processing)
+        self._reset_srv = self.create_service(Trigger, '~/reset', self._on_reset,
+                                              callback_group=processing)
         # On the steady clock: with use_sim_time a ROS timer waits for /clock, and stops when
         # it jumps back, just when diagnostics matter. The messages carry the node's time.
         self._diagnostics_timer = self.create_timer(config.diagnostics_period,
@@ -324,6 +327,7 @@ class TrackerNode(LifecycleNode):
             self.destroy_subscription(sub)
         self._input_subscriptions = []
         self.destroy_service(self._select_srv)
+        self.destroy_service(self._reset_srv)
         self.destroy_timer(self._diagnostics_timer)
         if self._tf_timer is not None:
             self.destroy_timer(self._tf_timer)
@@ -508,6 +512,17 @@ class TrackerNode(LifecycleNode):
         response.message = 'following' if response.success else (
             refusal or 'no matching track now')
         response.target_id = int(tracker.target_id or 0)
+        return response
+
+    def _on_reset(self, request: Any, response: Any) -> Any:
+        # Tracks, galleries and the target are forgotten; identities keep counting up, so an
+        # id a consumer saw before never names someone new.
+        pipeline = self.pipeline
+        if pipeline is None:
+            response.success, response.message = False, 'the node is not configured'
+            return response
+        pipeline.tracker.forget()
+        response.success, response.message = True, 'tracks, galleries and target forgotten'
         return response
 
     def _on_select_point(self, msg: PointStamped) -> None:
