@@ -95,7 +95,8 @@ class TrackerConfig:
         before it is followed (TRACKED).
     target_margin : float
         A candidate must be at least this much closer (cosine distance) to the target's
-        gallery than to the nearest person seen around the target.
+        gallery than to the nearest person seen around the target; the followed track is
+        doubted when it is this much closer to such a person than to the target.
     target_reacquire_window : float
         Seconds after the target was last seen during which a candidate must be where the
         target could have walked (``target_max_speed``, ``relink_min_radius``); after it the
@@ -156,7 +157,7 @@ class TrackerConfig:
     target_reacquire_max_cosine_distance: float = 0.3
     target_confirm_time: float = 1.0
     target_margin: float = 0.05
-    target_reacquire_window: float = 10.0
+    target_reacquire_window: float = 5.0
     target_confident_cosine_distance: float = 0.05
     target_gallery_size: int = 100
     target_negatives_size: int = 200

@@ -122,6 +122,8 @@ class TargetFollower:
         self._negative_ids: Set[int] = set()
         self._candidate: Optional[Tuple[int, float]] = None
         self._candidate_since = 0.0
+        # Frames of the candidate whose crop looked like the target, and whose did not.
+        self._votes = [0, 0]
         self._doubt_since: Optional[float] = None
 
     @property
@@ -259,10 +261,9 @@ class TargetFollower:
         # Only an unoccluded crop is evidence: an overlapping one shows two people.
         if fresh[row] and not near.any():
             feature = features[row:row + 1]
-            if self._negatives.distance(feature)[0] <= self._gallery.distance(feature)[0]:
-                # Looks more like someone seen beside the target than like the target: with a
-                # margin here, strangers the target's track switched to went on being followed
-                # (bench/results/follow.md).
+            if (self._negatives.distance(feature)[0] + cfg.target_margin
+                    <= self._gallery.distance(feature)[0]):
+                # Looks clearly more like someone seen beside the target than like the target.
                 if self._doubt_since is None:
                     self._doubt_since = now
             else:
@@ -319,11 +320,16 @@ class TargetFollower:
         passed = np.zeros(len(seen), dtype=bool)
         passed[ok] = self._evidence(features[ok], limit)
         keys = list(zip(table.track_id[seen].tolist(), table.first_time[seen].tolist()))
+        last_passed = False
         if self._candidate is not None:
             if self._candidate in keys:
                 row = keys.index(self._candidate)
-                if fresh[row] and not passed[row]:
-                    self._candidate = None  # evidence against it
+                if fresh[row]:
+                    last_passed = bool(passed[row])
+                    self._votes[0 if last_passed else 1] += 1
+                # One crop spoilt by an overlap is forgiven; a third of them failing is not.
+                if 2 * self._votes[1] > self._votes[0]:
+                    self._candidate = None
             elif not self._still_active(table):
                 self._candidate = None
         if self._candidate is None and passed.any():
@@ -331,9 +337,11 @@ class TargetFollower:
             best = rows[np.argmin(self._gallery.distance(features[rows]))]
             self._candidate = keys[best]
             self._candidate_since = now
+            self._votes = [1, 0]
+            last_passed = True
         if self._candidate is not None:
             progress = (now - self._candidate_since) / max(cfg.target_confirm_time, 1e-9)
-            if progress >= 1.0 and self._candidate in keys:
+            if progress >= 1.0 and last_passed:
                 row = keys.index(self._candidate)
                 self._bind(table, seen[row])
                 self.reacquired += 1

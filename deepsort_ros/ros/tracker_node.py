@@ -64,6 +64,11 @@ TF_STALE_S = 5.0  # a stamped transform older than this has stopped coming
 # lifecycle and parameter services, so that no group waits for a thread.
 EXECUTOR_THREADS = 4
 
+# TargetStatus.status -> the word drawn on ~/image_annotated (NONE draws nothing).
+TARGET_STATES = {TargetStatus.STATUS_TRACKED: 'TRACKED',
+                 TargetStatus.STATUS_SEARCHING: 'SEARCHING', TargetStatus.STATUS_LOST: 'LOST',
+                 TargetStatus.STATUS_CANDIDATE: 'CANDIDATE'}
+
 
 def _heap_trimmer() -> Callable[[], None]:
     """Return a call that gives freed heap memory back to the system (glibc), or a no-op."""
@@ -426,7 +431,8 @@ class TrackerNode(LifecycleNode):
             and self._annotated_pub.get_subscription_count() > 0)
         if wanted and result.image_bgr is not None:
             canvas = draw_tracks(result.image_bgr, result.tracks, self._trails,
-                                 self.config.annotated_coast_time)
+                                 self.config.annotated_coast_time,
+                                 target_state=TARGET_STATES.get(result.target_status.status, ''))
             self._annotated_pub.publish(bgr_to_image_msg(canvas, result.tracks.header))
 
     def _skipped(self, pipeline: TrackingPipeline, kind: str, error: Exception) -> None:
