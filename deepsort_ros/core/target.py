@@ -29,6 +29,8 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+# Features of the selected track that seed the target's gallery: its last few crops.
+SEED_FEATURES = 3
 
 
 class TargetStatus(enum.Enum):
@@ -193,9 +195,13 @@ class TargetFollower:
         if chosen < 0:
             return None
         self._bind(table, chosen)
-        count = int(table.gallery_count[chosen])
+        # Only the track's latest look: what the app pointed at. Older features may be of
+        # someone else the track followed before (an identity switch), who would then pass
+        # for the target.
+        count = min(int(table.gallery_count[chosen]), SEED_FEATURES)
         if count:
-            self._gallery.add(table.gallery[chosen, :count])
+            latest = (table.gallery_next[chosen] - 1 - np.arange(count)) % table.budget
+            self._gallery.add(table.gallery[chosen, latest[::-1]])
         others = table.active
         others = others[table.confirmed[others] & (others != chosen)]
         self._negative_ids.update(table.track_id[others].tolist())
