@@ -14,6 +14,8 @@ have walked from where they were, and looks like them by a margin over every kno
 frame after frame for ``target_confirm_time``. After ``target_reacquire_window`` without the
 person, position says nothing any more: only a confident match (``target_confident_cosine_
 distance``) is a candidate, and otherwise the target stays LOST until the app selects again.
+A followed track whose crops turn clearly closer to someone seen beside the target than to the
+target (an identity switch in a crowd) is a CANDIDATE again, and dropped when that lasts.
 """
 
 import enum
@@ -102,10 +104,6 @@ class TargetFollower:
     def __init__(self, config: TrackerConfig) -> None:
         self.config = config
         self.reacquired = 0
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the target and when it was last seen (the tracker's clock restarted)."""
         self.clear()
 
     def clear(self) -> None:
