@@ -88,7 +88,29 @@ class TrackerConfig:
     target_search_time : float
         Seconds the single followed target is reported SEARCHING before LOST.
     target_reacquire_max_cosine_distance : float
-        Largest cosine distance at which a new track is taken as the lost followed target.
+        Largest cosine distance (to the nearest feature of the target's gallery) at which a
+        track may become the lost followed target within ``target_reacquire_window``.
+    target_confirm_time : float
+        Seconds a re-acquisition candidate must keep looking like the target (CANDIDATE)
+        before it is followed (TRACKED).
+    target_margin : float
+        A candidate must be at least this much closer (cosine distance) to the target's
+        gallery than to the nearest person seen around the target; the followed track is
+        doubted when it is this much closer to such a person than to the target.
+    target_reacquire_window : float
+        Seconds after the target was last seen during which a candidate must be where the
+        target could have walked (``target_max_speed``, ``relink_min_radius``); after it the
+        target stays LOST unless a track matches within ``target_confident_cosine_distance``.
+    target_confident_cosine_distance : float
+        Largest cosine distance of a re-acquisition after ``target_reacquire_window``.
+    target_gallery_size : int
+        Features of the target kept (learnt only from unoccluded, confident matches).
+    target_negatives_size : int
+        Features of the people seen around the target kept as non-targets.
+    target_max_speed : float
+        Fastest plausible walk of the target while unseen, box heights per second (a
+        re-acquisition candidate must be within ``relink_min_radius`` plus this times the
+        time unseen of where the target was last seen).
     report_deleted : bool
         Report a confirmed track once more, state DELETED, in the update that deletes it.
     max_time_step : float
@@ -133,6 +155,13 @@ class TrackerConfig:
     relink_min_radius: float = 1.0
     target_search_time: float = 2.0
     target_reacquire_max_cosine_distance: float = 0.3
+    target_confirm_time: float = 1.0
+    target_margin: float = 0.05
+    target_reacquire_window: float = 5.0
+    target_confident_cosine_distance: float = 0.05
+    target_gallery_size: int = 100
+    target_negatives_size: int = 200
+    target_max_speed: float = 1.0
     report_deleted: bool = True
     max_time_step: float = 5.0
     max_box_coordinate: float = 1e5
@@ -157,6 +186,8 @@ class TrackerConfig:
         self._check_range('relink_max_cosine_distance', 0.0, 2.0)
         self._check_range('relink_lost_max_cosine_distance', 0.0, 2.0)
         self._check_range('target_reacquire_max_cosine_distance', 0.0, 2.0)
+        self._check_range('target_confident_cosine_distance', 0.0, 2.0)
+        self._check_range('target_margin', 0.0, 2.0)
         self._check_range('feature_ema_alpha', 0.0, 1.0, high_open=True)
         self._check_range('appearance_weight', 0.0, 1.0)
         self._check_range('max_iou_distance', 0.0, 1.0)
@@ -167,17 +198,21 @@ class TrackerConfig:
         self._check_range('new_track_score', 0.0, 1.0)
         for name in ('gating_threshold', 'std_position', 'std_velocity', 'std_measurement',
                      'initial_velocity_std', 'max_age', 'lost_gallery_max_age',
-                     'relink_max_speed', 'max_time_step', 'max_box_coordinate'):
+                     'relink_max_speed', 'max_time_step', 'max_box_coordinate',
+                     'target_max_speed'):
             if getattr(self, name) <= 0.0:
                 raise ValueError(f'{name} must be > 0, got {getattr(self, name)!r}')
         for name in ('tentative_max_age', 'relink_min_radius', 'target_search_time',
-                     'iou_max_gap'):
+                     'iou_max_gap', 'target_confirm_time', 'target_reacquire_window'):
             if getattr(self, name) < 0.0:
                 raise ValueError(f'{name} must be >= 0, got {getattr(self, name)!r}')
         if self.nn_budget < 1:
             raise ValueError(f'nn_budget must be >= 1, got {self.nn_budget!r}')
         if self.n_init < 1:
             raise ValueError(f'n_init must be >= 1, got {self.n_init!r}')
+        for name in ('target_gallery_size', 'target_negatives_size'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'{name} must be >= 1, got {getattr(self, name)!r}')
         if self.lost_gallery_size < 0:
             raise ValueError(f'lost_gallery_size must be >= 0, got {self.lost_gallery_size!r}')
         if self.low_score_threshold > self.high_score_threshold:

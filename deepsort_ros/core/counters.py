@@ -16,7 +16,9 @@ class TrackerCounters:
         Detection rows dropped as bad data: a non-finite box, score, class id or feature, a
         non-positive width or height, a coordinate beyond ``max_box_coordinate``.
     relinked : int
-        New tracks given a remembered identity (re-identification, target re-acquisition).
+        New tracks given a remembered identity (re-identification).
+    target_reacquired : int
+        Tracks that became the followed target after it was lost (confirmed candidates).
     time_resets : int
         Updates whose timestamp was earlier than the previous one's: the clock restarted.
     bad_timestamps : int
@@ -35,3 +37,4 @@ class TrackerCounters:
     bad_timestamps: int = 0
     bad_camera_motions: int = 0
     diverged_tracks: int = 0
+    target_reacquired: int = 0

@@ -1,20 +1,38 @@
 """
-Single-object mode: one chosen target followed through occlusion and re-acquired.
+Single-object mode: one chosen person followed, and never handed to a stranger.
 
-:class:`TargetFollower` is the one owner of the target's identity and status. The target keeps
-its identity while its track lives (through occlusion it is SEARCHING, then LOST); when a new
-track appears after the target was last seen and looks like it, the new track takes the
-target's identity (re-acquisition), a stricter rule than re-identification in general.
+:class:`TargetFollower` owns the target: which track is followed now, how the person looks (a
+gallery of their features, taken only from frames where the match is beyond doubt), and who
+they are not (a gallery of the people seen around them, and their identities). The target is
+a hypothesis the tracks must keep earning; it never changes a track: the multi-object tracks
+are the same whether a target is followed or not.
+
+While the followed track is matched and looks like the person the target is TRACKED. When it
+is not, other tracks may take over (a re-acquisition), but only as a CANDIDATE first: a track
+that appeared after the person was last seen, is not one of the people seen beside them, could
+have walked from where they were, and looks like them by a margin over every known non-target,
+frame after frame for ``target_confirm_time``. After ``target_reacquire_window`` without the
+person, position says nothing any more: only a confident match (``target_confident_cosine_
+distance``) is a candidate, and otherwise the target stays LOST until the app selects again.
+A followed track whose crops turn clearly closer to someone seen beside the target than to the
+target (an identity switch in a crowd) is a CANDIDATE again, and dropped when that lasts.
 """
 
 import enum
-from typing import Optional
+from typing import Optional, Set, Tuple
 
-from deepsort_ros.core.lost_gallery import LostGallery
+from deepsort_ros.core.boxes import cxcywh_to_tlbr, iou_matrix_tlbr, warp_boxes_cxcywh
+from deepsort_ros.core.config import TrackerConfig
+from deepsort_ros.core.detections import DetectionBatch
 from deepsort_ros.core.matching import cosine_distance
-from deepsort_ros.core.track_table import TrackTable
+from deepsort_ros.core.track_table import has_feature_rows, TrackTable
 import numpy as np
 import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+# Features of the selected track that seed the target's gallery: its last few crops.
+SEED_FEATURES = 3
 
 
 class TargetStatus(enum.Enum):
@@ -27,42 +45,100 @@ class TargetStatus(enum.Enum):
     SEARCHING = 2
     """Not seen now, for at most ``target_search_time``: predicted and searched for."""
     LOST = 3
-    """Not seen for longer; the selection is kept and re-acquired by appearance."""
+    """Not seen for longer; the selection is kept and re-acquired only on strong evidence."""
+    CANDIDATE = 4
+    """Not seen; a track that looks like the target is being confirmed (not followed yet)."""
+
+
+class _Ring:
+    """A bounded gallery of unit feature rows; the oldest row is replaced when full."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.rows: Optional[npt.NDArray[np.float32]] = None
+        self.count = 0
+        self._next = 0
+
+    def add(self, features: npt.NDArray[np.float32]) -> None:
+        """Append rows (M, D), keeping the last ``size``."""
+        for row in features[-self.size:]:
+            if self.rows is None:
+                self.rows = np.zeros((self.size, len(row)), dtype=np.float32)
+            self.rows[self._next] = row
+            self._next = (self._next + 1) % self.size
+            self.count = min(self.count + 1, self.size)
+
+    def distance(self, features: npt.NDArray[np.float32]) -> FloatArray:
+        """Return each row's smallest cosine distance to the gallery, shape (M,); inf if empty."""
+        if self.count == 0 or self.rows is None:
+            return np.full(len(features), np.inf)
+        return cosine_distance(features, self.rows[:self.count]).min(axis=1)
 
 
 class TargetFollower:
     """
-    The followed target: its identity, class, appearance and status.
+    The followed target: the track followed now, appearance, non-targets and status.
+
+    Parameters
+    ----------
+    config : TrackerConfig
+        The ``target_*`` settings (and ``relink_min_radius``,
+        ``class_aware``, ``high_score_threshold``, ``occlusion_iou``).
 
     Attributes
     ----------
     track_id : int or None
-        Identity of the target; None when none is selected.
+        Identity of the track followed now; None when no target is selected.
     status : TargetStatus
         After the last update (or selection).
+    confidence : float
+        1 when TRACKED, the share of ``target_confirm_time`` a CANDIDATE has been confirmed
+        for, else 0.
+    candidate_id : int or None
+        Identity of the track being confirmed (status CANDIDATE), else None.
+    reacquired : int
+        Tracks that became the target after it was lost (since the follower was made).
 
     """
 
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the target and when it was last seen (the tracker's clock restarted)."""
+    def __init__(self, config: TrackerConfig) -> None:
+        self.config = config
+        self.reacquired = 0
         self.clear()
-        self._last_seen = 0.0
 
     def clear(self) -> None:
         """Stop following a target."""
         self.track_id: Optional[int] = None
         self.status = TargetStatus.NONE
+        self.confidence = 0.0
+        self.candidate_id: Optional[int] = None
+        self._first_time = 0.0
+        self._last_first_time = np.nan
         self._class_id: Optional[int] = None
-        self._feature: Optional[npt.NDArray[np.float32]] = None
+        self._last_seen = 0.0
+        self._last_box_cxcywh = np.zeros(4)
+        self._gallery = _Ring(self.config.target_gallery_size)
+        self._negatives = _Ring(self.config.target_negatives_size)
+        self._negative_ids: Set[int] = set()
+        self._candidate: Optional[Tuple[int, float]] = None
+        self._candidate_since = 0.0
+        # Frames of the candidate whose crop looked like the target, and whose did not.
+        self._votes = [0, 0]
+        self._doubt_since: Optional[float] = None
+
+    @property
+    def followed_id(self) -> Optional[int]:
+        """Return the identity of the track followed now (None when none is)."""
+        return None if np.isnan(self._first_time) else self.track_id
 
     def select(self, table: TrackTable, track_id: Optional[int] = None,
                class_id: Optional[int] = None,
                point_xy: Optional[npt.ArrayLike] = None) -> Optional[int]:
         """
         Choose the target among the tracks; exactly one criterion must be given.
+
+        The chosen track's gallery becomes the target's appearance, and the other confirmed
+        tracks the first non-targets.
 
         Parameters
         ----------
@@ -113,97 +189,227 @@ class TargetFollower:
                 distance = np.linalg.norm(boxes[:, :2] - point, axis=1)
                 inside = np.all(np.abs(boxes[:, :2] - point) <= boxes[:, 2:] / 2.0, axis=1)
                 chosen = int(slots[np.argmin(distance + np.where(inside, 0.0, 1e9))])
+        self.clear()
         if chosen < 0:
-            self.clear()
             return None
-        self.track_id = int(table.track_id[chosen])
-        self._class_id = int(table.class_id[chosen])
+        self._bind(table, chosen)
+        # Only the track's latest look: what the app pointed at. Older features may be of
+        # someone else the track followed before (an identity switch), who would then pass
+        # for the target.
+        count = min(int(table.gallery_count[chosen]), SEED_FEATURES)
+        if count:
+            latest = (table.gallery_next[chosen] - 1 - np.arange(count)) % table.budget
+            self._gallery.add(table.gallery[chosen, latest[::-1]])
+        others = table.active
+        others = others[table.confirmed[others] & (others != chosen)]
+        self._negative_ids.update(table.track_id[others].tolist())
+        with_feature = others[table.has_feature[others]]
+        if len(with_feature):
+            self._negatives.add(table.representative[with_feature])
         self._last_seen = float(table.last_update_time[chosen])
-        self._feature = (table.representative[chosen].copy()
-                         if table.has_feature[chosen] else None)
+        self._last_box_cxcywh = table.last_box_cxcywh[chosen].copy()
         self.status = (TargetStatus.TRACKED if table.misses[chosen] == 0
                        else TargetStatus.SEARCHING)
+        self.confidence = 1.0 if self.status is TargetStatus.TRACKED else 0.0
         return self.track_id
 
-    def reacquire(self, table: TrackTable, lost: LostGallery, class_aware: bool,
-                  max_cosine_distance: float) -> int:
+    def warp(self, homography: FloatArray) -> None:
+        """Move where the target was last seen into the current camera image."""
+        if self.track_id is not None:
+            self._last_box_cxcywh = warp_boxes_cxcywh(self._last_box_cxcywh[None, :],
+                                                      homography)[0]
+
+    def update(self, table: TrackTable, detections: DetectionBatch, now: float) -> None:
         """
-        Hand the target's identity to a new look-alike while the target is unseen.
+        Decide which track is the target after an update, and set the status.
 
         Parameters
         ----------
         table : TrackTable
-            The tracks.
-        lost : LostGallery
-            The target's identity is removed from it when re-acquired.
-        class_aware : bool
-            Only a track of the target's class may take its identity.
-        max_cosine_distance : float
-            Largest appearance distance to the target's last feature.
-
-        Returns
-        -------
-        int
-            1 when a track took the target's identity, else 0.
-
-        """
-        if self.track_id is None or self._feature is None:
-            return 0
-        active = table.active
-        own = active[table.track_id[active] == self.track_id]
-        if len(own) and table.misses[own[0]] == 0:
-            return 0
-        candidates = active[(table.first_time[active] > self._last_seen)
-                            & table.has_feature[active]
-                            & (table.track_id[active] != self.track_id)]
-        if class_aware and self._class_id is not None:
-            candidates = candidates[table.class_id[candidates] == self._class_id]
-        candidates = candidates[table.misses[candidates] == 0]
-        if len(candidates) == 0:
-            return 0
-        distance = cosine_distance(table.representative[candidates],
-                                   self._feature[None, :])[:, 0]
-        best = int(np.argmin(distance))
-        if distance[best] > max_cosine_distance:
-            return 0
-        slot = candidates[best]
-        if len(own):
-            table.release(own)
-        found = lost.find(self.track_id)
-        if found >= 0:
-            lost.remove(np.array([found]))
-        table.track_id[slot] = self.track_id
-        table.confirmed[slot] = True
-        table.add_features(np.array([slot]), self._feature[None, :])
-        return 1
-
-    def update_status(self, table: TrackTable, now: float, search_time: float) -> None:
-        """
-        Set the status after an update, and remember how the target looks when seen.
-
-        Parameters
-        ----------
-        table : TrackTable
-            The tracks.
+            The tracks after association, life cycle and re-identification.
+        detections : DetectionBatch
+            This update's detections: their features are the evidence.
         now : float
             Seconds.
-        search_time : float
-            How long an unseen target is SEARCHING before it is LOST, seconds.
 
         """
         if self.track_id is None:
-            self.status = TargetStatus.NONE
+            self.status, self.confidence = TargetStatus.NONE, 0.0
             return
+        cfg = self.config
         active = table.active
-        own = active[table.track_id[active] == self.track_id]
-        if len(own) and table.misses[own[0]] == 0:
-            slot = own[0]
-            self.status = TargetStatus.TRACKED
-            self._last_seen = now
-            self._class_id = int(table.class_id[slot])
-            if table.has_feature[slot]:
-                self._feature = table.representative[slot].copy()
-        elif now - self._last_seen <= search_time:
-            self.status = TargetStatus.SEARCHING
-        else:
-            self.status = TargetStatus.LOST
+        seen = active[table.confirmed[active] & (table.misses[active] == 0)]
+        features, fresh = _fresh_features(table, seen, detections, cfg.high_score_threshold)
+        own = np.flatnonzero((table.track_id[seen] == self.track_id)
+                             & (table.first_time[seen] == self._first_time))
+        if len(own):
+            self._follow(table, seen, features, fresh, int(own[0]), now)
+            return
+        self._search(table, seen, features, fresh, now)
+
+    # ---- the target seen ------------------------------------------------------------------
+
+    def _follow(self, table: TrackTable, seen: IntArray, features: npt.NDArray[np.float32],
+                fresh: npt.NDArray[np.bool_], row: int, now: float) -> None:
+        """Check the matched followed track still is the person; learn from it."""
+        cfg = self.config
+        slot = seen[row]
+        self._candidate = None
+        self.candidate_id = None
+        overlap = iou_matrix_tlbr(cxcywh_to_tlbr(table.mean[slot, None, :4]),
+                                  cxcywh_to_tlbr(table.mean[seen, :4]))[0]
+        apart = overlap < cfg.occlusion_iou
+        apart[row] = False
+        near = ~apart
+        near[row] = False
+        # Only an unoccluded crop is evidence: an overlapping one shows two people.
+        if fresh[row] and not near.any():
+            feature = features[row:row + 1]
+            if (self._negatives.distance(feature)[0] + cfg.target_margin
+                    <= self._gallery.distance(feature)[0]):
+                # Looks clearly more like someone seen beside the target than like the target.
+                if self._doubt_since is None:
+                    self._doubt_since = now
+            else:
+                self._doubt_since = None
+                # Learnt only from crops that look like the person: one wrong track must not
+                # teach the target a stranger's look.
+                if self._evidence(feature, cfg.target_reacquire_max_cosine_distance)[0]:
+                    self._gallery.add(feature)
+        if self._doubt_since is not None:
+            # The track may have switched to someone else (an identity switch in a crowd):
+            # not followed while in doubt, dropped when the doubt lasts.
+            if now - self._doubt_since >= cfg.target_confirm_time:
+                self._last_first_time = self._first_time
+                self._first_time = np.nan
+                self._doubt_since = None
+                self._search(table, seen, features, fresh, now)
+            else:
+                self.status, self.confidence = TargetStatus.CANDIDATE, 0.0
+                self.candidate_id = self.track_id
+            return
+        self.status, self.confidence = TargetStatus.TRACKED, 1.0
+        self._last_seen = now
+        self._last_box_cxcywh = table.last_box_cxcywh[slot].copy()
+        self._class_id = int(table.class_id[slot])
+        # Whoever is seen beside the target is someone else, for good.
+        self._negative_ids.update(table.track_id[seen[apart]].tolist())
+        others = np.flatnonzero(apart & fresh)
+        if len(others):
+            self._negatives.add(features[others])
+
+    # ---- the target unseen ----------------------------------------------------------------
+
+    def _search(self, table: TrackTable, seen: IntArray, features: npt.NDArray[np.float32],
+                fresh: npt.NDArray[np.bool_], now: float) -> None:
+        """Look for the unseen target among the other tracks."""
+        cfg = self.config
+        elapsed = now - self._last_seen
+        within = elapsed <= cfg.target_reacquire_window
+        # Tracks seen while the target was are someone else; the track the target was last
+        # followed on may come back (an occlusion spoilt its appearance for a while).
+        followed = ((table.track_id[seen] == self.track_id)
+                    & (table.first_time[seen] == self._last_first_time))
+        ok = (fresh & ((table.first_time[seen] > self._last_seen) | followed)
+              & ~np.isin(table.track_id[seen], list(self._negative_ids)))
+        if cfg.class_aware and self._class_id is not None:
+            ok &= table.class_id[seen] == self._class_id
+        if within:
+            height = self._last_box_cxcywh[3]
+            radius = height * (cfg.relink_min_radius + cfg.target_max_speed * elapsed)
+            distance = np.linalg.norm(table.mean[seen, :2] - self._last_box_cxcywh[:2], axis=1)
+            ok &= distance <= radius
+        limit = (cfg.target_reacquire_max_cosine_distance if within
+                 else cfg.target_confident_cosine_distance)
+        passed = np.zeros(len(seen), dtype=bool)
+        passed[ok] = self._evidence(features[ok], limit)
+        keys = list(zip(table.track_id[seen].tolist(), table.first_time[seen].tolist()))
+        last_passed = False
+        if self._candidate is not None:
+            if self._candidate in keys:
+                row = keys.index(self._candidate)
+                if fresh[row]:
+                    last_passed = bool(passed[row])
+                    self._votes[0 if last_passed else 1] += 1
+                # One crop spoilt by an overlap is forgiven; a third of them failing is not.
+                if 2 * self._votes[1] > self._votes[0]:
+                    self._candidate = None
+            elif not self._still_active(table):
+                self._candidate = None
+        if self._candidate is None and passed.any():
+            rows = np.flatnonzero(passed)
+            best = rows[np.argmin(self._gallery.distance(features[rows]))]
+            self._candidate = keys[best]
+            self._candidate_since = now
+            self._votes = [1, 0]
+            last_passed = True
+        if self._candidate is not None:
+            progress = (now - self._candidate_since) / max(cfg.target_confirm_time, 1e-9)
+            if progress >= 1.0 and last_passed:
+                row = keys.index(self._candidate)
+                self._bind(table, seen[row])
+                self.reacquired += 1
+                self._follow(table, seen, features, fresh, row, now)
+                return
+            self.status = TargetStatus.CANDIDATE
+            self.confidence = float(min(progress, 1.0))
+            self.candidate_id = self._candidate[0]
+            return
+        self.candidate_id = None
+        self.confidence = 0.0
+        self.status = (TargetStatus.SEARCHING if elapsed <= cfg.target_search_time
+                       else TargetStatus.LOST)
+
+    # ---- helpers --------------------------------------------------------------------------
+
+    def _evidence(self, features: npt.NDArray[np.float32], limit: float) -> npt.NDArray[np.bool_]:
+        """Return which rows look like the target within ``limit`` and by the margin."""
+        positive = self._gallery.distance(features)
+        negative = self._negatives.distance(features)
+        return (positive <= limit) & (negative - positive >= self.config.target_margin)
+
+    def _still_active(self, table: TrackTable) -> bool:
+        """Return whether the candidate's track still lives (unmatched in this update)."""
+        active = table.active
+        track_id, first_time = self._candidate
+        return bool(((table.track_id[active] == track_id)
+                     & (table.first_time[active] == first_time)).any())
+
+    def _bind(self, table: TrackTable, slot: int) -> None:
+        """Follow the track in ``slot`` from now on."""
+        self.track_id = int(table.track_id[slot])
+        self._first_time = float(table.first_time[slot])
+        self._class_id = int(table.class_id[slot])
+        self._doubt_since = None
+        self._candidate = None
+        self.candidate_id = None
+
+
+def _fresh_features(table: TrackTable, slots: IntArray, detections: DetectionBatch,
+                    min_score: float) -> Tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+    """
+    Return the features of the detections the tracks took in this update.
+
+    Returns
+    -------
+    features : ndarray of float32, shape (M, D)
+        Zero rows where there is none.
+    fresh : ndarray of bool, shape (M,)
+        Whether the track took a detection with a feature and a score of at least
+        ``min_score`` (low-score detections are often occluded).
+
+    """
+    dim = table.feature_dim or 0
+    features = np.zeros((len(slots), dim), dtype=np.float32)
+    fresh = np.zeros(len(slots), dtype=bool)
+    if detections.features is None or len(slots) == 0 or len(detections) == 0:
+        return features, fresh
+    rows = table.detection_index[slots]
+    lookup = np.full(max(int(rows.max()), int(detections.rows.max())) + 1, -1)
+    lookup[detections.rows] = np.arange(len(detections))
+    index = np.where(rows >= 0, lookup[np.maximum(rows, 0)], -1)
+    taken = index >= 0
+    features[taken] = detections.features[index[taken]]
+    fresh[taken] = (has_feature_rows(features[taken])
+                    & (detections.scores[index[taken]] >= min_score))
+    return features, fresh

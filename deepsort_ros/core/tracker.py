@@ -89,13 +89,30 @@ class Tracker:
         """Forget every track, identity, target and the clock; ids and counters start again."""
         self._next_id = 1
         self.counters = TrackerCounters()
+        self._forgotten_reports: List[TrackOutput] = []
         self._forget()
+
+    def forget(self) -> None:
+        """
+        Forget every track, remembered identity, the target and the clock (a user's reset).
+
+        Identities keep counting up, so an old identity never names a new object; the counters
+        go on. The confirmed tracks forgotten are reported once more, DELETED, by the next
+        update (when ``report_deleted``), so that consumers drop them.
+        """
+        table = self._table
+        active = table.active
+        gone = active[table.confirmed[active]]
+        reports = (self._report(gone, self._last_time, TrackState.DELETED)
+                   if self.config.report_deleted and self._last_time is not None else [])
+        self._forget()
+        self._forgotten_reports = reports
 
     def _forget(self) -> None:
         """Forget every track, identity, target and the clock; keep ids and counters going."""
         self._table = TrackTable(self.config.nn_budget, self.config.feature_ema_alpha)
         self._lost = LostGallery(self.config.lost_gallery_size)
-        self._target = TargetFollower()
+        self._target = TargetFollower(self.config)
         self._last_time: Optional[float] = None
         self._outputs: List[TrackOutput] = []
 
@@ -115,6 +132,21 @@ class Tracker:
     def target_status(self) -> TargetStatus:
         """Return the status of the followed target after the last update."""
         return self._target.status
+
+    @property
+    def followed_id(self) -> Optional[int]:
+        """Return the identity of the track the target is followed on now, or None."""
+        return self._target.followed_id
+
+    @property
+    def target_confidence(self) -> float:
+        """Return how sure the follower is of the target; see :class:`TargetFollower`."""
+        return self._target.confidence
+
+    @property
+    def target_candidate_id(self) -> Optional[int]:
+        """Return the identity of the track being confirmed as the target, or None."""
+        return self._target.candidate_id
 
     @property
     def lost_identities(self) -> int:
@@ -189,6 +221,7 @@ class Tracker:
             mean, cov = self.kalman.warp(table.mean[slots], table.covariance[slots], h)
             last_box_cxcywh = warp_boxes_cxcywh(table.last_box_cxcywh[slots], h)
             self._lost.warp(h, self.config.max_box_coordinate)
+            self._target.warp(h)
         table.mean[slots] = mean
         table.covariance[slots] = cov
         table.last_box_cxcywh[slots] = last_box_cxcywh
@@ -245,7 +278,8 @@ class Tracker:
             self.counters.bad_timestamps += 1
             return []
         self.counters.dropped_detections += given.dropped
-        restart_reports = self._restart_if_time_went_back(now)
+        restart_reports = self._forgotten_reports + self._restart_if_time_went_back(now)
+        self._forgotten_reports = []
         first_frame = self._last_time is None
         detections = self._take(given)
         dt = self._advance_clock(now)
@@ -261,10 +295,13 @@ class Tracker:
         if cfg.n_init <= 1:
             confirmed = np.concatenate([confirmed, started])
         deleted = self._delete_stale(missed, now)
-        self._reidentify(confirmed)
+        # Re-identification never looks at the target: the tracks are the same with one or not.
+        self.counters.relinked += relink(self._table, self._lost, cfg, confirmed, None)
         self._next_id += lifecycle.name_identities(self._table, self._next_id)
         lifecycle.mark_occluded(self._table, self._table.active, cfg.occlusion_iou)
-        self._target.update_status(self._table, now, cfg.target_search_time)
+        reacquired = self._target.reacquired
+        self._target.update(self._table, detections, now)
+        self.counters.target_reacquired += self._target.reacquired - reacquired
         return self._publish(now, restart_reports, deleted)
 
     # ---- the steps of an update -----------------------------------------------------------
@@ -350,14 +387,6 @@ class Tracker:
         table.release(doomed)
         return reported
 
-    def _reidentify(self, confirmed: IntArray) -> None:
-        """Re-acquire the target, then re-link the newly confirmed tracks."""
-        cfg = self.config
-        self.counters.relinked += self._target.reacquire(
-            self._table, self._lost, cfg.class_aware, cfg.target_reacquire_max_cosine_distance)
-        self.counters.relinked += relink(self._table, self._lost, cfg, confirmed,
-                                         self._target.track_id)
-
     def _publish(self, now: float, restart_reports: List[TrackOutput],
                  deleted: List[TrackOutput]) -> List[TrackOutput]:
         active = self._report(self._table.active, now)
@@ -397,7 +426,7 @@ class Tracker:
         detection_index = (np.full(len(slots), -1) if forced_state is TrackState.DELETED
                            else table.detection_index[slots])
         ids = table.track_id[slots]
-        target = self._target.track_id
+        target = self._target.followed_id
         is_target = (ids == target if target is not None else np.zeros(len(ids), dtype=bool))
         # Rows taken by iterating the arrays (views made in C), not by indexing them from
         # Python, and the records made by tuple.__new__ through map, not by the named

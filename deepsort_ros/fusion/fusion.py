@@ -83,13 +83,22 @@ class TrackFusion:
         self.kalman = GroundKalmanCV(self.config.std_acceleration,
                                      self.config.measurement_std_floor)
         self.counters = FusionCounters()
+        self._next_id = 1
+        self._encoder = self.config.encoder
+        self._world_frame = self.config.world_frame
+        self.forget()
+
+    def forget(self) -> None:
+        """
+        Forget every global track, its gallery and the cameras' bindings (a user's reset).
+
+        Global ids keep counting up (never reused); the counters, the encoder and the world
+        frame learnt so far are kept.
+        """
         self._table = GlobalTable()
         self._cameras = CameraRegistry(self.config)
         self._slot_of: Dict[int, int] = {}
-        self._next_id = 1
         self._time: Optional[float] = None
-        self._encoder = self.config.encoder
-        self._world_frame = self.config.world_frame
         self._outputs: List[GlobalTrackOutput] = []
         # (older id, younger id) -> (first, last) fusion time they were seen together.
         self._together: Dict[Tuple[int, int], Tuple[float, float]] = {}

@@ -38,6 +38,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.time import Time
+from std_srvs.srv import Trigger
 from visualization_msgs.msg import MarkerArray
 
 LOG_THROTTLE_S = 5.0
@@ -176,6 +177,8 @@ class FusionNode(LifecycleNode):
         self._diagnostics_timer = self.create_timer(
             self.config.diagnostics_period, self._publish_diagnostics,
             callback_group=self._group, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self._reset_srv = self.create_service(Trigger, '~/reset', self._on_reset,
+                                              callback_group=self._group)
         self.get_logger().info(
             'fusing ' + ', '.join(f'{c.name} ({self._resolved(c.tracks_topic)})'
                                   for c in self.pipeline.cameras.values())
@@ -189,6 +192,7 @@ class FusionNode(LifecycleNode):
             self.destroy_subscription(sub)
         self._camera_subscriptions = []
         self.destroy_timer(self._diagnostics_timer)
+        self.destroy_service(self._reset_srv)
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -200,6 +204,17 @@ class FusionNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     # ---- callbacks: convert -> fuse -> convert -> publish ----------------------------------
+
+    def _on_reset(self, request: Any, response: Any) -> Any:
+        # In the inputs' callback group: never in the middle of a fusion step. The cameras'
+        # cached appearances stay: they describe camera tracks that still live.
+        pipeline = self.pipeline
+        if pipeline is None:
+            response.success, response.message = False, 'the node is not active'
+            return response
+        pipeline.fusion.forget()
+        response.success, response.message = True, 'global tracks and galleries forgotten'
+        return response
 
     def _appearances_callback(self, camera: str) -> Callable[[Any], None]:
         def callback(msg: TrackAppearanceArray) -> None:

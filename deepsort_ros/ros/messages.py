@@ -614,7 +614,8 @@ def _covariance_6x6(cov_xy: npt.NDArray[np.float64]) -> List[float]:
 
 
 def target_status_to_msg(header: Any, status: Any, target_id: Optional[int],
-                         track_array: TrackArray) -> TargetStatus:
+                         track_array: TrackArray, confidence: float = 0.0,
+                         candidate_id: Optional[int] = None) -> TargetStatus:
     """
     Build a ``deepsort_ros_msgs/TargetStatus`` of the followed target.
 
@@ -623,11 +624,15 @@ def target_status_to_msg(header: Any, status: Any, target_id: Optional[int],
     header : std_msgs/Header
         Stamp and optical frame of the image.
     status : core TargetStatus
-        An Enum (or None) named NONE, TRACKED, SEARCHING or LOST.
+        An Enum (or None) named NONE, TRACKED, SEARCHING, LOST or CANDIDATE.
     target_id : int, optional
         The followed identity; None when no target is selected (status NONE then).
     track_array : TrackArray
         This frame's tracks: the target's own, at ``target_index``, is copied in.
+    confidence : float
+        How sure the follower is (core ``Tracker.target_confidence``), [0, 1].
+    candidate_id : int, optional
+        The track being confirmed as the target (status CANDIDATE).
 
     """
     name = getattr(status, 'name', 'NONE').upper() if target_id is not None else 'NONE'
@@ -635,6 +640,8 @@ def target_status_to_msg(header: Any, status: Any, target_id: Optional[int],
     msg.status = int(getattr(TargetStatus, 'STATUS_' + name, TargetStatus.STATUS_NONE))
     if target_id is not None:
         msg.target_id = int(target_id)
+        msg.confidence = float(confidence)
+        msg.candidate_id = int(candidate_id or 0)
     if track_array.target_index >= 0:
         msg.has_track = True
         msg.track = track_array.tracks[track_array.target_index]

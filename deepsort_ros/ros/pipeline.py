@@ -519,11 +519,13 @@ class TrackingPipeline:
         header = make_header(frame.stamp_ns, self.config.camera_frame_id or self._frame_id(frame))
         world = self._world_estimate(tracks, stamp_s)
         world_frame = self.config.world_frame_id or self._odom_frame
-        target_id = self.tracker.target_id
+        tracker = self.tracker
         track_array = tracks_to_msg(tracks, header, self.classes, self.namespace,
-                                    batch.message_indices, world, world_frame, target_id)
-        status = target_status_to_msg(header, self.tracker.target_status, target_id,
-                                      track_array)
+                                    batch.message_indices, world, world_frame,
+                                    tracker.followed_id)
+        status = target_status_to_msg(header, tracker.target_status, tracker.target_id,
+                                      track_array, tracker.target_confidence,
+                                      tracker.target_candidate_id)
         appearances = self._appearances(tracks, header, stamp_s)
         stage_ms['publish'] = (time.perf_counter() - t4) * 1e3
         for stage, value in stage_ms.items():

@@ -51,6 +51,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_srvs.srv import Trigger
 from vision_msgs.msg import Detection2DArray
 from visualization_msgs.msg import MarkerArray
 
@@ -67,6 +68,11 @@ PAIRING_CHECK_MIN_S = 0.01
 # One thread per callback group (input, processing, timers) and one for the default group's
 # lifecycle and parameter services, so that no group waits for a thread.
 EXECUTOR_THREADS = 4
+
+# TargetStatus.status -> the word drawn on ~/image_annotated (NONE draws nothing).
+TARGET_STATES = {TargetStatus.STATUS_TRACKED: 'TRACKED',
+                 TargetStatus.STATUS_SEARCHING: 'SEARCHING', TargetStatus.STATUS_LOST: 'LOST',
+                 TargetStatus.STATUS_CANDIDATE: 'CANDIDATE'}
 
 
 def _heap_trimmer() -> Callable[[], None]:
@@ -339,6 +345,8 @@ class TrackerNode(LifecycleNode):
         self._select_srv = self.create_service(SelectTarget, '~/select_target',
                                                self._on_select_target,
                                                callback_group=processing)
+        self._reset_srv = self.create_service(Trigger, '~/reset', self._on_reset,
+                                              callback_group=processing)
         # On the steady clock: with use_sim_time a ROS timer waits for /clock, and stops when
         # it jumps back, just when diagnostics matter. The messages carry the node's time.
         self._diagnostics_timer = self.create_timer(config.diagnostics_period,
@@ -374,6 +382,7 @@ class TrackerNode(LifecycleNode):
             self.destroy_subscription(sub)
         self._input_subscriptions = []
         self.destroy_service(self._select_srv)
+        self.destroy_service(self._reset_srv)
         self.destroy_timer(self._diagnostics_timer)
         self.destroy_timer(self._pairing_timer)
         if self._tf_timer is not None:
@@ -477,7 +486,8 @@ class TrackerNode(LifecycleNode):
             and self._annotated_pub.get_subscription_count() > 0)
         if wanted and result.image_bgr is not None:
             canvas = draw_tracks(result.image_bgr, result.tracks, self._trails,
-                                 self.config.annotated_coast_time)
+                                 self.config.annotated_coast_time,
+                                 target_state=TARGET_STATES.get(result.target_status.status, ''))
             self._annotated_pub.publish(bgr_to_image_msg(canvas, result.tracks.header))
 
     def _skipped(self, pipeline: TrackingPipeline, kind: str, error: Exception) -> None:
@@ -563,6 +573,17 @@ class TrackerNode(LifecycleNode):
         response.message = 'following' if response.success else (
             refusal or 'no matching track now')
         response.target_id = int(tracker.target_id or 0)
+        return response
+
+    def _on_reset(self, request: Any, response: Any) -> Any:
+        # Tracks, galleries and the target are forgotten; identities keep counting up, so an
+        # id a consumer saw before never names someone new.
+        pipeline = self.pipeline
+        if pipeline is None:
+            response.success, response.message = False, 'the node is not configured'
+            return response
+        pipeline.tracker.forget()
+        response.success, response.message = True, 'tracks, galleries and target forgotten'
         return response
 
     def _on_select_point(self, msg: PointStamped) -> None:

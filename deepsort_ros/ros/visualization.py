@@ -180,7 +180,7 @@ def draw_legend(canvas: npt.NDArray[np.uint8], scale: float) -> None:
 def draw_tracks(image_bgr: npt.NDArray[np.uint8], track_array: Any,
                 trails: Optional[TrailHistory] = None,
                 coast_time_s: float = DEFAULT_COAST_TIME_S,
-                legend: bool = True) -> npt.NDArray[np.uint8]:
+                legend: bool = True, target_state: str = '') -> npt.NDArray[np.uint8]:
     """
     Draw boxes, IDs and trails of a ``TrackArray`` on a copy of an (H, W, 3) BGR image.
 
@@ -196,6 +196,10 @@ def draw_tracks(image_bgr: npt.NDArray[np.uint8], track_array: Any,
         Coasting tracks are drawn (dashed, thin) for this long after their last detection.
     legend : bool
         Draw the legend of styles.
+    target_state : str
+        The followed target's status (``TRACKED``, ``CANDIDATE``, ``SEARCHING``, ``LOST``):
+        written on the target's tag and in the top-left corner, where a robot's operator
+        looks; '' when no target is selected.
 
     Returns
     -------
@@ -226,6 +230,8 @@ def draw_tracks(image_bgr: npt.NDArray[np.uint8], track_array: Any,
                 cv2.polylines(canvas, [points.reshape(-1, 1, 2)], False, colour,
                               max(1, thickness - 1))
         label = f'{track.id}' + (' ?' if track.is_occluded else '')
+        if is_target and target_state:
+            label += f' TARGET {target_state}'
         x0, y0 = top_left
         (width, height), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, 2)
         if matched:
@@ -235,6 +241,10 @@ def draw_tracks(image_bgr: npt.NDArray[np.uint8], track_array: Any,
             text_colour = colour  # no filled tag: a coasting label does not look seen
         cv2.putText(canvas, label, (x0 + 2, y0 - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale,
                     text_colour, 2, cv2.LINE_AA)
+    if target_state:
+        # Also when the target has no box (LOST): the state must never be left to guessing.
+        cv2.putText(canvas, f'target: {target_state}', (int(8 * scale), int(28 * scale)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, TARGET_COLOUR_BGR, 2, cv2.LINE_AA)
     if legend:
         draw_legend(canvas, scale)
     return canvas

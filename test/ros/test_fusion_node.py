@@ -243,3 +243,53 @@ def test_nan_poses_are_counted_and_the_track_goes_on_without_a_world_estimate(ru
 
 def _stamp_ns(msg: Any) -> int:
     return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+
+
+def test_reset_forgets_global_tracks_and_ids_keep_counting(ros_domain_id, tmp_path):
+    from std_srvs.srv import Trigger
+
+    namespace = f'/f{uuid.uuid4().hex[:8]}'
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'deepsort_ros.ros.fusion_node', '--ros-args', '--params-file',
+         _params_file(tmp_path, namespace), '-r', f'__ns:={namespace}'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=source_tree_env())
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=ros_domain_id)
+    node = rclpy.create_node('fusion_reset_harness', context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    received: List[Any] = []
+    sub = node.create_subscription(GlobalTrackArray, f'{namespace}/track_fusion/global_tracks',
+                                   received.append, 100)
+    sender = Sender(node, namespace, 'a')
+    reset = node.create_client(Trigger, f'{namespace}/track_fusion/reset')
+
+    def spin(seconds: float, until=lambda: False) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not until():
+            executor.spin_once(timeout_sec=0.02)
+        return until()
+
+    def send(rounds: int) -> None:
+        for _ in range(rounds):
+            sender.send(time.time_ns(), [(7, [1.0, 1.0])], [_feature(1)])
+            spin(PERIOD_S)
+
+    try:
+        assert spin(WAIT_S, lambda: sender.tracks_pub.get_subscription_count() > 0
+                    and sub.get_publisher_count() > 0 and reset.service_is_ready())
+        spin(1.0)  # the appearance subscription matches too
+        send(10)
+        before = {g.id for a in received for g in a.tracks}
+        done = reset.call_async(Trigger.Request())
+        assert spin(WAIT_S, done.done) and done.result().success
+        count = len(received)
+        send(10)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+        stop_node(process)
+    after = {g.id for a in received[count:] for g in a.tracks}
+    # The same camera track gets a new global identity, above every earlier one.
+    assert before and after and min(after) > max(before), (before, after)

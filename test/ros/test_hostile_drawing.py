@@ -62,3 +62,12 @@ def test_the_legend_explains_the_styles():
     corner = canvas[HEIGHT // 2:, :WIDTH // 2]
     assert corner.any() and not canvas[:HEIGHT // 3, WIDTH // 2:].any()
     assert not draw_tracks(np.zeros((20, 20, 3), np.uint8), _array()).any(), 'too small: none'
+
+
+def test_the_target_state_is_written_even_without_a_box():
+    blank = np.zeros((240, 320, 3), np.uint8)
+    assert not draw_tracks(blank, _array(), legend=False).any()
+    canvas = draw_tracks(blank, _array(), legend=False, target_state='LOST')
+    written = canvas.any(axis=2)
+    assert written[:40, :160].sum() > 50, 'the state goes in the top-left corner'
+    assert (canvas[written][:, 2] > canvas[written][:, 0]).all(), 'in the target colour (red)'

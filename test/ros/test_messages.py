@@ -156,6 +156,12 @@ def test_target_status_and_mot_rows_of_a_track_array():
     assert status.has_track and status.track == array.tracks[1]
     none = target_status_to_msg(array.header, TargetStatus.TRACKED, None, array)
     assert none.status == track_msgs.TargetStatus.STATUS_NONE
+    # Every core status has its constant; a candidate carries its id and progress.
+    for core_status in TargetStatus:
+        msg = target_status_to_msg(array.header, core_status, 8, array)
+        assert msg.status == getattr(track_msgs.TargetStatus, 'STATUS_' + core_status.name)
+    candidate = target_status_to_msg(array.header, TargetStatus.CANDIDATE, 8, array, 0.25, 9)
+    assert (candidate.candidate_id, candidate.confidence) == (9, 0.25)
     shown = track_array_to_mot(array)
     assert shown.track_ids.tolist() == [7, 8]
     np.testing.assert_allclose(shown.boxes_tlwh[0], [80.5, 155.25, 40.0, 90.0])

@@ -180,6 +180,40 @@ def test_malformed_messages_never_kill_the_node(ros_domain_id, namespace):
     assert 'not_an_encoding' in output
 
 
+def test_reset_forgets_tracks_and_target_and_ids_keep_counting(ros_domain_id, namespace):
+    from deepsort_ros_msgs.msg import TargetStatus
+    from deepsort_ros_msgs.srv import SelectTarget
+    from std_srvs.srv import Trigger
+
+    node = start_node(namespace, ['use_appearance:=false'])
+    harness = Harness(ros_domain_id, namespace)
+    try:
+        assert harness.wait_for_tracker(WAIT_S), 'the node never subscribed'
+        _run_frames(harness, 6)
+        select = harness.node.create_client(SelectTarget,
+                                            f'{namespace}/deepsort_tracker/select_target')
+        reset = harness.node.create_client(Trigger, f'{namespace}/deepsort_tracker/reset')
+        assert harness.spin_until(lambda: select.service_is_ready()
+                                  and reset.service_is_ready(), WAIT_S)
+        chosen = select.call_async(SelectTarget.Request(mode=SelectTarget.Request.BY_TRACK_ID,
+                                                        track_id=1))
+        assert harness.spin_until(chosen.done, WAIT_S) and chosen.result().success
+        before = {t.id for t in harness.received['tracks'][-1].tracks}
+        done = reset.call_async(Trigger.Request())
+        assert harness.spin_until(done.done, WAIT_S) and done.result().success
+        count = len(harness.received['tracks'])
+        _run_frames(harness, 6, start_ns=1_000_000_000_000 + 6 * FRAME_NS)
+    finally:
+        harness.close()
+        stop_node(node)
+    after = harness.received['tracks'][count:]
+    # The forgotten tracks are reported DELETED once, then new identities start above them.
+    assert {t.id for t in after[0].tracks if t.state == t.STATE_DELETED} == before
+    fresh = {t.id for a in after for t in a.tracks if t.state == t.STATE_CONFIRMED}
+    assert len(fresh) == 2 and min(fresh) > max(before), (before, fresh)
+    assert harness.received['target'][-1].status == TargetStatus.STATUS_NONE
+
+
 def test_target_selection_markers_and_annotated_image(ros_domain_id, namespace):
     from deepsort_ros_msgs.msg import TargetStatus
     from deepsort_ros_msgs.srv import SelectTarget

@@ -78,8 +78,8 @@ def test_single_object_follows_through_occlusion_with_statuses():
     statuses = []
     for k in range(10, 60):
         boxes, fs, cls = [[500, 200, 60, 40]], [noisy(feats[1], rng)], [2]
-        if k >= 45:  # the target comes back far from where it vanished
-            boxes.append([650, 400, 30, 70])
+        if k >= 45:  # the target comes back (a new track) near where it vanished
+            boxes.append([200, 210, 30, 70])
             fs.append(noisy(feats[0], rng))
             cls.append(0)
         out = tracker.update(**frame(boxes, fs, cls), timestamp=k / FPS)
@@ -87,8 +87,11 @@ def test_single_object_follows_through_occlusion_with_statuses():
         assert [t.state for t in out if t.track_id == other] == [TrackState.CONFIRMED]
     assert statuses[0] is TargetStatus.SEARCHING
     assert TargetStatus.LOST in statuses[:35]
+    # Confirmed as a candidate for target_confirm_time before it is followed.
     assert statuses[-1] is TargetStatus.TRACKED
-    assert tracker.target_id == target
+    assert TargetStatus.CANDIDATE in statuses[35:]
+    assert tracker.counters.target_reacquired == 1
+    assert tracker.target_id != other
     followed = [t for t in tracker.tracks if t.is_target]
     assert len(followed) == 1 and followed[0].detection_index == 1
     tracker.clear_target()

@@ -1,0 +1,131 @@
+"""The followed target is a hypothesis: strangers never take it, the other tracks never change."""
+
+from deepsort_ros.core import TargetStatus, Tracker, TrackerConfig, TrackState
+from helpers.scenes import frame, identity_features, noisy
+import numpy as np
+import pytest
+
+FPS = 10.0
+
+
+def _walk(tracker, steps, start=0):
+    """Track ``steps`` of (boxes, features); return the statuses and outputs of each."""
+    statuses, outputs = [], []
+    for k, (boxes, feats) in enumerate(steps):
+        outputs.append(tracker.update(**frame(boxes, feats), timestamp=(start + k) / FPS))
+        statuses.append(tracker.target_status)
+    return statuses, outputs
+
+
+def _selected(config=None, seed=0):
+    """Return a tracker following A (left) with B seen beside it, and the features."""
+    rng = np.random.default_rng(seed)
+    feats = identity_features(4, seed=seed + 20)
+    tracker = Tracker(config or TrackerConfig(max_age=1.0))
+    steps = [([[100 + 2 * k, 200, 30, 70], [400, 200, 30, 70]],
+              [noisy(feats[0], rng), noisy(feats[1], rng)]) for k in range(10)]
+    _walk(tracker, steps)
+    assert tracker.select_target(point_xy=(130, 235)) is not None
+    return tracker, feats, rng
+
+
+def test_a_stranger_where_the_target_left_is_never_followed():
+    tracker, feats, rng = _selected()
+    target = tracker.target_id
+    # A leaves for good; a stranger (another look) walks in where A was, and stays.
+    steps = [([[400, 200, 30, 70]], [noisy(feats[1], rng)]) for _ in range(10)]
+    steps += [([[125, 200, 30, 70], [400, 200, 30, 70]],
+               [noisy(feats[2], rng), noisy(feats[1], rng)]) for _ in range(150)]
+    statuses, outputs = _walk(tracker, steps, start=10)
+    assert TargetStatus.TRACKED not in statuses
+    assert statuses[-1] is TargetStatus.LOST and tracker.target_id == target
+    assert not any(t.is_target for out in outputs for t in out if t.detection_index >= 0)
+    assert tracker.counters.target_reacquired == 0
+
+
+def test_the_person_seen_beside_the_target_never_becomes_it():
+    tracker, feats, rng = _selected()
+    # A leaves as B (seen beside A) jumps onto A's place: A's track takes B's detection by
+    # overlap, but B's look is known as not A's: doubted at once, then dropped.
+    steps = [([[110 + 3 * k, 200, 30, 70]], [noisy(feats[1], rng)]) for k in range(40)]
+    statuses, _ = _walk(tracker, steps, start=10)
+    assert TargetStatus.TRACKED not in statuses
+    assert statuses[-1] in (TargetStatus.SEARCHING, TargetStatus.LOST)
+
+
+def test_a_look_alike_far_away_after_the_window_is_not_followed():
+    config = TrackerConfig(max_age=1.0, target_reacquire_window=2.0,
+                           target_confident_cosine_distance=0.0)
+    tracker, feats, rng = _selected(config)
+    steps = [([[400, 200, 30, 70]], [noisy(feats[1], rng)]) for _ in range(30)]
+    # Looks like A (same identity feature, noisy), but appears after the window.
+    steps += [([[600, 300, 30, 70], [400, 200, 30, 70]],
+               [noisy(feats[0], rng), noisy(feats[1], rng)]) for _ in range(30)]
+    statuses, _ = _walk(tracker, steps, start=10)
+    assert TargetStatus.TRACKED not in statuses
+    assert statuses[-1] is TargetStatus.LOST
+
+
+def test_the_target_returning_near_is_a_candidate_first_then_tracked():
+    config = TrackerConfig(max_age=1.0, target_confirm_time=0.5)
+    tracker, feats, rng = _selected(config)
+    steps = [([[400, 200, 30, 70]], [noisy(feats[1], rng)]) for _ in range(15)]
+    steps += [([[130, 205, 30, 70], [400, 200, 30, 70]],
+               [noisy(feats[0], rng), noisy(feats[1], rng)]) for _ in range(15)]
+    statuses, outputs = _walk(tracker, steps, start=10)
+    back = statuses[15:]
+    first_candidate = back.index(TargetStatus.CANDIDATE)
+    first_tracked = back.index(TargetStatus.TRACKED)
+    # Confirmed over target_confirm_time (0.5 s = 5 frames), never before.
+    assert first_candidate < first_tracked and first_tracked - first_candidate >= 5
+    assert 0.0 < max(0.0, tracker.target_confidence) <= 1.0
+    assert tracker.counters.target_reacquired == 1
+    followed = [t for t in outputs[-1] if t.is_target]
+    assert len(followed) == 1 and followed[0].detection_index == 0
+
+
+def test_following_a_target_changes_no_track():
+    rng = np.random.default_rng(4)
+    feats = identity_features(3, seed=9)
+    steps = []
+    for k in range(80):
+        boxes = [[100 + 4 * k, 200, 30, 70], [420 - 3 * k, 210, 30, 70]]
+        fs = [noisy(feats[0], rng), noisy(feats[1], rng)]
+        if 30 <= k < 45:  # A occluded, then back; C enters
+            boxes, fs = boxes[1:], fs[1:]
+        if k >= 50:
+            boxes.append([150, 300, 30, 70])
+            fs.append(noisy(feats[2], rng))
+        steps.append((boxes, fs))
+    plain, followed = Tracker(TrackerConfig(max_age=1.0)), Tracker(TrackerConfig(max_age=1.0))
+    _walk(plain, steps[:5])
+    _walk(followed, steps[:5])
+    assert followed.select_target(point_xy=(130, 235)) is not None
+    _, out_plain = _walk(plain, steps[5:], start=5)
+    _, out_followed = _walk(followed, steps[5:], start=5)
+    for a, b in zip(out_plain, out_followed):
+        assert [(t.track_id, t.state, t.box_tlwh.tolist()) for t in a] == \
+            [(t.track_id, t.state, t.box_tlwh.tolist()) for t in b]
+
+
+def test_forget_keeps_ids_counting_and_reports_the_forgotten_deleted():
+    tracker, feats, rng = _selected()
+    before = {t.track_id for t in tracker.tracks}
+    tracker.forget()
+    assert tracker.target_status is TargetStatus.NONE and tracker.target_id is None
+    out = tracker.update(**frame([[100, 200, 30, 70]], [feats[0]]), timestamp=0.0)
+    deleted = {t.track_id for t in out if t.state is TrackState.DELETED}
+    assert deleted == before
+    for k in range(1, 4):
+        out = tracker.update(**frame([[100, 200, 30, 70]], [feats[0]]), timestamp=k / FPS)
+    fresh = [t.track_id for t in out if t.state is TrackState.CONFIRMED]
+    assert fresh and min(fresh) > max(before)
+
+
+@pytest.mark.parametrize('name, value', [
+    ('target_confirm_time', -1.0), ('target_margin', -0.1), ('target_margin', 2.5),
+    ('target_reacquire_window', -1.0), ('target_confident_cosine_distance', 3.0),
+    ('target_gallery_size', 0), ('target_negatives_size', 0), ('target_max_speed', 0.0)])
+def test_target_settings_are_validated(name, value):
+    with pytest.raises(ValueError, match=name):
+        TrackerConfig(**{name: value})
