@@ -4,8 +4,10 @@ Re-ID appearance encoders: ``create_encoder(...)(image_bgr, boxes_tlwh) -> (N, D
 Importing this package does not import torch; ``create_encoder`` imports the backend it
 needs (a state dict whose ONNX export is already cached runs without torch). Rows are
 L2-normalised; a box with no pixels in the image gets an all-zero row (see
-``deepsort_ros.reid.base``). ``EncodePlanner`` (``deepsort_ros.reid.planner``) decides which
-detections of a frame need encoding at all.
+``deepsort_ros.reid.base``). Every encoder it returns has passed a probe
+(``deepsort_ros.reid.probe``): a model that fails on crops, or answers NaN, zeros or one
+vector for everyone, is refused with an ``EncoderLoadError`` saying so. ``EncodePlanner``
+(``deepsort_ros.reid.planner``) decides which detections of a frame need encoding at all.
 """
 
 import logging
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Tuple
 
 from deepsort_ros.reid.base import Encoder, EncoderLoadError
+from deepsort_ros.reid.probe import verify_encoder
 
 __all__ = ['create_encoder', 'Encoder', 'EncoderLoadError', 'BACKENDS', 'EXPORT_FORMAT']
 LOGGER = logging.getLogger(__name__)
@@ -100,7 +103,8 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
     Raises
     ------
     EncoderLoadError
-        A missing, truncated, unsafe or mismatched weights file (the message names it).
+        A missing, truncated, unsafe or mismatched weights file, or a model that fails the
+        probe (``deepsort_ros.reid.probe.verify_encoder``); the message names it.
     ValueError
         An invalid option or an unavailable device.
 
@@ -170,6 +174,7 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
                 encoder.name = DEFAULT_MODEL_NAME + f', on {runtime}'
             if origin:
                 encoder.name += f', {origin}'
+            verify_encoder(encoder, str(path))
             return encoder
 
         if path.name.lower().endswith(_STATE_DICT_SUFFIXES):
@@ -194,11 +199,13 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
         feature_dim = _probe_feature_dim(module, input_hw, path)
     if weights is None:
         description = DEFAULT_MODEL_NAME
-    return TorchEncoder(module, feature_dim, description, device=device, input_hw=input_hw,
-                        batch_size=options.get('batch_size'), half=options.get('half'),
-                        mask_sigma=options.get('mask_sigma'),
-                        channels_last=bool(options.get('channels_last', True)),
-                        num_threads=options.get('num_threads'))
+    encoder = TorchEncoder(module, feature_dim, description, device=device, input_hw=input_hw,
+                           batch_size=options.get('batch_size'), half=options.get('half'),
+                           mask_sigma=options.get('mask_sigma'),
+                           channels_last=bool(options.get('channels_last', True)),
+                           num_threads=options.get('num_threads'))
+    verify_encoder(encoder, str(path))
+    return encoder
 
 
 def _onnx_is_faster_here(device: str) -> bool:

@@ -174,6 +174,7 @@ class DiagnosticsCollector:
             ('detections encoded', stats.encoded),
             ('features reused (not encoded)', stats.reused),
             ('refreshes waiting for encode_budget', stats.refreshes_waited),
+            ('bad features (tracked on motion)', stats.bad_features),
             ('ego-motion mode', self.ego_motion_mode),
             ('ego-motion sources', ', '.join(f'{k}: {v}' for k, v in sources)),
             ('ego-motion last reason', stats.ego_motion_reason),
@@ -189,7 +190,7 @@ class DiagnosticsCollector:
         problems = (stats.bad_images + stats.bad_detections + stats.time_backwards
                     + stats.bad_odometry + stats.bad_camera_infos + stats.detections_over_limit
                     + odometry.jumps + odometry.other_frame + clock.outliers
-                    + pairing.images_dropped_memory)
+                    + pairing.images_dropped_memory + stats.bad_features)
         level = Level.WARN if problems or self.frames_dropped_overload else Level.OK
         return DiagnosticReport(level, 'tracking' if stats.frames else 'waiting for detections',
                                 self.encoder_device, tuple((k, str(v)) for k, v in values))
