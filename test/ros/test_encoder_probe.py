@@ -36,8 +36,9 @@ def test_load_encoder_refuses_a_broken_model_saying_why(tmp_path, kind, reason):
     with pytest.raises(RuntimeError) as refused:
         load_encoder(NodeConfig(encoder_weights=str(path)), live=False)
     first_line = str(refused.value).splitlines()[0]
-    assert first_line.startswith('cannot load the Re-ID encoder (Re-ID model')
-    assert reason in first_line and 'use_appearance:=false' in first_line, first_line
+    assert first_line.startswith('cannot load the Re-ID encoder'), first_line
+    assert reason in first_line and str(path) in first_line, 'what is wrong, on the first line'
+    assert 'use_appearance:=false' in first_line, 'and what to do'
 
 
 def test_features_that_turn_nan_mid_run_leave_tracking_on_motion_with_a_warning(tmp_path):
