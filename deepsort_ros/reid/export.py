@@ -8,7 +8,7 @@ result loads with ``create_encoder('model.onnx')``.
 import logging
 import os
 from pathlib import Path
-from typing import Any, Iterable, List, Optional, Tuple
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -106,7 +106,8 @@ def calibration_batches(encoder: Any, sequences: Iterable[Path], frames_per_sequ
 
 
 def quantize_onnx(onnx_path: 'str | Path', int8_path: 'str | Path',
-                  calibration: Optional[Iterable[npt.NDArray[np.float32]]] = None) -> Path:
+                  calibration: Optional[Iterable[npt.NDArray[np.float32]]] = None,
+                  keep_fp32: Sequence[str] = (), method: str = 'minmax') -> Path:
     """
     Quantise an ONNX model to int8 with onnxruntime.
 
@@ -119,6 +120,11 @@ def quantize_onnx(onnx_path: 'str | Path', int8_path: 'str | Path',
     calibration : iterable of numpy.ndarray, optional
         Nx3xhxw network inputs (normalised crops) for static quantisation (QDQ, per-channel
         weights); None gives dynamic quantisation (weights only).
+    keep_fp32 : sequence of str
+        Names of nodes left in fp32 (static quantisation only), e.g. the first convolution
+        and the embedding head (bench/bench_encoder_paths.py tries such recipes).
+    method : str
+        How activation ranges are calibrated: 'minmax' (default), 'percentile' or 'entropy'.
 
     Returns
     -------
@@ -128,6 +134,11 @@ def quantize_onnx(onnx_path: 'str | Path', int8_path: 'str | Path',
     """
     from onnxruntime import quantization
 
+    methods = {'minmax': quantization.CalibrationMethod.MinMax,
+               'percentile': quantization.CalibrationMethod.Percentile,
+               'entropy': quantization.CalibrationMethod.Entropy}
+    if method not in methods:
+        raise ValueError(f'calibration method must be one of {sorted(methods)}, got {method!r}')
     onnx_path, int8_path = Path(onnx_path), Path(int8_path)
     if calibration is None:
         quantization.quantize_dynamic(str(onnx_path), str(int8_path),
@@ -156,7 +167,9 @@ def quantize_onnx(onnx_path: 'str | Path', int8_path: 'str | Path',
                                      quant_format=quantization.QuantFormat.QDQ,
                                      per_channel=True,
                                      activation_type=quantization.QuantType.QUInt8,
-                                     weight_type=quantization.QuantType.QInt8)
+                                     weight_type=quantization.QuantType.QInt8,
+                                     nodes_to_exclude=list(keep_fp32) or None,
+                                     calibrate_method=methods[method])
     finally:
         logging.getLogger().removeFilter(quiet)
     import onnx

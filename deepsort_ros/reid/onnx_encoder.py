@@ -133,6 +133,8 @@ class OnnxEncoder(Encoder):
         'onnxruntime' (default), 'openvino' (see ``deepsort_ros.reid.openvino_model``) or
         'auto' (OpenVINO when it is installed and the model runs on the CPU). ``providers``
         and ``spin_wait`` concern onnxruntime only.
+    openvino_precision : str, optional
+        OpenVINO only: 'f32' or 'bf16' forced (default: OpenVINO's choice for this CPU).
 
     """
 
@@ -141,7 +143,8 @@ class OnnxEncoder(Encoder):
                  num_threads: Optional[int] = None,
                  providers: Optional[Sequence[str]] = None,
                  spin_wait: 'Optional[bool | str]' = None,
-                 description: Optional[str] = None, runtime: str = 'onnxruntime') -> None:
+                 description: Optional[str] = None, runtime: str = 'onnxruntime',
+                 openvino_precision: Optional[str] = None) -> None:
         if batch_size is not None and batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         if mask_sigma is not None and mask_sigma <= 0:
@@ -156,7 +159,7 @@ class OnnxEncoder(Encoder):
         if self.runtime == 'openvino':
             from deepsort_ros.reid.openvino_model import OpenVinoModel
 
-            self._openvino = OpenVinoModel(path, num_threads)
+            self._openvino = OpenVinoModel(path, num_threads, openvino_precision)
             batch_dim, _, model_h, model_w = self._openvino.input_shape
             feature_dim = self._openvino.feature_dim
             runs_on = f'OpenVINO CPU {self._openvino.precision}'

@@ -46,6 +46,7 @@ DESCRIPTION_KEY = 'deepsort_ros.description'
 # them: OSNet bf16 ~160 MB in all; evicting some made recompiles stall frames by 70-400 ms);
 # larger ones run the dynamic model.
 STATIC_UP_TO = 8
+PRECISIONS = ('f32', 'bf16')
 # Warm-ups still running, as (thread, stop): stopped and joined at exit, because OpenVINO
 # aborts the process (std::terminate) when the interpreter ends while one of its runs lasts.
 _WARMING: Set[Tuple[threading.Thread, threading.Event]] = set()
@@ -101,6 +102,10 @@ class OpenVinoModel:
         The .onnx file.
     num_threads : int, optional
         Inference threads (default: OpenVINO's, one per physical core).
+    precision : str, optional
+        What the CPU computes in, OpenVINO's ``INFERENCE_PRECISION_HINT`` ('f32' or 'bf16');
+        default OpenVINO's choice (bf16 where the CPU has AMX or AVX-512 BF16). Forcing one
+        is how bench/bench_encoder_paths.py measures each path's tracking accuracy.
 
     Attributes
     ----------
@@ -121,7 +126,8 @@ class OpenVinoModel:
 
     """
 
-    def __init__(self, path: Path, num_threads: Optional[int] = None) -> None:
+    def __init__(self, path: Path, num_threads: Optional[int] = None,
+                 precision: Optional[str] = None) -> None:
         import openvino
 
         core = openvino.Core()
@@ -146,14 +152,21 @@ class OpenVinoModel:
         config: Dict[str, Any] = {'PERFORMANCE_HINT': 'LATENCY'}
         if num_threads is not None:
             config['INFERENCE_NUM_THREADS'] = int(num_threads)
+        if precision is not None:
+            if precision not in PRECISIONS:
+                raise ValueError(f'OpenVINO precision must be one of {PRECISIONS}, got '
+                                 f'{precision!r}')
+            config['INFERENCE_PRECISION_HINT'] = precision
         self._core, self._model, self._path = core, model, path
         self._config = config
         self._static = self.input_shape[0] is not None
         # a fixed batch: compiled now; a dynamic one: only if a run is larger than
         # STATIC_UP_TO (its buffers grow to the largest batch it ran: ~200 MB at 16)
         self._whole = _Compiled(self._compile(model)) if self._static else None
-        precision = core.get_property('CPU', 'INFERENCE_PRECISION_HINT')
-        self.precision = str(getattr(precision, 'get_type_name', lambda: precision)())
+        if precision is None:
+            chosen = core.get_property('CPU', 'INFERENCE_PRECISION_HINT')
+            precision = str(getattr(chosen, 'get_type_name', lambda: chosen)())
+        self.precision = precision
         self._by_shape: Dict[Optional[Tuple[int, ...]], _Compiled] = {}
         self._lock = threading.Lock()
         self._warm_thread: Optional[threading.Thread] = None

@@ -26,7 +26,8 @@ IMAGE_TRANSPORTS = ('raw', 'compressed')
 QOS_PROFILES = ('sensor_data', 'reliable')
 ANNOTATED_MODES = ('auto', 'always', 'never')
 ENCODER_BACKENDS = ('auto', 'torch', 'torchscript', 'onnx')
-ENCODER_INT8_MODES = ('auto', 'off')  # deepsort_ros.reid.int8.MODES (that module needs numpy)
+# deepsort_ros.reid.int8.MODES (that module needs numpy)
+ENCODER_INT8_MODES = ('auto', 'on', 'off')
 ENCODER_RUNTIMES = ('auto', 'onnxruntime', 'openvino')  # deepsort_ros.reid.onnx_encoder.RUNTIMES
 # A choice YAML turns into a boolean when written bare; accepted as false too.
 YAML_OFF = 'off'
@@ -161,10 +162,13 @@ class NodeConfig:
                                   'state dicts and the default model; torch on CUDA), torch, '
                                   'torchscript, onnx',
                                   choices=ENCODER_BACKENDS)
-    encoder_int8: str = _param('auto', 'auto: with .pth weights on a CPU, quantise the model to '
-                               'int8 once (calibrated on the first 80 crops, cached) and switch '
-                               'to it when this CPU runs it faster with the same features '
-                               '(2.4x on Intel AMX/VNNI CPUs); off: always fp32',
+    encoder_int8: str = _param('auto', 'auto: fp32, the precision that tracks as well as fp32 '
+                               'on every benchmark sequence (no int8 recipe did: '
+                               'bench/results/encoder_paths.md); on (opt-in, costs accuracy: '
+                               'PETS09 IDF1 -7 to -9 points on an Intel AMX CPU): with .pth '
+                               'weights on a CPU, quantise to int8 once (calibrated on the first '
+                               '80 crops, cached) and switch to it where this CPU runs it faster '
+                               '(2.4x with AMX); off: always fp32',
                                choices=ENCODER_INT8_MODES)
     encoder_runtime: str = _param('onnxruntime', 'what runs ONNX models (and .pth exports): '
                                   'onnxruntime; openvino (on an Intel CPU: bf16 on AMX, 30 '

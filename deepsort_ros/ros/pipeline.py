@@ -23,6 +23,7 @@ from deepsort_ros.ego_motion import EgoMotionConfig, EgoMotionEstimator
 from deepsort_ros.fusion.appearance_feed import AppearanceSchedule
 from deepsort_ros.geometry.camera_model import PinholeCamera
 from deepsort_ros.geometry.ground_projection import ground_tracks
+from deepsort_ros.reid.base import clip_boxes_tlwh
 from deepsort_ros.reid.planner import EncodePlan, EncodePlanner, EncodePlannerConfig
 from deepsort_ros.ros.diagnostics import STAGES
 from deepsort_ros.ros.images import (check_image_size, compressed_msg_to_bgr,
@@ -67,7 +68,9 @@ def load_encoder(config: NodeConfig, live: bool = True) -> Tuple[Optional[Callab
     Raises
     ------
     RuntimeError
-        When the model cannot be loaded; the message says what to change.
+        When the model cannot be loaded or fails its probe (``deepsort_ros.reid.probe``: a
+        crop through it must give finite, non-zero features of its declared size that differ
+        between two crops); the first line says what is wrong and what to change.
 
     """
     if not config.use_appearance:
@@ -89,9 +92,13 @@ def load_encoder(config: NodeConfig, live: bool = True) -> Tuple[Optional[Callab
         encoder = create_encoder(config.encoder_weights or None, device=config.encoder_device,
                                  backend=config.encoder_backend, **options)
     except (ImportError, OSError, RuntimeError, ValueError) as error:
+        # The reason on the first line (what a log line or a diagnostics value shows), the
+        # runtime's own details, if any, after it.
+        reason, _, details = str(error).partition('\n')
         raise RuntimeError(
             "cannot load the Re-ID encoder: set encoder_weights to a valid file (or '' for the "
-            f'built-in encoder), or use_appearance:=false to track on motion only ({error})'
+            f'built-in encoder), or use_appearance:=false to track on motion only ({reason})'
+            + (f'\n{details}' if details else '')
         ) from None
     name = str(getattr(encoder, 'name', type(encoder).__name__))
     return encoder, name, str(getattr(encoder, 'device', 'cpu'))
@@ -162,6 +169,9 @@ class PipelineStats:
     encoded: int = 0
     reused: int = 0
     refreshes_waited: int = 0
+    # Encoded rows that were non-finite or all-zero (or whose encoder call failed): those
+    # detections were tracked on motion alone.
+    bad_features: int = 0
     ego_motion_sources: Dict[str, int] = field(default_factory=dict)
     ego_motion_reason: str = ''
     stage_ms: Dict[str, Deque[float]] = field(
@@ -583,9 +593,11 @@ class TrackingPipeline:
         boxes = batch.boxes_tlwh[plan.encode_rows]
         calls = -(-len(boxes) // self.config.encode_batch_size)
         try:
-            chunks = [np.asarray(self.encoder(image_bgr, part), dtype=np.float32)
-                      for part in np.array_split(boxes, max(calls, 1)) if len(part)]
-        except (RuntimeError, ValueError) as error:
+            with np.errstate(over='ignore', invalid='ignore'):  # checked row by row below
+                chunks = [np.asarray(self.encoder(image_bgr, part), dtype=np.float32)
+                          for part in np.array_split(boxes, max(calls, 1)) if len(part)]
+        except Exception as error:  # noqa: B902 - runtimes raise their own untyped errors
+            self.stats.bad_features += len(boxes)
             self.stats.last_error = f'encoder failed: {error}'
             self._log('warn', self.stats.last_error + '; tracking this frame without appearance',
                       'encoder failed')
@@ -594,7 +606,42 @@ class TrackingPipeline:
         self.stats.reused += len(plan.reuse_rows)
         self.stats.refreshes_waited += plan.deferred
         encoded = np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
+        if len(encoded):
+            self._drop_bad_features(encoded, boxes, image_bgr.shape[:2])
         return plan.merge(encoded), plan
+
+    def _drop_bad_features(self, encoded: npt.NDArray[np.float32],
+                           boxes_tlwh: npt.NDArray[np.float64], image_hw: Tuple[int, int]
+                           ) -> None:
+        """
+        Zero the encoder's non-finite rows and count them with its unexpected all-zero rows.
+
+        The core drops a detection whose feature is not finite; an all-zero row is a detection
+        without appearance, tracked on motion and IoU (and never stored as a track's
+        feature). A model that starts answering NaN therefore leaves tracking on motion
+        instead of emptying it. A zero row for a box with no pixels in the image is the
+        encoder's contract (``deepsort_ros.reid.base``), not a fault, and is not counted.
+
+        Parameters
+        ----------
+        encoded : numpy.ndarray, shape (M, D)
+            Features of ``boxes_tlwh``, changed in place.
+        boxes_tlwh : numpy.ndarray, shape (M, 4)
+            The boxes encoded.
+        image_hw : tuple of int
+            The image's height and width.
+
+        """
+        finite = np.isfinite(encoded).all(axis=1)
+        encoded[~finite] = 0.0
+        _, has_pixels = clip_boxes_tlwh(boxes_tlwh, image_hw)
+        bad = ~finite | (has_pixels & ~encoded.any(axis=1))
+        if bad.any():
+            self.stats.bad_features += int(bad.sum())
+            self.stats.last_error = (f'the Re-ID encoder returned {int(bad.sum())} non-finite '
+                                     'or all-zero feature(s)')
+            self._log('warn', self.stats.last_error + '; those detections are tracked on motion '
+                      'alone', 'bad features')
 
     def _world_estimate(self, tracks: List[Any], stamp_s: float) -> Optional[WorldEstimate]:
         if not tracks or self.camera is None or not self.config.use_ground_plane:

@@ -175,7 +175,7 @@ def test_osnet_int8_keeps_its_features_on_real_people(tmp_path, monkeypatch) -> 
 
     monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / 'cache'))
     weights = str(SHARED / 'models' / 'osnet_x0_25_msmt17.pth')
-    encoder = create_encoder(weights, int8_background=False)
+    encoder = create_encoder(weights, int8='on', int8_background=False)
     assert isinstance(encoder, int8.AdoptingEncoder)
     sequence = SHARED / 'data' / 'PETS09-S2L1'
     grouped = group_by_frame(read_gt_boxes(sequence))
@@ -207,8 +207,12 @@ def test_the_node_parameter_turns_int8_off_and_offline_runs_quantise_inline(
     off, _, _ = load_encoder(NodeConfig(encoder_weights=str(weights), encoder_device='cpu',
                                         encoder_int8='off'))
     assert isinstance(off, OnnxEncoder) and 'int8' not in off.name
+    default, _, _ = load_encoder(NodeConfig(encoder_weights=str(weights), encoder_device='cpu'))
+    assert isinstance(default, OnnxEncoder) and 'int8' not in default.name, \
+        'auto runs fp32: no int8 recipe passed the accuracy gate'
     offline, name, _ = load_encoder(NodeConfig(encoder_weights=str(weights),
-                                               encoder_device='cpu'), live=False)
+                                               encoder_device='cpu', encoder_int8='on'),
+                                    live=False)
     assert isinstance(offline, int8.AdoptingEncoder) and 'int8 pending' in name
     for image, boxes in _frames(12):
         offline(image, boxes)
