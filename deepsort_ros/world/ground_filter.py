@@ -204,16 +204,19 @@ class GroundTrackFilter:
             dt[rows] = [stamp_s - s[0] for s in states]
             mean[rows], covariance[rows] = self.kalman.predict(
                 np.array([s[1] for s in states]), np.array([s[2] for s in states]), dt[rows])
-        # New tracks with a contact point start from it, their velocity from the image track.
+        # A new track starts where the image track's box bottom is (it has averaged the
+        # detections before confirmation), as uncertain as one detection; its velocity is
+        # the image track's carried to the ground, with the prior's sigma.
         new = np.flatnonzero(~known & has_measurement)
         if len(new):
             prior = ground_tracks([tracks[i] for i in new], camera, pose_world_camera,
                                   ground_height, self.projection)
+            start = np.where(prior.valid[:, None], prior.position_xy, measured[new])
             speed = np.where(prior.valid[:, None], prior.velocity_xy, 0.0)
             speed_cov = np.broadcast_to(self.config.initial_velocity_std ** 2 * np.eye(2),
                                         (len(new), 2, 2))
             mean[new], covariance[new] = self.kalman.initiate(
-                measured[new], measured_cov[new], speed, speed_cov)
+                start, measured_cov[new], speed, speed_cov)
         correct = np.flatnonzero(known & has_measurement)
         if len(correct):
             with np.errstate(divide='ignore'):
