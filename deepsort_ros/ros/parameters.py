@@ -135,13 +135,17 @@ class NodeConfig:
                                   low=-1000.0, high=1000.0)
     world_frame_id: str = _param('', 'frame of world positions; empty: the odometry header frame')
     world_contact_std_px: List[float] = _param(
-        [2.5, 5.8], 'detector error of a box bottom-centre (u, v) that does not grow with the '
+        [2.8, 6.5], 'detector error of a box bottom-centre (u, v) that does not grow with the '
         'box, px; with world_contact_std_height the measurement noise of world positions')
     world_contact_std_height: List[float] = _param(
-        [0.02, 0.036], 'detector error of a box bottom-centre (u, v) per px of box height, '
+        [0.022, 0.04], 'detector error of a box bottom-centre (u, v) per px of box height, '
         'added in quadrature to world_contact_std_px')
-    world_std_acceleration: float = _param(0.3, 'white-noise acceleration of tracked objects '
+    world_std_acceleration: float = _param(0.4, 'white-noise acceleration of tracked objects '
                                            'on the ground, m/s^2', low=0.01, high=100.0)
+    world_correlation_time: float = _param(0.15, 'seconds over which the detector error at a box '
+                                           'bottom persists: measurements closer in time count '
+                                           'as less than independent (0: all independent)',
+                                           low=0.0, high=10.0)
     world_initial_velocity_std: float = _param(0.7, 'velocity sigma per axis of a new track '
                                                '(its mean: the image track carried to the '
                                                'ground), m/s', low=0.01, high=100.0)
@@ -239,6 +243,7 @@ class NodeConfig:
             contact_std_px=tuple(float(v) for v in self.world_contact_std_px),
             contact_std_height=tuple(float(v) for v in self.world_contact_std_height),
             std_acceleration=self.world_std_acceleration,
+            measurement_correlation_time=self.world_correlation_time,
             initial_velocity_std=self.world_initial_velocity_std)
 
     def camera(self) -> Optional[PinholeCamera]:

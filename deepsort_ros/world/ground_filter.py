@@ -13,7 +13,7 @@ through the ray geometry, so it is narrow across the line of sight and long alon
 with distance as a pixel covers more ground. Coasting tracks are predicted; a track's filter
 lives as long as its id. Tentative tracks (no id yet) get their detection's projection alone.
 
-ROS-free: numpy only.
+ROS-free: numpy (and the geometry room's OpenCV lens model).
 """
 
 from dataclasses import dataclass
@@ -65,12 +65,12 @@ class GroundFilterConfig:
 
     """
 
-    contact_std_px: Tuple[float, float] = (2.5, 5.8)
-    contact_std_height: Tuple[float, float] = (0.02, 0.036)
-    std_acceleration: float = 0.3
+    contact_std_px: Tuple[float, float] = (2.8, 6.5)
+    contact_std_height: Tuple[float, float] = (0.022, 0.04)
+    std_acceleration: float = 0.4
     initial_velocity_std: float = 0.7
     measurement_std_floor: float = 0.05
-    measurement_correlation_time: float = 0.3
+    measurement_correlation_time: float = 0.15
     outlier_gate: float = 9.21
 
     def __post_init__(self) -> None:

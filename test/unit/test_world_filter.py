@@ -149,3 +149,19 @@ def test_a_detection_index_out_of_range_is_not_a_measurement():
 def test_bad_settings_are_refused(settings):
     with pytest.raises(ValueError):
         GroundFilterConfig(**settings)
+
+
+def test_a_contact_point_far_off_the_prediction_is_down_weighted_and_counted():
+    filter_ = GroundTrackFilter()
+    camera = _pinhole()
+    rng = np.random.default_rng(1)
+    _, _, last, _ = _walk(filter_, rng, (-10.0, 0.0), (1.0, 0.0), 15, (1.0, 1.0))[-1]
+    assert filter_.outliers == 0
+    # A box bottom cut by an occluder: the contact point lands metres short.
+    truth = last.position_xy[0] + last.velocity_xy[0] / FPS
+    cut = _box_tlwh(truth)
+    cut[3] *= 0.6
+    out = filter_.update(15 / FPS, [_track(7, _box_tlwh(truth), 0)], cut[None, :], camera,
+                         CAMERA.pose)
+    assert filter_.outliers == 1
+    assert np.linalg.norm(out.position_xy[0] - truth) < 0.5
