@@ -189,7 +189,8 @@ class GroundTrackFilter:
         stale = [i for i, (stamp, _, _) in self._states.items() if stamp > stamp_s]
         for track_id in stale:  # time went back for these: start them again
             del self._states[track_id]
-        self._states = {i: s for i, s in self._states.items() if i in set(ids.tolist())}
+        reported = set(ids.tolist())
+        self._states = {i: s for i, s in self._states.items() if i in reported}
         if n == 0:
             return GroundTracks(position, position_cov, velocity, velocity_cov, valid)
         measured, measured_cov, has_measurement = self._measurements(
