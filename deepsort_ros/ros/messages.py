@@ -678,8 +678,12 @@ def track_array_to_mot(msg: Any) -> MotTracks:
 
 # ---- RViz markers ---------------------------------------------------------------------------
 
-# Markers per track: a body, its id as text, its velocity as an arrow.
-MARKERS_PER_TRACK = 3
+# Markers per track: a body, its id as text, its velocity as an arrow, the 2-sigma ellipse of
+# its position on the ground (what a planner inflates obstacles by).
+MARKERS_PER_TRACK = 4
+ELLIPSE_SIGMAS = 2.0
+ELLIPSE_THICKNESS_M = 0.02
+ELLIPSE_ALPHA = 0.35
 BODY_DIAMETER_M = 0.5
 BODY_HEIGHT_M = 1.7
 LABEL_HEIGHT_M = 2.0
@@ -727,9 +731,9 @@ class MarkerBuilder:
     def _track_markers(self, track_array: Any, track: Any) -> List[Marker]:
         b, g, r = track_colour_bgr(track.id)
         ground = track.pose.pose.position
-        body, text, arrow = (self._marker(track_array, track.id, offset, Marker.ADD)
-                             for offset in range(MARKERS_PER_TRACK))
-        for marker in (body, text, arrow):
+        body, text, arrow, ellipse = (self._marker(track_array, track.id, offset, Marker.ADD)
+                                      for offset in range(MARKERS_PER_TRACK))
+        for marker in (body, text, arrow, ellipse):
             marker.pose = Pose()
             marker.pose.orientation.w = 1.0
             marker.color.r, marker.color.g, marker.color.b = r / 255.0, g / 255.0, b / 255.0
@@ -747,7 +751,19 @@ class MarkerBuilder:
         velocity = track.twist.twist.linear
         arrow.points = [Point(x=ground.x, y=ground.y, z=ground.z),
                         Point(x=ground.x + velocity.x, y=ground.y + velocity.y, z=ground.z)]
-        return [body, text, arrow]
+        ellipse.type = Marker.CYLINDER
+        ellipse.color.a = ELLIPSE_ALPHA
+        covariance = np.nan_to_num(np.asarray(track.pose.covariance).reshape(6, 6)[:2, :2])
+        variances, axes = np.linalg.eigh(0.5 * (covariance + covariance.T))
+        # A cylinder's x and y scales are its diameters: twice ELLIPSE_SIGMAS sigmas.
+        ellipse.scale.x, ellipse.scale.y = (
+            float(2.0 * ELLIPSE_SIGMAS * np.sqrt(max(v, 0.0))) for v in variances[::-1])
+        ellipse.scale.z = ELLIPSE_THICKNESS_M
+        yaw = float(np.arctan2(axes[1, 1], axes[0, 1]))  # of the major axis
+        ellipse.pose.orientation.z, ellipse.pose.orientation.w = np.sin(yaw / 2), np.cos(yaw / 2)
+        ellipse.pose.position = Point(x=ground.x, y=ground.y,
+                                      z=ground.z + ELLIPSE_THICKNESS_M / 2.0)
+        return [body, text, arrow, ellipse]
 
     def _deletions(self, track_array: Any, track_ids: Iterable[int]) -> List[Marker]:
         return [self._marker(track_array, track_id, offset, Marker.DELETE)

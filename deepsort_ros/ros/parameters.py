@@ -16,6 +16,7 @@ import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from deepsort_ros.geometry.camera_model import PinholeCamera
+from deepsort_ros.world.ground_filter import GroundFilterConfig
 import yaml
 
 NODE_NAME = 'deepsort_tracker'
@@ -136,6 +137,21 @@ class NodeConfig:
     ground_height: float = _param(0.0, 'height of the ground plane in the odometry frame, m',
                                   low=-1000.0, high=1000.0)
     world_frame_id: str = _param('', 'frame of world positions; empty: the odometry header frame')
+    world_contact_std_px: List[float] = _param(
+        [2.8, 6.5], 'detector error of a box bottom-centre (u, v) that does not grow with the '
+        'box, px; with world_contact_std_height the measurement noise of world positions')
+    world_contact_std_height: List[float] = _param(
+        [0.022, 0.04], 'detector error of a box bottom-centre (u, v) per px of box height, '
+        'added in quadrature to world_contact_std_px')
+    world_std_acceleration: float = _param(0.4, 'white-noise acceleration of tracked objects '
+                                           'on the ground, m/s^2', low=0.01, high=100.0)
+    world_correlation_time: float = _param(0.15, 'seconds over which the detector error at a box '
+                                           'bottom persists: measurements closer in time count '
+                                           'as less than independent (0: all independent)',
+                                           low=0.0, high=10.0)
+    world_initial_velocity_std: float = _param(0.7, 'velocity sigma per axis of a new track '
+                                               '(its mean: the image track carried to the '
+                                               'ground), m/s', low=0.01, high=100.0)
     camera_frame_id: str = _param('', 'optical frame of TrackArray; empty: the image frame')
     fx: float = _param(0.0, 'focal length x when no camera_info arrives, px (0: unknown)',
                        low=0.0, high=1e6)
@@ -221,10 +237,20 @@ class NodeConfig:
             value = getattr(self, name)
             if len(value) != 3 or not all(math.isfinite(float(v)) for v in value):
                 raise ValueError(f'{name} must be three finite numbers, got {value!r}')
+        self.ground_filter()  # raises ValueError on bad world_* settings
         if self.encoder_device != 'auto' and self.encoder_device != 'cpu' and \
                 not self.encoder_device.startswith('cuda'):
             raise ValueError(f'encoder_device must be auto, cpu, cuda or cuda:N, '
                              f'got {self.encoder_device!r}')
+
+    def ground_filter(self) -> GroundFilterConfig:
+        """Return the settings of the world estimate (``world_*``)."""
+        return GroundFilterConfig(
+            contact_std_px=tuple(float(v) for v in self.world_contact_std_px),
+            contact_std_height=tuple(float(v) for v in self.world_contact_std_height),
+            std_acceleration=self.world_std_acceleration,
+            measurement_correlation_time=self.world_correlation_time,
+            initial_velocity_std=self.world_initial_velocity_std)
 
     def camera(self) -> Optional[PinholeCamera]:
         """Return the ideal camera of the fx, fy, cx, cy parameters, or None when not set."""

@@ -22,7 +22,6 @@ from deepsort_ros.core import ClockGate, Tracker, TrackerConfig
 from deepsort_ros.ego_motion import EgoMotionConfig, EgoMotionEstimator
 from deepsort_ros.fusion.appearance_feed import AppearanceSchedule
 from deepsort_ros.geometry.camera_model import PinholeCamera
-from deepsort_ros.geometry.ground_projection import ground_tracks
 from deepsort_ros.reid.base import clip_boxes_tlwh
 from deepsort_ros.reid.planner import EncodePlan, EncodePlanner, EncodePlannerConfig
 from deepsort_ros.ros.diagnostics import STAGES
@@ -36,6 +35,7 @@ from deepsort_ros.ros.messages import (camera_info_to_camera, ClassRegistry, Det
 from deepsort_ros.ros.odometry_guard import OdometryGuard, OdometryVerdict
 from deepsort_ros.ros.pairing import FramePairer, PairedFrame, PairingConfig
 from deepsort_ros.ros.parameters import NodeConfig
+from deepsort_ros.world import GroundTrackFilter
 import numpy as np
 import numpy.typing as npt
 
@@ -262,6 +262,8 @@ class TrackingPipeline:
         self._ego.set_extrinsic(np.asarray(node_config.base_to_camera_xyz, dtype=np.float64),
                                 np.asarray(node_config.base_to_camera_rpy, dtype=np.float64))
         self.camera: Optional[PinholeCamera] = None
+        # Each track's world position and velocity, estimated on the ground plane.
+        self.world_filter = GroundTrackFilter(node_config.ground_filter())
         camera = node_config.camera()
         if camera is not None:
             self.set_camera(camera)
@@ -472,6 +474,7 @@ class TrackingPipeline:
             self._session = frame.session
             self._ego.image_motion.reset()
             self.planner.reset()
+            self.world_filter.reset()
             self._last_stamp_ns = None
         try:
             batch = detections_to_batch(frame.detections, self.classes, self.config.min_score,
@@ -527,7 +530,7 @@ class TrackingPipeline:
 
         t4 = time.perf_counter()
         header = make_header(frame.stamp_ns, self.config.camera_frame_id or self._frame_id(frame))
-        world = self._world_estimate(tracks, stamp_s)
+        world = self._world_estimate(tracks, batch.boxes_tlwh, stamp_s)
         world_frame = self.config.world_frame_id or self._odom_frame
         tracker = self.tracker
         track_array = tracks_to_msg(tracks, header, self.classes, self.namespace,
@@ -643,15 +646,16 @@ class TrackingPipeline:
             self._log('warn', self.stats.last_error + '; those detections are tracked on motion '
                       'alone', 'bad features')
 
-    def _world_estimate(self, tracks: List[Any], stamp_s: float) -> Optional[WorldEstimate]:
+    def _world_estimate(self, tracks: List[Any], detections_tlwh: npt.NDArray[np.float64],
+                        stamp_s: float) -> Optional[WorldEstimate]:
         if not tracks or self.camera is None or not self.config.use_ground_plane:
             return None
         with self._odometry_lock:
             pose_world_camera = self._ego.camera_pose_at(stamp_s)
         if pose_world_camera is None:
             return None
-        projected = ground_tracks(tracks, self.camera, pose_world_camera,
-                                  self.config.ground_height)
+        projected = self.world_filter.update(stamp_s, tracks, detections_tlwh, self.camera,
+                                             pose_world_camera, self.config.ground_height)
         return WorldEstimate(projected.position_xy, projected.position_cov,
                              projected.velocity_xy, projected.velocity_cov, projected.valid,
                              self.config.ground_height)

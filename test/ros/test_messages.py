@@ -6,8 +6,9 @@ from deepsort_ros.core import TargetStatus, Tracker, TrackerConfig
 from deepsort_ros.geometry import PinholeCamera
 from deepsort_ros.ros.messages import (camera_info_to_camera, camera_to_camera_info,
                                        ClassRegistry, detections_to_batch, detections_to_msg,
-                                       make_header, MarkerBuilder, odometry_to_pose,
-                                       pose_to_odometry, stamp_to_ns, target_status_to_msg,
+                                       make_header, MarkerBuilder, MARKERS_PER_TRACK,
+                                       odometry_to_pose, pose_to_odometry, stamp_to_ns,
+                                       target_status_to_msg,
                                        track_array_to_mot, tracks_to_msg,
                                        transform_to_xyz_quaternion, WorldEstimate)
 from deepsort_ros.ros.visualization import draw_tracks
@@ -173,16 +174,34 @@ def test_markers_follow_the_tracks_and_keep_the_track_array_intact():
     frame_before = array.header.frame_id
     builder = MarkerBuilder()
     first = builder.build(array)
-    assert {m.id // 3 for m in first.markers} == {7, 8, 9}
+    per_track = MARKERS_PER_TRACK
+    assert {m.id // per_track for m in first.markers} == {7, 8, 9}
     assert all(m.action == Marker.ADD and m.header.frame_id == 'odom' for m in first.markers)
-    body = next(m for m in first.markers if m.id == 7 * 3)
+    body = next(m for m in first.markers if m.id == 7 * per_track)
     assert body.type == Marker.CYLINDER and body.pose.position.x == 1.0
     assert array.header.frame_id == frame_before, 'markers must not rename the camera frame'
     assert array.tracks[0].pose.pose.position.z == 0.0, 'markers must not move the tracks'
     array.tracks[2].state = track_msgs.Track.STATE_LOST
     second = builder.build(array)
     deleted = {m.id for m in second.markers if m.action == Marker.DELETE}
-    assert deleted == {27, 28, 29}
+    assert deleted == set(range(9 * per_track, 10 * per_track))
+
+
+def test_the_marker_ellipse_is_the_two_sigma_position_covariance():
+    array = sample_track_array()
+    covariance = np.zeros((6, 6))
+    # sigma 0.5 m along y, 0.1 m along x: the major axis points along y.
+    covariance[:2, :2] = [[0.01, 0.0], [0.0, 0.25]]
+    array.tracks[0].pose.covariance = covariance.reshape(36).tolist()
+    markers = MarkerBuilder().build(array).markers
+    ellipse = next(m for m in markers if m.id == 7 * MARKERS_PER_TRACK + 3)
+    assert ellipse.type == Marker.CYLINDER
+    assert ellipse.scale.x == pytest.approx(2.0 * 2.0 * 0.5)
+    assert ellipse.scale.y == pytest.approx(2.0 * 2.0 * 0.1)
+    yaw = 2.0 * np.arctan2(ellipse.pose.orientation.z, ellipse.pose.orientation.w)
+    assert abs(np.cos(yaw)) == pytest.approx(0.0, abs=1e-9)  # along y
+    arrow = next(m for m in markers if m.id == 7 * MARKERS_PER_TRACK + 2)
+    assert arrow.type == Marker.ARROW and len(arrow.points) == 2
 
 
 def test_the_target_is_drawn_from_the_track_array():

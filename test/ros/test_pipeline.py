@@ -196,3 +196,20 @@ def test_a_crowd_over_encode_budget_staggers_refreshes_and_reports_them():
     assert unbudgeted.planner.deferred == 0
     # without a budget the twelve refreshes fall due together; with one, four a frame
     assert busiest_without == 12 and max(calls[3:]) <= 4, calls
+
+
+def test_world_pose_and_twist_covariance_come_from_the_ground_filter():
+    pipeline = _pipeline()
+    results = _run(pipeline, range(15), world=True)
+    lower = {t.detection_index: t for t in _confirmed(results[-1])}[1]
+    # Its box bottom at v = 190 px: 1 m camera height x 300 px / 70 px = 4.3 m ahead; moving
+    # left in the image at 30 px/s is 30 / 300 x 4.3 = 0.43 m/s towards +y (base left).
+    twist = lower.twist.twist.linear
+    assert abs(twist.y - 0.43) < 0.15 and abs(twist.x) < 0.15
+    position_cov = np.asarray(lower.pose.covariance).reshape(6, 6)[:2, :2]
+    velocity_cov = np.asarray(lower.twist.covariance).reshape(6, 6)[:2, :2]
+    assert position_cov[0, 0] > position_cov[1, 1], 'range (along x) is the uncertain axis'
+    prior = NodeConfig().world_initial_velocity_std ** 2
+    assert 0.0 < velocity_cov[1, 1] < prior, 'a dozen detections narrowed the prior'
+    # The other person's feet are above the horizon: no ground point, no filter.
+    assert len(pipeline.world_filter) == 1

@@ -3,6 +3,7 @@
 import importlib.util
 import uuid
 
+from deepsort_ros.ros.messages import MARKERS_PER_TRACK
 from helpers.node_harness import (diagnostics_values, Harness, scene_frame, start_node, stop_node)
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
@@ -274,14 +275,14 @@ def test_target_selection_markers_and_annotated_image(ros_domain_id, namespace):
     assert target.id == target_id and target.world_valid
     assert target.pose.pose.position.x > 1.0, 'the target stands ahead of the camera'
     assert tracked.world_frame_id == 'odom'
-    added = {m.id // 3 for a in harness.received['markers'] for m in a.markers
+    added = {m.id // MARKERS_PER_TRACK for a in harness.received['markers'] for m in a.markers
              if m.action == Marker.ADD}
     deleted_at = [i for i, a in enumerate(harness.received['markers'])
-                  if any(m.action == Marker.DELETE and m.id // 3 == target_id
+                  if any(m.action == Marker.DELETE and m.id // MARKERS_PER_TRACK == target_id
                          for m in a.markers)]
     assert target_id in added and deleted_at, 'the dead track must delete its markers'
     later = harness.received['markers'][deleted_at[0] + 1:]
-    assert not any(m.id // 3 == target_id and m.action == Marker.ADD
+    assert not any(m.id // MARKERS_PER_TRACK == target_id and m.action == Marker.ADD
                    for a in later for m in a.markers), 'a ghost marker came back'
     stamps = {a.header.stamp.sec * 10**9 + a.header.stamp.nanosec
               for a in harness.received['tracks']}

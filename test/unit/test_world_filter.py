@@ -1,0 +1,167 @@
+"""The ground-plane world filter: calibrated on a scene whose truth is known, and its edges."""
+
+from deepsort_ros.core.track_state import TrackOutput, TrackState
+from deepsort_ros.geometry import image_to_ground
+from deepsort_ros.sim.camera_rig import PETS09_CAMERA
+from deepsort_ros.world import GroundFilterConfig, GroundTrackFilter
+import numpy as np
+import pytest
+
+CAMERA = PETS09_CAMERA
+FPS = 7.0
+PERSON_HEIGHT_M = 1.75
+
+
+def _pinhole():
+    from deepsort_ros.geometry import PinholeCamera
+
+    return PinholeCamera(CAMERA.intrinsics, CAMERA.width, CAMERA.height)
+
+
+def _box_tlwh(foot_xy: np.ndarray) -> np.ndarray:
+    # The box of a person standing at foot_xy: bottom-centre at the foot, top at the head.
+    foot, head = CAMERA.project([[*foot_xy, 0.0], [*foot_xy, PERSON_HEIGHT_M]])
+    height = foot[1] - head[1]
+    return np.array([foot[0] - 0.2 * height, head[1], 0.4 * height, height])
+
+
+def _track(track_id: int, box_tlwh: np.ndarray, detection_index: int,
+           state: TrackState = TrackState.CONFIRMED) -> TrackOutput:
+    box = np.array([box_tlwh[0] + box_tlwh[2] / 2, box_tlwh[1] + box_tlwh[3] / 2,
+                    box_tlwh[2], box_tlwh[3]])
+    return TrackOutput(track_id, state, 0, 0.9, 1, 1, 0.0, box, box_tlwh, np.zeros(4),
+                       np.eye(8), detection_index, detection_index < 0)
+
+
+def _walk(filter_, rng, start_xy, velocity_xy, frames, noise_px, std_acceleration=0.0):
+    # One person walking (white-noise acceleration); detections' bottoms carry pixel noise.
+    camera = _pinhole()
+    results = []
+    truth = np.asarray(start_xy, dtype=float)
+    velocity = np.asarray(velocity_xy, dtype=float)
+    for k in range(frames):
+        t = k / FPS
+        if k:
+            truth = truth + velocity / FPS
+            velocity = velocity + rng.normal(0.0, std_acceleration / np.sqrt(FPS), 2)
+        box = _box_tlwh(truth)
+        noisy = box.copy()
+        noisy[0] += rng.normal(0.0, noise_px[0])
+        noisy[1] += rng.normal(0.0, noise_px[1])  # the bottom moves with the box
+        out = filter_.update(t, [_track(7, box, 0)], noisy[None, :], camera, CAMERA.pose)
+        results.append((truth, velocity, out, noisy))
+    return results
+
+
+def test_positions_and_velocities_are_better_than_the_detections_and_calibrated():
+    config = GroundFilterConfig(contact_std_px=(3.0, 5.0), contact_std_height=(0.0, 0.0),
+                                measurement_correlation_time=0.0, measurement_std_floor=0.0)
+    rng = np.random.default_rng(3)
+    z_position, z_velocity, errors, speed_errors, detection_errors = [], [], [], [], []
+    for _ in range(40):
+        filter_ = GroundTrackFilter(config)
+        start = rng.uniform([-15.0, -5.0], [5.0, 5.0])
+        heading = rng.uniform(0.0, 2.0 * np.pi)
+        walk = _walk(filter_, rng, start, 1.2 * np.array([np.cos(heading), np.sin(heading)]),
+                     35, (3.0, 5.0), config.std_acceleration)
+        for k, (truth, velocity, out, noisy) in enumerate(walk):
+            assert out.valid[0]
+            if k < 10:
+                continue
+            error = out.position_xy[0] - truth
+            errors.append(np.linalg.norm(error))
+            foot = [[noisy[0] + noisy[2] / 2, noisy[1] + noisy[3]]]
+            alone, _, _ = image_to_ground(CAMERA.intrinsics, CAMERA.pose, 0.0, foot)
+            detection_errors.append(np.linalg.norm(alone[0] - truth))
+            speed_errors.append(np.linalg.norm(out.velocity_xy[0] - velocity))
+            z_position.append(error @ np.linalg.solve(out.position_cov[0], error))
+            dv = out.velocity_xy[0] - velocity
+            z_velocity.append(dv @ np.linalg.solve(out.velocity_cov[0], dv))
+    assert np.median(errors) < 0.7 * np.median(detection_errors)
+    assert np.median(speed_errors) < 0.5  # of a 1.2 m/s walk
+    # 2-D Mahalanobis distances of a calibrated filter: mean 2 (chi-square, 2 dof).
+    assert 1.4 < np.mean(z_position) < 2.8
+    assert 1.4 < np.mean(z_velocity) < 2.8
+
+
+def test_measurement_noise_is_long_along_the_line_of_sight():
+    filter_ = GroundTrackFilter()
+    foot = np.array([-10.0, 0.0])
+    out = filter_.update(0.0, [_track(1, _box_tlwh(foot), 0)], _box_tlwh(foot)[None, :],
+                         _pinhole(), CAMERA.pose)
+    along = foot - CAMERA.centre[:2]
+    along /= np.linalg.norm(along)
+    across = np.array([-along[1], along[0]])
+    covariance = out.position_cov[0]
+    assert along @ covariance @ along > 4.0 * (across @ covariance @ across)
+
+
+def test_coasting_tracks_are_predicted_and_grow_uncertain():
+    filter_ = GroundTrackFilter()
+    rng = np.random.default_rng(0)
+    _, _, last, _ = _walk(filter_, rng, (-10.0, 0.0), (1.0, 0.0), 20, (1.0, 1.0))[-1]
+    box = _box_tlwh((-7.0, 0.0))
+    t = 20 / FPS
+    coasting = filter_.update(t + 1.0, [_track(7, box, -1, TrackState.COASTING)],
+                              np.zeros((0, 4)), _pinhole(), CAMERA.pose)
+    assert coasting.valid[0]
+    moved = coasting.position_xy[0] - last.position_xy[0]
+    assert moved[0] == pytest.approx(last.velocity_xy[0][0] * (1.0 + 1.0 / FPS), abs=1e-6)
+    assert np.trace(coasting.position_cov[0]) > np.trace(last.position_cov[0])
+
+
+def test_young_tentative_and_forgotten_tracks():
+    filter_ = GroundTrackFilter()
+    camera = _pinhole()
+    box = _box_tlwh((-10.0, 2.0))
+    # A tentative track (id 0) gets its detection's projection and is not kept.
+    out = filter_.update(0.0, [_track(0, box, 0, TrackState.TENTATIVE)], box[None, :], camera,
+                         CAMERA.pose)
+    assert out.valid[0] and len(filter_) == 0
+    assert out.position_xy[0] == pytest.approx([-10.0, 2.0], abs=0.05)
+    # A new id starts with the velocity prior; a coasting id without a filter is invalid.
+    out = filter_.update(0.1, [_track(3, box, 0), _track(4, box, -1, TrackState.COASTING)],
+                         box[None, :], camera, CAMERA.pose)
+    assert out.valid.tolist() == [True, False]
+    assert np.sqrt(out.velocity_cov[0][0, 0]) == pytest.approx(
+        GroundFilterConfig().initial_velocity_std)
+    # Ids no longer reported are forgotten; a stamp earlier than a state starts it again.
+    filter_.update(0.2, [], np.zeros((0, 4)), camera, CAMERA.pose)
+    assert len(filter_) == 0
+    filter_.update(5.0, [_track(3, box, 0)], box[None, :], camera, CAMERA.pose)
+    out = filter_.update(1.0, [_track(3, box, 0)], box[None, :], camera, CAMERA.pose)
+    assert np.sqrt(out.velocity_cov[0][0, 0]) == pytest.approx(
+        GroundFilterConfig().initial_velocity_std)
+
+
+def test_a_detection_index_out_of_range_is_not_a_measurement():
+    filter_ = GroundTrackFilter()
+    box = _box_tlwh((-10.0, 2.0))
+    out = filter_.update(0.0, [_track(3, box, 5)], box[None, :], _pinhole(), CAMERA.pose)
+    assert not out.valid[0]
+
+
+@pytest.mark.parametrize('settings', [
+    {'contact_std_px': (1.0,)}, {'contact_std_px': (-1.0, 1.0)},
+    {'contact_std_px': (0.0, 0.0), 'contact_std_height': (0.0, 0.0)},
+    {'std_acceleration': 0.0}, {'initial_velocity_std': float('nan')},
+    {'measurement_correlation_time': -1.0}, {'outlier_gate': 0.0}])
+def test_bad_settings_are_refused(settings):
+    with pytest.raises(ValueError):
+        GroundFilterConfig(**settings)
+
+
+def test_a_contact_point_far_off_the_prediction_is_down_weighted_and_counted():
+    filter_ = GroundTrackFilter()
+    camera = _pinhole()
+    rng = np.random.default_rng(1)
+    _, _, last, _ = _walk(filter_, rng, (-10.0, 0.0), (1.0, 0.0), 15, (1.0, 1.0))[-1]
+    assert filter_.outliers == 0
+    # A box bottom cut by an occluder: the contact point lands metres short.
+    truth = last.position_xy[0] + last.velocity_xy[0] / FPS
+    cut = _box_tlwh(truth)
+    cut[3] *= 0.6
+    out = filter_.update(15 / FPS, [_track(7, _box_tlwh(truth), 0)], cut[None, :], camera,
+                         CAMERA.pose)
+    assert filter_.outliers == 1
+    assert np.linalg.norm(out.position_xy[0] - truth) < 0.5
