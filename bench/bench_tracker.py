@@ -13,6 +13,7 @@ skipped. See bench/README.md.
 """
 
 import argparse
+import functools
 import os
 from pathlib import Path
 import sys
@@ -96,25 +97,32 @@ def _encode_frames(info: Any, boxes_by_frame: Dict[int, np.ndarray], rows_total:
     return features, images
 
 
-def pets09(cache: Path) -> Optional[Dataset]:
-    """Return PETS09-S2L1 with OSNet features (computed once and cached), or None."""
-    sequence = SHARED / 'data' / 'PETS09-S2L1'
+REAL_SEQUENCES = ('PETS09-S2L1', 'TUD-Campus', 'TUD-Stadtmitte')
+
+
+def _feature_cache(cache: Path, name: str) -> Path:
+    return cache / f'{name.lower()}_osnet_x0_25_msmt17.npy'
+
+
+def real_sequence(name: str, cache: Path) -> Optional[Dataset]:
+    """Return a MOTChallenge sequence of ../shared/data with OSNet features (cached), or None."""
+    sequence = SHARED / 'data' / name
     if not sequence.is_dir():
-        print(f'PETS09-S2L1 skipped: {sequence} is absent', file=sys.stderr)
+        print(f'{name} skipped: {sequence} is absent', file=sys.stderr)
         return None
     info = read_sequence_info(sequence)
     det = read_detections(sequence / 'det' / 'det.txt')
-    cache_file = cache / 'pets09_osnet_x0_25_msmt17.npy'
+    cache_file = _feature_cache(cache, name)
     if cache_file.is_file():
         features = np.load(cache_file)
     else:
-        print('encoding PETS09 detections with OSNet x0.25 (once)...', file=sys.stderr)
+        print(f'encoding {name} detections with OSNet x0.25 (once)...', file=sys.stderr)
         by_frame = det.rows_by_frame()
         features, _ = _encode_frames(info, {f: det.boxes_tlwh[r] for f, r in by_frame.items()},
                                      len(det.frames), by_frame)
         cache.mkdir(parents=True, exist_ok=True)
         np.save(cache_file, features)
-    return Dataset('PETS09-S2L1', load_mot_rows(sequence / 'gt' / 'gt.txt'), det.frames,
+    return Dataset(name, load_mot_rows(sequence / 'gt' / 'gt.txt'), det.frames,
                    det.boxes_tlwh, det.scores, det.class_ids, features, info.frame_rate,
                    info.length, info.width, info.height)
 
@@ -139,12 +147,13 @@ def odometry_homographies(camera: Any, num_frames: int, fps: float) -> np.ndarra
     return motion
 
 
-def pets09_moving(cache: Path) -> Optional[Dataset]:
-    """Return PETS09-S2L1 seen by the drone-like virtual camera, or None."""
+def moving_sequence(name: str, cache: Path) -> Optional[Dataset]:
+    """Return a real sequence seen by the drone-like virtual camera (``<name>-drone``), or None."""
     from deepsort_ros.geometry import PinholeCamera
+    from deepsort_ros.recordings.mot import iter_frames
     from deepsort_ros.sim.virtual_camera import DRONE_PROFILE, VirtualCamera, warp_mot_rows
 
-    sequence = SHARED / 'data' / 'PETS09-S2L1'
+    sequence = SHARED / 'data' / name
     if not sequence.is_dir():
         return None
     info = read_sequence_info(sequence)
@@ -156,20 +165,19 @@ def pets09_moving(cache: Path) -> Optional[Dataset]:
                        info.width, info.height)
     frames = det[:, 0].astype(int)
     by_frame = {f: np.flatnonzero(frames == f) for f in np.unique(frames).tolist()}
-    cache_file = cache / 'pets09_drone_osnet_x0_25_msmt17.npy'
-    print('warping PETS09 frames for the moving camera...', file=sys.stderr)
-    features, images = _encode_frames(
-        info, {f: det[r, 2:6] for f, r in by_frame.items()}, len(det), by_frame,
-        lambda image, f: camera.warp_image(image, (f - 1) / info.frame_rate)) \
-        if not cache_file.is_file() else (np.load(cache_file), None)
-    if images is None:
-        from deepsort_ros.recordings.mot import iter_frames
-
+    cache_file = _feature_cache(cache, f'{name}-drone')
+    print(f'warping {name} frames for the moving camera...', file=sys.stderr)
+    if cache_file.is_file():
+        features = np.load(cache_file)
         images = [camera.warp_image(image, (f - 1) / info.frame_rate)
                   for f, image in iter_frames(info)]
-    cache.mkdir(parents=True, exist_ok=True)
-    np.save(cache_file, features)
-    return Dataset('PETS09-S2L1-drone', gt, frames, det[:, 2:6], det[:, 6],
+    else:
+        features, images = _encode_frames(
+            info, {f: det[r, 2:6] for f, r in by_frame.items()}, len(det), by_frame,
+            lambda image, f: camera.warp_image(image, (f - 1) / info.frame_rate))
+        cache.mkdir(parents=True, exist_ok=True)
+        np.save(cache_file, features)
+    return Dataset(f'{name}-drone', gt, frames, det[:, 2:6], det[:, 6],
                    np.zeros(len(det), dtype=np.int64), features, info.frame_rate, info.length,
                    info.width, info.height,
                    odometry_homographies(camera, info.length, info.frame_rate), images)
@@ -219,12 +227,13 @@ def _xyxy(boxes_tlwh):
     return np.concatenate([boxes_tlwh[:, :2], boxes_tlwh[:, :2] + boxes_tlwh[:, 2:]], axis=1)
 
 
-def boxmot_tracker(kind: str, cmc: bool = False) -> Callable:
+def boxmot_tracker(kind: str, cmc: bool = False, embeddings: bool = True) -> Callable:
     """
-    Return a BoxMOT tracker's adapter (library defaults; BoT-SORT gets our embeddings).
+    Return a BoxMOT tracker's adapter (library defaults, the sequence's frame rate).
 
-    With ``cmc``, BoT-SORT estimates camera motion from the real frames (its default ECC),
-    which only datasets with images have.
+    BoT-SORT gets our embeddings unless ``embeddings`` is False (its motion-only form). With
+    ``cmc``, BoT-SORT estimates camera motion from the real frames (its default ECC), which
+    only datasets with images have.
     """
     def make(data: Dataset):
         import boxmot
@@ -236,7 +245,8 @@ def boxmot_tracker(kind: str, cmc: bool = False) -> Callable:
         elif kind == 'OcSort':
             tracker = boxmot.OcSort()
         else:
-            tracker = boxmot.BotSort(reid_weights=None, use_cmc=cmc, frame_rate=fps)
+            tracker = boxmot.BotSort(reid_weights=None, use_cmc=cmc, frame_rate=fps,
+                                     use_embeddings=embeddings)
 
         def prepare(frame):
             f, boxes, scores, classes, feats, _ = frame
@@ -252,7 +262,8 @@ def boxmot_tracker(kind: str, cmc: bool = False) -> Callable:
                               scores=torch.as_tensor(scores, dtype=torch.float32),
                               class_ids=torch.as_tensor(classes, dtype=torch.int64),
                               sample_id=str(f),
-                              embeddings=torch.as_tensor(feats, dtype=torch.float32)), image
+                              embeddings=(torch.as_tensor(feats, dtype=torch.float32)
+                                          if embeddings else None)), image
 
         def step(args):
             dets, image = args
@@ -300,6 +311,7 @@ TRACKERS: Dict[str, Callable] = {
     'BoxMOT OC-SORT': boxmot_tracker('OcSort'),
     'BoxMOT BoT-SORT': boxmot_tracker('BotSort'),
     'BoxMOT BoT-SORT + CMC': boxmot_tracker('BotSort', cmc=True),
+    'BoxMOT BoT-SORT motion': boxmot_tracker('BotSort', embeddings=False),
     'norfair IoU': norfair_iou,
 }
 
@@ -330,17 +342,30 @@ def _cpu_model() -> str:
     return 'unknown CPU'
 
 
+MOTION_PEERS = ('BoxMOT ByteTrack', 'BoxMOT OC-SORT', 'BoxMOT BoT-SORT motion', 'norfair IoU')
+
+
+def _ours_rows(sequence: str) -> Tuple[str, str]:
+    """Return our (appearance, motion-only) rows: with the camera motion when it moves."""
+    if sequence.endswith('-drone'):
+        return 'ours + camera motion', 'ours motion + camera'
+    return 'ours', 'ours (motion only)'
+
+
 def plot(results: List[Dict[str, Any]], path: Path) -> None:
-    """Draw HOTA/IDF1 per tracker on the PETS09 sequences and ms/frame against objects."""
+    """Draw HOTA/IDF1 per tracker on every real sequence and ms/frame against objects."""
     import matplotlib
 
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    real = [name for name in ('PETS09-S2L1', 'PETS09-S2L1-drone')
-            if any(r['sequence'] == name for r in results)]
-    figure, axes = plt.subplots(1, len(real) + 1, figsize=(6.5 * (len(real) + 1), 5.2))
-    axes = np.atleast_1d(axes)
+    real = list(dict.fromkeys(r['sequence'] for r in results
+                              if not r['sequence'].startswith('synthetic-')))
+    columns = min(4, len(real) + 1)
+    lines = -(-(len(real) + 1) // columns)
+    figure, axes = plt.subplots(lines, columns, figsize=(6.0 * columns, 5.2 * lines),
+                                squeeze=False)
+    axes = axes.ravel()
     for axis, sequence in zip(axes, real):
         rows = [r for r in results if r['sequence'] == sequence]
         y = np.arange(len(rows))
@@ -352,7 +377,7 @@ def plot(results: List[Dict[str, Any]], path: Path) -> None:
         axis.set_title(sequence + (' (moving camera)' if 'drone' in sequence else ''))
         axis.legend(loc='lower right')
         axis.grid(axis='x', alpha=0.3)
-    axis = axes[-1]
+    axis = axes[len(real)]
     synthetic_rows = [r for r in results if r['sequence'].startswith('synthetic-')
                       and r['sequence'].split('-')[-1].isdigit()]
     for tracker in dict.fromkeys(r['tracker'] for r in synthetic_rows):
@@ -367,16 +392,58 @@ def plot(results: List[Dict[str, Any]], path: Path) -> None:
     axis.set_title('speed (synthetic scenes)')
     axis.grid(alpha=0.3, which='both')
     axis.legend(fontsize=8)
+    for axis in axes[len(real) + 1:]:
+        axis.set_visible(False)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=90)
     plt.close(figure)
 
 
+def cross_scene(results: List[Dict[str, Any]]) -> List[str]:
+    """Return markdown lines: HOTA / IDF1 / IDSW of every tracker on every real sequence."""
+    real = list(dict.fromkeys(r['sequence'] for r in results
+                              if not r['sequence'].startswith('synthetic-')))
+    if not real:
+        return []
+    score = {(r['sequence'], r['tracker']): r for r in results}
+    lines = ['## Cross-scene table (real sequences; HOTA / IDF1 / IDSW)', '',
+             '| tracker | ' + ' | '.join(real) + ' |', '|---|' + '---|' * len(real)]
+    for tracker in dict.fromkeys(r['tracker'] for r in results if r['sequence'] in real):
+        cells = []
+        for sequence in real:
+            r = score.get((sequence, tracker))
+            cells.append(f'{r["hota"]:.3f} / {r["idf1"]:.3f} / {r["idsw"]}' if r else '-')
+        lines.append(f'| {tracker} | ' + ' | '.join(cells) + ' |')
+    lines += ['', 'HOTA margins: ours (camera motion given on the moving "-drone" cameras) '
+              'minus the best peer; motion only against the motion-only peers '
+              f'({", ".join(MOTION_PEERS)}), with OSNet features against every peer.', '',
+              '| sequence | ours, motion only | best motion-only peer | margin | '
+              'ours + OSNet | best peer | margin |', '|---|---|---|---|---|---|---|']
+    for sequence in real:
+        with_appearance, motion = _ours_rows(sequence)
+        peers = [r for (s, t), r in score.items() if s == sequence and not t.startswith('ours')]
+        cells = []
+        for ours_name, candidates in ((motion, [r for r in peers
+                                                if r['tracker'] in MOTION_PEERS]),
+                                      (with_appearance, peers)):
+            best = max(candidates, key=lambda r: r['hota'], default=None)
+            mine = score.get((sequence, ours_name))
+            if best is None or mine is None:
+                cells += ['-', '-', '-']
+                continue
+            cells += [f'{mine["hota"]:.3f}', f'{best["hota"]:.3f} ({best["tracker"]})',
+                      f'{100 * (mine["hota"] - best["hota"]):+.1f}']
+        lines.append(f'| {sequence} | ' + ' | '.join(cells) + ' |')
+    return lines + ['']
+
+
 def markdown(results: List[Dict[str, Any]], machine: str) -> str:
-    """Return the results table as markdown."""
-    lines = [f'Measured {time.strftime("%Y-%m-%d")} on {machine}.', '',
-             '| sequence | tracker | HOTA | IDF1 | MOTA | IDSW | ms/frame | x ours |',
-             '|---|---|---|---|---|---|---|---|']
+    """Return the results as markdown: the cross-scene tables, then every row."""
+    lines = [f'Measured {time.strftime("%Y-%m-%d")} on {machine}.', '']
+    lines += cross_scene(results)
+    lines += ['## Every row', '',
+              '| sequence | tracker | HOTA | IDF1 | MOTA | IDSW | ms/frame | x ours |',
+              '|---|---|---|---|---|---|---|---|']
     for r in results:
         ratio = f'{r["ratio"]:.1f}' if r['ratio'] is not None else '-'
         lines.append(f'| {r["sequence"]} | {r["tracker"]} | {r["hota"]:.3f} | '
@@ -396,31 +463,41 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--shake', type=float, default=6.0,
                         help='camera shake (px per frame and axis) of the extra 50-object '
                         'scene; 0 leaves it out')
-    parser.add_argument('--no-pets', action='store_true', help='skip PETS09-S2L1 (both)')
+    parser.add_argument('--sequences', nargs='*', default=list(REAL_SEQUENCES),
+                        help='real sequences of ../shared/data (default: '
+                        f'{" ".join(REAL_SEQUENCES)})')
+    parser.add_argument('--no-pets', action='store_true',
+                        help='skip the real sequences (static and moving)')
     parser.add_argument('--no-moving', action='store_true',
-                        help='skip the moving-camera PETS09-S2L1')
+                        help='skip the moving-camera views of the real sequences')
     parser.add_argument('--trackers', nargs='*', default=list(TRACKERS),
                         help=f'subset of: {", ".join(TRACKERS)}')
     parser.add_argument('--cache', type=Path, default=REPO / '.cache' / 'bench',
-                        help='where PETS09 OSNet features are cached')
+                        help='where the OSNet features of the real sequences are cached')
     parser.add_argument('--out', type=Path, default=REPO / 'bench' / 'results',
                         help='folder for tracker.md and tracker.png')
     args = parser.parse_args(argv)
-    datasets = [synthetic(n, args.frames, args.seed) for n in args.objects]
+    # Loaded one at a time: a moving camera's warped frames (for BoT-SORT's CMC) are large.
+    loaders: List[Callable[[], Optional[Dataset]]] = [
+        functools.partial(synthetic, n, args.frames, args.seed) for n in args.objects]
     if args.shake > 0:
-        datasets.append(synthetic(50, args.frames, args.seed, args.shake))
+        loaders.append(functools.partial(synthetic, 50, args.frames, args.seed, args.shake))
     if not args.no_pets:
-        for load in (pets09,) + (() if args.no_moving else (pets09_moving,)):
-            data = load(args.cache)
-            if data is not None:
-                datasets.append(data)
-    header = (f'| {"sequence":<18} | {"tracker":<21} | HOTA  | IDF1  | MOTA  | IDSW | '
+        for name in args.sequences:
+            loaders.append(functools.partial(real_sequence, name, args.cache))
+        if not args.no_moving:
+            for name in args.sequences:
+                loaders.append(functools.partial(moving_sequence, name, args.cache))
+    header = (f'| {"sequence":<22} | {"tracker":<22} | HOTA  | IDF1  | MOTA  | IDSW | '
               'ms/frame | x ours |')
     print(header)
     print('|' + '|'.join('-' * (len(c) + 0) for c in header.split('|')[1:-1]) + '|')
     failures: Dict[str, str] = {}
     results: List[Dict[str, Any]] = []
-    for data in datasets:
+    for load in loaders:
+        data = load()
+        if data is None:
+            continue
         ours_ms = None
         for name in args.trackers:
             if name in failures or ('camera' in name and data.camera_motion is None) or (
@@ -430,7 +507,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 result, ms = run(TRACKERS[name], data)
             except Exception as error:  # noqa: B902 - a peer failing must not stop the bench
                 failures[name] = f'{type(error).__name__}: {error}'
-                print(f'| {data.name:<18} | {name:<21} | failed: {failures[name][:60]}')
+                print(f'| {data.name:<22} | {name:<22} | failed: {failures[name][:60]}')
                 continue
             if name == 'ours':
                 ours_ms = ms
@@ -440,13 +517,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                             'idf1': scores.idf1, 'mota': scores.mota,
                             'idsw': int(scores.id_switches), 'ms': ms, 'ratio': ratio})
             ratio_text = f'{ratio:6.1f}' if ratio else '     -'
-            print(f'| {data.name:<18} | {name:<21} | {scores.hota:.3f} | {scores.idf1:.3f} | '
+            print(f'| {data.name:<22} | {name:<22} | {scores.hota:.3f} | {scores.idf1:.3f} | '
                   f'{scores.mota:.3f} | {scores.id_switches:4d} | {ms:8.2f} | {ratio_text} |',
                   flush=True)
+        del data
     for name, why in failures.items():
         print(f'{name} failed: {why}', file=sys.stderr)
     machine = (f'{_cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, '
                f'Python {platform.python_version()}, one thread for BLAS')
+    print('\n'.join(cross_scene(results)))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / 'tracker.md').write_text(markdown(results, machine))
     plot(results, args.out / 'tracker.png')

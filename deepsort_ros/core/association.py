@@ -3,8 +3,11 @@ Which detection each track takes: DeepSORT's cascade, then IoU, then low-score b
 
 Stage 1 matches confirmed tracks that have an appearance to high-score detections by a cost
 mixing cosine distance and Mahalanobis distance, gated by both (level by level of frames
-missed when ``matching_cascade``). Stage 2 matches what is left by IoU; stage 3 (ByteTrack's
-second association) gives confirmed tracks still unmatched the low-score detections by IoU.
+missed when ``matching_cascade``). Stage 2 matches what is left by IoU (weighted by the
+detection score, confirmed tracks before tentative ones, by default), then confirmed tracks
+left by the IoU of their last detection (OC-SORT's observation-centric recovery); stage 3
+(ByteTrack's second association) gives confirmed tracks still unmatched the low-score
+detections by IoU.
 """
 
 from typing import Optional, Tuple
@@ -72,14 +75,26 @@ def associate(table: TrackTable, kalman: KalmanFilterCV, config: TrackerConfig,
     recent = (~table.confirmed[slots] | ~table.has_feature[slots]
               | (detections.features is None)
               | (now - table.last_update_time[slots] <= config.iou_max_gap))
-    _iou_stage(table, config, slots, np.flatnonzero((matches.track < 0) & recent),
-               np.flatnonzero(high & (matches.detection < 0)), detections,
-               config.max_iou_distance, matches)
+    # Confirmed tracks choose first: a track just started by a stray box would otherwise
+    # take a confirmed track's person where both overlap it (ByteTrack, BoT-SORT).
+    groups = ((table.confirmed[slots], ~table.confirmed[slots]) if config.confirmed_first
+              else (np.ones(len(slots), dtype=bool),))
+    for group in groups:
+        _iou_stage(table, config, slots, np.flatnonzero((matches.track < 0) & recent & group),
+                   np.flatnonzero(high & (matches.detection < 0)), detections,
+                   config.max_iou_distance, matches, config.iou_score_fusion)
+    # Observation-centric recovery (OC-SORT's OCR): a confirmed track that turned or stopped
+    # while its prediction ran on may still overlap its person's box where it last saw it.
+    if config.observation_recovery:
+        _iou_stage(table, config, slots,
+                   np.flatnonzero((matches.track < 0) & recent & table.confirmed[slots]),
+                   np.flatnonzero(high & (matches.detection < 0)), detections,
+                   config.recovery_max_iou_distance, matches, False, last_observation=True)
     # Stage 3: confirmed tracks left against low-score detections (ByteTrack).
     if config.second_association:
         rows = np.flatnonzero((matches.track < 0) & table.confirmed[slots])
         _iou_stage(table, config, slots, rows, np.flatnonzero(~high & (matches.detection < 0)),
-                   detections, config.second_max_iou_distance, matches)
+                   detections, config.second_max_iou_distance, matches, False)
     return matches.track, matches.detection
 
 
@@ -132,12 +147,20 @@ def _appearance_stage(table: TrackTable, kalman: KalmanFilterCV, config: Tracker
 
 def _iou_stage(table: TrackTable, config: TrackerConfig, slots: IntArray, rows: IntArray,
                cols: IntArray, detections: DetectionBatch, max_distance: float,
-               matches: _Matches) -> None:
-    """Match ``slots[rows]`` to detections ``cols`` by IoU distance up to ``max_distance``."""
+               matches: _Matches, score_fusion: bool, last_observation: bool = False) -> None:
+    """
+    Match ``slots[rows]`` to detections ``cols`` by IoU distance up to ``max_distance``.
+
+    With ``score_fusion`` the cost is 1 - IoU x score (ByteTrack's fused score); with
+    ``last_observation`` the track's box is its last detection's, not its prediction.
+    """
     if len(rows) == 0 or len(cols) == 0:
         return
     s = slots[rows]
-    cost = iou_distance(table.mean[s, :4], detections.boxes_cxcywh[cols])
+    track_boxes_cxcywh = table.last_box_cxcywh[s] if last_observation else table.mean[s, :4]
+    cost = iou_distance(track_boxes_cxcywh, detections.boxes_cxcywh[cols])
+    if score_fusion:
+        cost = 1.0 - (1.0 - cost) * detections.scores[cols]
     mismatch = (_class_mismatch(table.class_id[s], detections.class_ids[cols])
                 if config.class_aware else None)
     if mismatch is not None:

@@ -8,9 +8,6 @@ so the same settings work at 7 Hz and at 30 Hz.
 from dataclasses import dataclass, fields
 import math
 
-# 0.95 quantile of the chi-square distribution with 4 degrees of freedom (cx, cy, w, h).
-CHI2_95_4DOF = 9.4877
-
 
 @dataclass
 class TrackerConfig:
@@ -30,9 +27,26 @@ class TrackerConfig:
         Weight of the cosine distance in the first-stage cost; the rest is the normalised
         Mahalanobis distance (1.0 is DeepSORT's pure appearance cost).
     gating_threshold : float
-        Squared Mahalanobis distance (4 dof) beyond which a track cannot take a detection.
+        Squared Mahalanobis distance (4 dof) beyond which a track cannot take a detection by
+        appearance. Wider than the chi-square 0.95 quantile (9.49): the filter's small process
+        noise keeps it sure of a walker's path, too sure after an occlusion or a turn
+        (measured on PETS09-S2L1 and TUD, bench/README.md).
     max_iou_distance : float
-        Largest 1 - IoU of an IoU-stage match.
+        Largest cost of an IoU-stage match: 1 - IoU, or 1 - IoU x score with
+        ``iou_score_fusion``.
+    iou_score_fusion : bool
+        Weight the IoU stage's overlap by the detection score (ByteTrack's fused score): of two
+        boxes overlapping a track alike, the confident one wins.
+    confirmed_first : bool
+        In the IoU stage, confirmed tracks take their detections before tentative ones
+        (ByteTrack, BoT-SORT): a track just started by a stray box cannot take a confirmed
+        track's person.
+    observation_recovery : bool
+        After the IoU stage, match confirmed tracks left to high-score detections by the IoU of
+        their last detection's box rather than their prediction (OC-SORT's observation-centric
+        recovery): a person who turned or stopped is found where the prediction overshot.
+    recovery_max_iou_distance : float
+        Largest 1 - IoU of an observation-centric recovery match.
     iou_max_gap : float
         A confirmed track with appearance takes part in IoU matching only if it was seen at
         most this many seconds ago; after longer gaps only its appearance can claim a
@@ -127,9 +141,13 @@ class TrackerConfig:
     nn_budget: int = 100
     feature_ema_alpha: float = 0.0
     appearance_weight: float = 0.98
-    gating_threshold: float = CHI2_95_4DOF
+    gating_threshold: float = 30.0
     max_iou_distance: float = 0.7
-    iou_max_gap: float = 1.0
+    iou_score_fusion: bool = True
+    confirmed_first: bool = True
+    observation_recovery: bool = True
+    recovery_max_iou_distance: float = 0.5
+    iou_max_gap: float = 1.5
     matching_cascade: bool = False
     max_age: float = 3.0
     n_init: int = 3
@@ -141,8 +159,8 @@ class TrackerConfig:
     second_max_iou_distance: float = 0.5
     new_track_score: float = 0.5
     class_aware: bool = True
-    std_position: float = 0.5
-    std_velocity: float = 0.6
+    std_position: float = 0.1
+    std_velocity: float = 0.3
     std_measurement: float = 0.08
     initial_velocity_std: float = 1.0
     score_scaled_noise: bool = False
@@ -192,6 +210,7 @@ class TrackerConfig:
         self._check_range('appearance_weight', 0.0, 1.0)
         self._check_range('max_iou_distance', 0.0, 1.0)
         self._check_range('second_max_iou_distance', 0.0, 1.0)
+        self._check_range('recovery_max_iou_distance', 0.0, 1.0)
         self._check_range('occlusion_iou', 0.0, 1.0)
         self._check_range('high_score_threshold', 0.0, 1.0)
         self._check_range('low_score_threshold', 0.0, 1.0)

@@ -258,7 +258,8 @@ class KalmanFilterCV:
         Returns
         -------
         ndarray, shape (T, N)
-            Compare with the chi-square 0.95 quantile for 4 dof (9.4877).
+            Compared with ``TrackerConfig.gating_threshold`` (the chi-square 0.95 quantile
+            for 4 dof is 9.49).
 
         """
         if len(mean) == 0 or len(boxes_cxcywh) == 0:

@@ -104,3 +104,38 @@ def test_motion_only_tracks_without_features():
                              0.1 * k)
     assert [(t.track_id, t.state) for t in out] == [(1, TrackState.CONFIRMED)]
     assert out[0].velocity_cxcywh[0] > 20.0  # 50 px/s, approached from zero
+
+
+@pytest.mark.parametrize('first, expect', [(True, 0), (False, -1)])
+def test_confirmed_tracks_take_iou_matches_before_tentative_ones(first, expect):
+    tracker = Tracker(TrackerConfig(confirmed_first=first))
+    tracker.update(np.array([[100, 100, 20, 40.0]]), None, None, None, 0.0)
+    # A second box beside the confirmed person starts a tentative track...
+    tracker.update(np.array([[100, 100, 20, 40.0], [112, 100, 20, 40.0]]), None, None, None,
+                   0.1)
+    # ...which overlaps the one box of the next frame more than the confirmed track does.
+    out = tracker.update(np.array([[110, 100, 20, 40.0]]), None, None, None, 0.2)
+    assert [t.detection_index for t in out if t.track_id == 1] == [expect]
+
+
+@pytest.mark.parametrize('recovery, expect', [(True, 0), (False, -1)])
+def test_observation_recovery_finds_a_person_who_stopped_unseen(recovery, expect):
+    tracker = Tracker(TrackerConfig(observation_recovery=recovery))
+    for k in range(10):  # walking right at 100 px/s
+        tracker.update(np.array([[100 + 10 * k, 100, 20, 40.0]]), None, None, None, 0.1 * k)
+    for k in range(10, 13):  # unseen: the prediction walks on
+        tracker.update(np.zeros((0, 4)), None, None, None, 0.1 * k)
+    # Found again where last seen: no overlap with the prediction (x ~ 230), IoU 0.82 with
+    # the last detection's box.
+    out = tracker.update(np.array([[192, 100, 20, 40.0]]), None, None, None, 1.3)
+    assert [t.detection_index for t in out if t.track_id == 1] == [expect]
+
+
+@pytest.mark.parametrize('fusion, expect', [(True, 1), (False, 0)])
+def test_score_fusion_gives_a_track_the_confident_of_two_overlapping_boxes(fusion, expect):
+    tracker = Tracker(TrackerConfig(iou_score_fusion=fusion))
+    tracker.update(np.array([[100, 100, 20, 40.0]]), None, None, None, 0.0)
+    # IoU 0.74 at score 0.6 against IoU 0.54 at score 1.0.
+    out = tracker.update(np.array([[103, 100, 20, 40.0], [106, 100, 20, 40.0]]),
+                         np.array([0.6, 1.0]), None, None, 0.1)
+    assert [t.detection_index for t in out if t.track_id == 1] == [expect]
