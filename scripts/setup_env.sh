@@ -105,43 +105,51 @@ DEEPSORT_VENV="$venv" bash "$repo/scripts/build_ros_overlay.sh" \
   || fail 'the ROS overlay did not build (see above); DEEPSORT_ROS_SRC=none sets up without it.'
 overlay="$repo/install_overlay"
 if [ -f "$overlay/local_setup.bash" ]; then
-  # Build the project against the overlay, and let the vision_msgs check below see it.
+  # Build the project against the overlay, and let the interface checks below see it.
   set +u
   # shellcheck disable=SC1091
   COLCON_TRACE= source "$overlay/local_setup.bash"
   set -u
 fi
 
-# ---- 5. build both ROS packages (and vision_msgs when no real one is installed) ----------------
+# ---- 5. build our ROS packages (and vision_msgs, yolo_msgs where no real ones are installed) -----
 step='building the ROS packages with colcon'
 base_paths=("$repo" "$repo/msg" "$repo/hog_detector")
-# Decide on vision_msgs without our own install/ on the path, so that our build never counts.
-if env -u PYTHONPATH -u AMENT_PREFIX_PATH -u COLCON_PREFIX_PATH "$vpy" -c 'import vision_msgs.msg' 2>/dev/null \
-   || { [ -n "${AMENT_PREFIX_PATH:-}" ] && DEEPSORT_REPO="$repo" "$vpy" - <<'PY' 2>/dev/null
+# installed_elsewhere PKG: a real PKG (not our build of its copy in install/) is importable or
+# in a prefix of AMENT_PREFIX_PATH (install_overlay/ counts: it is the ROS install here).
+installed_elsewhere() {
+  env -u PYTHONPATH -u AMENT_PREFIX_PATH -u COLCON_PREFIX_PATH "$vpy" -c "import $1.msg" 2>/dev/null \
+   || { [ -n "${AMENT_PREFIX_PATH:-}" ] && DEEPSORT_REPO="$repo" DEEPSORT_PKG="$1" "$vpy" - <<'PY' 2>/dev/null
 import os, sys
 repo_install = os.path.join(os.environ.get('DEEPSORT_REPO', ''), 'install')
 for prefix in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep):
-    # Our own install/ never counts; install_overlay/ (the real vision_msgs) does.
+    # Our own install/ never counts; install_overlay/ (the real package) does.
     ours = prefix == repo_install or prefix.startswith(repo_install + os.sep)
-    if prefix and not ours and os.path.isfile(
-            os.path.join(prefix, 'share', 'ament_index', 'resource_index', 'packages', 'vision_msgs')):
+    if prefix and not ours and os.path.isfile(os.path.join(
+            prefix, 'share', 'ament_index', 'resource_index', 'packages',
+            os.environ['DEEPSORT_PKG'])):
         sys.exit(0)
 sys.exit(1)
 PY
-   }; then
-  say 'using the installed vision_msgs'
-  vision='installed'
-  # An earlier build of the copy in install/ would shadow the real one: drop it.
-  if [ -d "$repo/install/vision_msgs" ] || [ -d "$repo/build/vision_msgs" ]; then
-    say 'removing the earlier build of third_party/vision_msgs'
-    rm -rf "$repo/install/vision_msgs" "$repo/build/vision_msgs"
+   }
+}
+# The interface packages we carry a copy of (third_party/): built only where no real one is.
+copies=''
+for pkg in vision_msgs yolo_msgs; do
+  if installed_elsewhere "$pkg"; then
+    say "using the installed $pkg"
+    # An earlier build of the copy in install/ would shadow the real one: drop it.
+    if [ -d "$repo/install/$pkg" ] || [ -d "$repo/build/$pkg" ]; then
+      say "removing the earlier build of third_party/$pkg"
+      rm -rf "$repo/install/$pkg" "$repo/build/$pkg"
+    fi
+  else
+    base_paths+=("$repo/third_party/$pkg")
+    copies="$copies $pkg"
   fi
-else
-  base_paths+=("$repo/third_party/vision_msgs")
-  vision='built'
-fi
+done
 src_hash="$( (cd "$repo" && find package.xml setup.py setup.cfg resource bin deepsort_ros launch config rviz msg \
-  hog_detector third_party -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum; echo "$vision"
+  hog_detector third_party -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum; echo "$copies"
   cat "$repo/install_overlay/.deepsort-overlay-stamp" 2>/dev/null || true) \
   | sha256sum | cut -d' ' -f1)"
 if [ "$force" != 1 ] && [ -f "$repo/install/setup.bash" ] \
@@ -174,4 +182,4 @@ source "$repo/scripts/env.sh"
 exec "$vpy" -m deepsort_ros.cli.main "\$@"
 EOF
 chmod +x "$venv/bin/deepsort-ros"
-say "ready: source scripts/env.sh to use it in a shell (vision_msgs: $vision)"
+say "ready: source scripts/env.sh to use it in a shell (interface copies built:${copies:- none})"

@@ -457,6 +457,40 @@ def detections_to_batch(msg: Any, classes: ClassRegistry, min_score: float = 0.0
                           message_indices.astype(np.int64), rejected, truncated)
 
 
+def yolo_to_detection_array(msg: Any) -> Detection2DArray:
+    """
+    Convert yolo_ros's ``yolo_msgs/DetectionArray`` into a ``vision_msgs/Detection2DArray``.
+
+    Each detection keeps its box (centre and size, pixels), its ``class_name`` as the class and
+    its ``score``, in the same order, so that tracks name the index in the received array; the
+    rest (masks, keypoints, 3D boxes, yolo_ros's own tracker id) is not used by the tracker.
+
+    Parameters
+    ----------
+    msg : yolo_msgs/DetectionArray
+        Any object with ``header`` and ``detections`` of yolo_msgs' fields.
+
+    Returns
+    -------
+    vision_msgs/Detection2DArray
+
+    """
+    out = Detection2DArray(header=msg.header)
+    for detection in msg.detections:
+        converted = Detection2D(header=msg.header)
+        converted.bbox.center.position.x = float(detection.bbox.center.position.x)
+        converted.bbox.center.position.y = float(detection.bbox.center.position.y)
+        converted.bbox.center.theta = float(detection.bbox.center.theta)
+        converted.bbox.size_x = float(detection.bbox.size.x)
+        converted.bbox.size_y = float(detection.bbox.size.y)
+        hypothesis = ObjectHypothesisWithPose()
+        hypothesis.hypothesis.class_id = str(detection.class_name)
+        hypothesis.hypothesis.score = float(detection.score)
+        converted.results.append(hypothesis)
+        out.detections.append(converted)
+    return out
+
+
 def detections_to_msg(header: Any, boxes_tlwh: npt.ArrayLike, scores: npt.ArrayLike,
                       labels: Union[str, Sequence[str]]) -> Detection2DArray:
     """

@@ -24,6 +24,8 @@ TRACKER_PREFIX = 'tracker.'
 
 EGO_MOTION_MODES = ('odometry', 'image', 'auto', 'off')
 IMAGE_TRANSPORTS = ('raw', 'compressed')
+# vision_msgs/Detection2DArray, or yolo_ros's yolo_msgs/DetectionArray.
+DETECTION_TYPES = ('vision_msgs', 'yolo_msgs')
 QOS_PROFILES = ('sensor_data', 'reliable')
 ANNOTATED_MODES = ('auto', 'always', 'never')
 ENCODER_BACKENDS = ('auto', 'torch', 'torchscript', 'onnx')
@@ -62,8 +64,11 @@ class NodeConfig:
                                   'sensor_msgs/CompressedImage on <image_topic>/compressed',
                                   choices=IMAGE_TRANSPORTS)
     image_qos: str = _param('sensor_data', 'QoS of the image subscription', choices=QOS_PROFILES)
-    detections_topic: str = _param('detections', 'vision_msgs/Detection2DArray topic, stamped '
+    detections_topic: str = _param('detections', 'detections topic (detections_type), stamped '
                                    'like the image the detector ran on')
+    detections_type: str = _param('vision_msgs', 'vision_msgs: vision_msgs/Detection2DArray; '
+                                  "yolo_msgs: yolo_ros's yolo_msgs/DetectionArray",
+                                  choices=DETECTION_TYPES)
     camera_info_topic: str = _param('camera_info', 'sensor_msgs/CameraInfo topic for intrinsics')
     odom_topic: str = _param('odom', 'nav_msgs/Odometry topic for ego-motion')
     sync_tolerance: float = _param(0.005, 'largest image/detection stamp difference to pair, s',

@@ -31,7 +31,7 @@ from deepsort_ros.ros.diagnostics import DiagnosticReport, DiagnosticsCollector,
 from deepsort_ros.ros.executor import NodeExecutor
 from deepsort_ros.ros.images import bgr_to_image_msg
 from deepsort_ros.ros.messages import (diagnostics_to_msg, MarkerBuilder, stamp_to_ns,
-                                       transform_to_xyz_quaternion)
+                                       transform_to_xyz_quaternion, yolo_to_detection_array)
 from deepsort_ros.ros.pairing import PairedFrame
 from deepsort_ros.ros.pipeline import FrameResult, load_encoder, TrackingPipeline
 from deepsort_ros.ros.visualization import draw_tracks, TrailHistory
@@ -238,6 +238,14 @@ class TrackerNode(LifecycleNode):
                 return self._refuse(
                     f'invalid parameters: {name} {getattr(config, name)!r} is not a valid '
                     f'topic name: {reason}')
+        if config.detections_type == 'yolo_msgs':
+            try:
+                import yolo_msgs.msg  # noqa: F401 - only whether it is there
+            except ImportError:
+                return self._refuse(
+                    'detections_type is yolo_msgs but yolo_msgs cannot be imported: install '
+                    "yolo_ros (or build this repository's third_party/yolo_msgs), or publish "
+                    'vision_msgs/Detection2DArray with detections_type:=vision_msgs')
         try:
             encoder, encoder_name, encoder_device = load_encoder(config)
         except RuntimeError as error:
@@ -330,10 +338,20 @@ class TrackerNode(LifecycleNode):
         self._frames = deque(maxlen=config.max_queued_frames)
         self._frame_ready = self.create_guard_condition(self._on_frame_ready,
                                                         callback_group=processing)
+        if config.detections_type == 'yolo_msgs':
+            # Imported here: a robot without yolo_ros never needs its messages.
+            from yolo_msgs.msg import DetectionArray
+            detections_sub = self.create_subscription(
+                DetectionArray, config.detections_topic,
+                lambda msg: self._on_detections(yolo_to_detection_array(msg)), 10,
+                callback_group=inputs)
+        else:
+            detections_sub = self.create_subscription(
+                Detection2DArray, config.detections_topic, self._on_detections, 10,
+                callback_group=inputs)
         self._input_subscriptions = [
             image_sub,
-            self.create_subscription(Detection2DArray, config.detections_topic,
-                                     self._on_detections, 10, callback_group=inputs),
+            detections_sub,
             self.create_subscription(CameraInfo, config.camera_info_topic,
                                      self._on_camera_info, qos_profile_sensor_data,
                                      callback_group=inputs),
@@ -367,7 +385,8 @@ class TrackerNode(LifecycleNode):
                 ('image', 'detections', 'camera_info', 'odom'), self._input_subscriptions)}
         self.get_logger().info(
             f'listening to {image_sub.topic_name} ({image_sub.msg_type.__name__}), '
-            f'{self._input_subscriptions[1].topic_name} (vision_msgs/Detection2DArray), '
+            f'{detections_sub.topic_name} ({detections_sub.msg_type.__module__.split(".")[0]}/'
+            f'{detections_sub.msg_type.__name__}), '
             f'{self._input_subscriptions[2].topic_name} (CameraInfo), '
             f'{self._input_subscriptions[3].topic_name} (Odometry); publishing '
             f'{self._tracks_pub.topic_name} (deepsort_ros_msgs/TrackArray), '
