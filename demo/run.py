@@ -118,6 +118,30 @@ def _make_bag(video: Path, first: int, frames: int, detector: str) -> Path:
     return bag
 
 
+def guidance_notes(weights: Optional[str], scores: Dict[str, Any]) -> List[str]:
+    """
+    Return what a user should know about this run's accuracy, and what to do about it.
+
+    Parameters
+    ----------
+    weights : str or None
+        The Re-ID weights the tracker ran with; None for the built-in model.
+    scores : dict
+        The accuracy scores; empty when there was no ground truth.
+
+    """
+    notes = []
+    if not scores:
+        notes.append('no ground truth for this video here, so accuracy is not scored: the '
+                     'figures measured on sequences with ground truth are in '
+                     'docs/performance.md')
+    if weights is None:
+        notes.append('the tracker ran with the built-in appearance model, which is weak '
+                     '(identities break more often): get OSNet weights as docs/encoder.md '
+                     'says and run ./dev.sh demo --reid-weights PATH')
+    return notes
+
+
 def _write_params(path: Path, weights: Optional[str]) -> None:
     lines = ['deepsort_tracker:', '  ros__parameters:',
              f'    image_topic: {IMAGE_TOPIC}', '    image_transport: compressed',
@@ -491,8 +515,7 @@ def run(args: argparse.Namespace) -> int:
             f'pipeline p99 {offline.p99:.1f} ms on the same {same.count} frames (target <= '
             f'{LATENCY_TARGET}x: {verdict}); p50 {same.p50 / offline.p50:.2f}x')
     report.scores = _scores(out / 'tracks.txt', first, frames)
-    if not report.scores:
-        report.notes.append('no ground truth here (../shared is absent): no accuracy scores')
+    report.notes.extend(guidance_notes(weights, report.scores))
     report.files['report.md'] = 'this report (report.json: the same as data)'
     report.files['params.yaml'] = "the tracker node's parameters"
     report.files['logs/'] = 'what each process printed'

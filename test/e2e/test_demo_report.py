@@ -4,6 +4,7 @@ import json
 import math
 
 from demo.report import contact_sheet, latencies_ms, LatencyStats, RunReport
+from demo.run import guidance_notes
 import numpy as np
 import pytest
 
@@ -76,3 +77,10 @@ def test_the_demo_outputs_name_the_sequence_frames(tmp_path, monkeypatch):
     assert sorted(set(rows[:, 0].astype(int))) == [401, 402, 403]
     assert captions and all(c.startswith(('frame 401 ', 'frame 402 ', 'frame 403 '))
                             for c in captions), captions
+
+
+def test_a_run_without_gt_or_weights_says_where_accuracy_is_and_how_to_get_weights():
+    bare = ' '.join(guidance_notes(None, {}))
+    assert 'docs/performance.md' in bare and 'docs/encoder.md' in bare
+    assert '--reid-weights' in bare
+    assert guidance_notes('/w/osnet.pth', {'HOTA': 0.5}) == []
