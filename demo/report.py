@@ -122,6 +122,9 @@ class RunReport:
         Stage name -> its latencies, in the order they are shown.
     scores : dict of str to float
         HOTA, IDF1, MOTA, ... when ground truth exists.
+    follow : dict of str to object
+        The followed person: who was selected, frames TRACKED, re-acquisitions and, with
+        ground truth, the share of TRACKED frames on the selected person.
     checks : list of str
         One sentence per target met or missed, with the numbers.
     files : dict of str to str
@@ -137,6 +140,7 @@ class RunReport:
     frames_tracked: int = 0
     latency: Dict[str, LatencyStats] = field(default_factory=dict)
     scores: Dict[str, float] = field(default_factory=dict)
+    follow: Dict[str, object] = field(default_factory=dict)
     checks: List[str] = field(default_factory=list)
     files: Dict[str, str] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
@@ -158,6 +162,10 @@ class RunReport:
                       '| ' + ' | '.join(self.scores) + ' |',
                       '|' + '---|' * len(self.scores),
                       '| ' + ' | '.join(_score_text(v) for v in self.scores.values()) + ' |', '']
+        if self.follow:
+            lines += ['## Following one person', ''] + [
+                f'- {name}: {_score_text(v) if v is None or isinstance(v, float) else v}'
+                for name, v in self.follow.items()] + ['']
         if self.checks:
             lines += ['## Targets', ''] + [f'- {check}' for check in self.checks] + ['']
         if self.files:

@@ -7,7 +7,10 @@ and ``tracker_node`` tracks them, each its own process on a private ROS domain o
 This process records the tracks and the node's annotated images and writes, into one output
 folder: an annotated MP4, a PNG contact sheet, MOTChallenge text, a bag of ``TrackArray``,
 and a report with per-stage latency (p50/p99), the same pipeline timed offline for
-comparison, and HOTA/IDF1/MOTA when ground truth is there. Ctrl-C stops every process and
+comparison, and HOTA/IDF1/MOTA when ground truth is there. It also follows one person, as a
+person-following robot would: the first confirmed track near the image centre is selected
+through the tracker's ``~/select_target``, drawn unmistakably on the annotated images, and
+judged against ground truth in the report when it is there. Ctrl-C stops every process and
 still writes what was collected.
 
 The player runs in lockstep with the tracker (each image waits for its tracks), so the slow
@@ -39,6 +42,13 @@ DETECTIONS_TOPIC = '/detections'
 CAMERA_INFO_TOPIC = '/camera/camera_info'
 TRACKS_TOPIC = '/deepsort_tracker/tracks'
 ANNOTATED_TOPIC = '/deepsort_tracker/image_annotated'
+TARGET_TOPIC = '/deepsort_tracker/target'
+SELECT_SERVICE = '/deepsort_tracker/select_target'
+# The followed person is picked among confirmed tracks matched in a frame whose box centre is
+# within this share of the image diagonal from the image centre (else the nearest is waited
+# for: a person at the border is about to leave).
+SELECT_NEAR_CENTRE = 0.25
+FOLLOW_IOU = 0.5  # a target frame is on a person when the boxes overlap this much
 SHEET_FRAMES = 6
 OFFLINE_FRAMES = 100  # frames of the in-process comparison run
 HELD_OUT_FROM = 401  # hog_detector was trained on PETS09-S2L1 frames 1-400
@@ -80,6 +90,10 @@ class Collected:
     detections_at: Dict[int, int] = field(default_factory=dict)
     annotated: Dict[int, Any] = field(default_factory=dict)
     diagnostics: Optional[Any] = None
+    target: Dict[int, Any] = field(default_factory=dict)
+    selected_id: Optional[int] = None
+    selected_stamp: Optional[int] = None
+    selecting: Optional[Any] = None
 
 
 def _stamp_ns(header: Any) -> int:
@@ -180,9 +194,24 @@ def _stop(process: Optional[subprocess.Popen]) -> None:
         process.wait()
 
 
-def _collector(collected: Collected, context: Any) -> Any:
+def _near_centre_id(msg: Any, width: int, height: int) -> Optional[int]:
+    """Return the confirmed, matched track nearest the image centre, if near enough."""
+    from deepsort_ros_msgs.msg import Track
+
+    shown = [t for t in msg.tracks if t.state == Track.STATE_CONFIRMED and t.detection_index >= 0]
+    if not shown or width <= 0 or height <= 0:
+        return None
+    distance = [((t.center_x - width / 2) ** 2 + (t.center_y - height / 2) ** 2) ** 0.5
+                for t in shown]
+    best = min(range(len(shown)), key=distance.__getitem__)
+    limit = SELECT_NEAR_CENTRE * (width ** 2 + height ** 2) ** 0.5
+    return int(shown[best].id) if distance[best] <= limit else None
+
+
+def _collector(collected: Collected, context: Any, image_size: Tuple[int, int]) -> Any:
     import rclpy
-    from deepsort_ros_msgs.msg import TrackArray
+    from deepsort_ros_msgs.msg import TargetStatus, TrackArray
+    from deepsort_ros_msgs.srv import SelectTarget
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
@@ -191,10 +220,31 @@ def _collector(collected: Collected, context: Any) -> Any:
     node = rclpy.create_node('deepsort_demo_recorder', context=context)
     reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
+    select = node.create_client(SelectTarget, SELECT_SERVICE)
+
+    def on_selected(future: Any) -> None:
+        response = future.result()
+        if response is not None and response.success:
+            collected.selected_id = int(response.target_id)
+        else:
+            collected.selecting = None  # refused (the track just ended): pick again
+
     def on_tracks(msg: Any) -> None:
         stamp = _stamp_ns(msg.header)
         collected.tracks_at.setdefault(stamp, time.time_ns())
         collected.tracks[stamp] = msg
+        # Like an app: once, the first confirmed person near the centre of the image.
+        if collected.selecting is None and select.service_is_ready():
+            chosen = _near_centre_id(msg, *image_size)
+            if chosen is not None:
+                request = SelectTarget.Request(mode=SelectTarget.Request.BY_TRACK_ID,
+                                               track_id=chosen)
+                collected.selected_stamp = stamp
+                collected.selecting = select.call_async(request)
+                collected.selecting.add_done_callback(on_selected)
+
+    def on_target(msg: Any) -> None:
+        collected.target[_stamp_ns(msg.header)] = msg
 
     def on_detections(msg: Any) -> None:
         collected.detections_at.setdefault(_stamp_ns(msg.header), time.time_ns())
@@ -210,6 +260,7 @@ def _collector(collected: Collected, context: Any) -> Any:
     node.create_subscription(Detection2DArray, DETECTIONS_TOPIC, on_detections, reliable)
     node.create_subscription(Image, ANNOTATED_TOPIC, on_annotated, qos_profile_sensor_data)
     node.create_subscription(DiagnosticArray, '/diagnostics', on_diagnostics, 10)
+    node.create_subscription(TargetStatus, TARGET_TOPIC, on_target, reliable)
     return node
 
 
@@ -270,6 +321,80 @@ def _scores(mot_path: Path, first: int, frames: int) -> Dict[str, float]:
     return {'HOTA': scores.hota, 'IDF1': scores.idf1, 'MOTA': scores.mota,
             'ID switches': int(scores.id_switches),
             'people in ground truth': int(len(np.unique(gt[:, 1])))}
+
+
+def _iou_tlwh(box: Any, boxes: Any) -> Any:
+    import numpy as np
+
+    top_left = np.maximum(box[:2], boxes[:, :2])
+    bottom_right = np.minimum(box[:2] + box[2:], boxes[:, :2] + boxes[:, 2:])
+    inter = np.prod(np.maximum(bottom_right - top_left, 0.0), axis=1)
+    return inter / (box[2] * box[3] + boxes[:, 2] * boxes[:, 3] - inter)
+
+
+def _follow_figures(collected: Collected, first: int, frames: int) -> Dict[str, Any]:
+    """
+    Judge the followed target frame by frame (bench/bench_follow.py's protocol).
+
+    The selected person is the one whose gt box the selected track's box overlaps most at the
+    selection frame; a later frame's TRACKED target is on them (IoU >= 0.5), on someone else,
+    or on nobody. Without ground truth only the states are counted.
+    """
+    import numpy as np
+    from deepsort_ros.recordings.mot import load_mot_rows
+    from deepsort_ros.recordings.sequence_to_bag import frame_of_stamp
+    from deepsort_ros_msgs.msg import TargetStatus
+
+    if collected.selected_id is None or collected.selected_stamp is None:
+        return {'selected': 'nobody (no confirmed track came near the image centre)'}
+    start = collected.selected_stamp
+    states = [collected.target[s] for s in sorted(collected.target) if s > start]
+    tracked = [m for m in states if m.status == TargetStatus.STATUS_TRACKED and m.has_track]
+    # A re-acquisition: TRACKED again after frames it was not.
+    reacquired = sum(1 for before, now in zip(states, states[1:])
+                     if now.status == TargetStatus.STATUS_TRACKED
+                     and before.status != TargetStatus.STATUS_TRACKED)
+    out: Dict[str, Any] = {
+        'selected': f'track {collected.selected_id} at frame {frame_of_stamp(start, FPS)}',
+        'frames after the selection': len(states),
+        'frames TRACKED': len(tracked),
+        'frames CANDIDATE': sum(m.status == TargetStatus.STATUS_CANDIDATE for m in states),
+        're-acquisitions': reacquired}
+    gt_path = SHARED_SEQUENCE / 'gt' / 'gt.txt'
+    selected = [t for t in collected.tracks[start].tracks if t.id == collected.selected_id]
+    if not gt_path.is_file() or not selected:
+        return out
+    gt = load_mot_rows(gt_path)
+    gt = gt[(gt[:, 0] >= first) & (gt[:, 0] < first + frames)]
+
+    def tlwh(track: Any) -> Any:
+        return np.array([track.center_x - track.size_x / 2, track.center_y - track.size_y / 2,
+                         track.size_x, track.size_y])
+
+    at = gt[gt[:, 0] == frame_of_stamp(start, FPS)]
+    overlap = _iou_tlwh(tlwh(selected[0]), at[:, 2:6]) if len(at) else np.zeros(0)
+    if not len(overlap) or overlap.max() < FOLLOW_IOU:
+        out['person'] = 'the selected track covers no gt person'
+        return out
+    person = int(at[np.argmax(overlap), 1])
+    visible = on_person = on_other = 0
+    for message in states:
+        rows = gt[gt[:, 0] == frame_of_stamp(_stamp_ns(message.header), FPS)]
+        visible += bool((rows[:, 1] == person).any())
+        if message.status != TargetStatus.STATUS_TRACKED or not message.has_track:
+            continue
+        iou = _iou_tlwh(tlwh(message.track), rows[:, 2:6]) if len(rows) else np.zeros(0)
+        mine = rows[:, 1] == person
+        on_person += bool((iou[mine] >= FOLLOW_IOU).any())
+        on_other += bool((iou[~mine] >= FOLLOW_IOU).any() and not (iou[mine] >= FOLLOW_IOU).any())
+    out.update({
+        'person': f'gt {person}',
+        'share of TRACKED frames on the selected person':
+            round(on_person / len(tracked), 3) if tracked else None,
+        'frames TRACKED on someone else': on_other,
+        'recall (TRACKED on the person / frames they are visible)':
+            round(on_person / visible, 3) if visible else None})
+    return out
 
 
 def _diagnostic_latency(diagnostics: Any) -> Dict[str, Any]:
@@ -338,7 +463,8 @@ def _write_outputs(out: Path, collected: Collected, frame_times: List[Tuple[int,
     writer.release()
     cv2.imwrite(str(out / 'contact_sheet.png'), contact_sheet(tiles, labels))
     report.files['annotated.mp4'] = (f'{len(annotated)} frames with boxes, ids and trails '
-                                     '(the followed target, if any, in thick red)')
+                                     '(the followed target in thick red on a white halo, its '
+                                     'state on its tag)')
     report.files['contact_sheet.png'] = f'{len(tiles)} frames across the run'
     missing = len(stamps) - len(annotated)
     if missing > 0:
@@ -399,6 +525,7 @@ def run(args: argparse.Namespace) -> int:
                PYTHONUNBUFFERED='1')
     os.environ.update(ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
     from ament_index_python.packages import get_package_prefix
+    import cv2
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
@@ -418,7 +545,11 @@ def run(args: argparse.Namespace) -> int:
     previous_handlers = {sig: signal.signal(sig, request_stop)
                          for sig in (signal.SIGINT, signal.SIGTERM)}
     collected = Collected()
-    node = _collector(collected, context)
+    capture = cv2.VideoCapture(str(video))
+    image_size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                  int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    capture.release()
+    node = _collector(collected, context, image_size)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     processes: Dict[str, Optional[subprocess.Popen]] = dict.fromkeys(
@@ -515,6 +646,7 @@ def run(args: argparse.Namespace) -> int:
             f'pipeline p99 {offline.p99:.1f} ms on the same {same.count} frames (target <= '
             f'{LATENCY_TARGET}x: {verdict}); p50 {same.p50 / offline.p50:.2f}x')
     report.scores = _scores(out / 'tracks.txt', first, frames)
+    report.follow = _follow_figures(collected, first, frames)
     report.notes.extend(guidance_notes(weights, report.scores))
     report.files['report.md'] = 'this report (report.json: the same as data)'
     report.files['params.yaml'] = "the tracker node's parameters"

@@ -173,8 +173,8 @@ class TrackerConfig:
     relink_min_radius: float = 1.0
     target_search_time: float = 2.0
     target_reacquire_max_cosine_distance: float = 0.3
-    target_confirm_time: float = 1.0
-    target_margin: float = 0.05
+    target_confirm_time: float = 0.5
+    target_margin: float = 0.02
     target_reacquire_window: float = 5.0
     target_confident_cosine_distance: float = 0.05
     target_gallery_size: int = 100

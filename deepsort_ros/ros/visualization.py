@@ -21,6 +21,10 @@ import numpy as np
 import numpy.typing as npt
 
 TARGET_COLOUR_BGR = (0, 0, 255)
+# The target's red box sits on a white one: an identity's colour may be near red too, and the
+# person the robot follows must never be taken for another.
+TARGET_HALO_BGR = (255, 255, 255)
+TARGET_HALO_PX = 3
 LEGEND_COLOUR_BGR = (235, 235, 235)
 # Line widths, px at 720 rows: the target, matched tracks, coasting ones.
 TARGET_THICKNESS, CONFIRMED_THICKNESS, OTHER_THICKNESS = 4, 2, 1
@@ -151,7 +155,7 @@ def draw_legend(canvas: npt.NDArray[np.uint8], scale: float) -> None:
         ('solid', 'tracked (seen now)', LEGEND_COLOUR_BGR),
         ('dashed', 'coasting (not seen, predicted)', LEGEND_COLOUR_BGR),
         ('?', 'occluded', LEGEND_COLOUR_BGR),
-        ('solid', 'followed target', TARGET_COLOUR_BGR),
+        ('target', 'followed target', TARGET_COLOUR_BGR),
     ]
     line_h = int(round(18 * scale))
     sample_w = int(round(28 * scale))
@@ -172,6 +176,8 @@ def draw_legend(canvas: npt.NDArray[np.uint8], scale: float) -> None:
             cv2.putText(canvas, '?', (a[0] + 6, y + int(5 * scale)), font, size, colour, 1,
                         cv2.LINE_AA)
         else:
+            if style == 'target':
+                cv2.line(canvas, a, b, TARGET_HALO_BGR, 2 + 2 * TARGET_HALO_PX)
             cv2.line(canvas, a, b, colour, 2)
         cv2.putText(canvas, text, (x0 + sample_w + 8, y + int(5 * scale)), font, size,
                     LEGEND_COLOUR_BGR, 1, cv2.LINE_AA)
@@ -204,8 +210,8 @@ def draw_tracks(image_bgr: npt.NDArray[np.uint8], track_array: Any,
     Returns
     -------
     ndarray of uint8, shape (H, W, 3)
-        Matched tracks solid in their colour, coasting ones dashed, the target thick and red;
-        tentative, lost and deleted tracks are not drawn.
+        Matched tracks solid in their colour, coasting ones dashed, the target thick and
+        red on a white halo; tentative, lost and deleted tracks are not drawn.
 
     """
     canvas = image_bgr.copy()
@@ -219,6 +225,9 @@ def draw_tracks(image_bgr: npt.NDArray[np.uint8], track_array: Any,
         thickness = TARGET_THICKNESS if is_target and matched else (
             CONFIRMED_THICKNESS if matched or is_target else OTHER_THICKNESS)
         top_left, bottom_right = _box_corners(track)
+        if is_target:
+            cv2.rectangle(canvas, top_left, bottom_right, TARGET_HALO_BGR,
+                          thickness + 2 * TARGET_HALO_PX)
         if matched:
             cv2.rectangle(canvas, top_left, bottom_right, colour, thickness)
         else:
@@ -236,7 +245,7 @@ def draw_tracks(image_bgr: npt.NDArray[np.uint8], track_array: Any,
         (width, height), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, 2)
         if matched:
             cv2.rectangle(canvas, (x0, y0 - height - 6), (x0 + width + 4, y0), colour, -1)
-            text_colour = (0, 0, 0)
+            text_colour = TARGET_HALO_BGR if is_target else (0, 0, 0)
         else:
             text_colour = colour  # no filled tag: a coasting label does not look seen
         cv2.putText(canvas, label, (x0 + 2, y0 - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale,

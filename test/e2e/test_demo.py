@@ -71,6 +71,14 @@ def test_demo_writes_video_sheet_tracks_bag_and_report(video, tmp_path):
     assert len(arrays) == FRAMES and all(len(a.tracks) for a in arrays[2:])
     end_to_end = report['latency']['end to end: image published -> tracks received']
     assert end_to_end['count'] == FRAMES and end_to_end['p50'] > 0
+    # One person near the centre is followed through ~/select_target, as an app would.
+    follow = report['follow']
+    assert follow['selected'].startswith('track '), follow
+    assert 1 <= follow['frames TRACKED'] <= follow['frames after the selection'] < FRAMES
+    assert '## Following one person' in (out / 'report.md').read_text()
+    if (SHARED / 'data' / 'PETS09-S2L1' / 'gt' / 'gt.txt').is_file():
+        assert follow['person'].startswith('gt ')
+        assert 0.0 <= follow['share of TRACKED frames on the selected person'] <= 1.0
     # An output folder that exists is never silently overwritten.
     before = (out / 'report.md').read_bytes()
     again = _demo(out, '--frames', str(FRAMES))

@@ -214,3 +214,8 @@ def test_the_target_is_drawn_from_the_track_array():
     x0 = int(round(target.center_x - target.size_x / 2))
     y_mid = int(round(target.center_y))
     assert tuple(canvas[y_mid, x0]) == (0, 0, 255)
+    # On a white halo, so that no identity's near-red box passes for it.
+    assert tuple(canvas[y_mid, x0 - 4]) == tuple(canvas[y_mid, x0 + 4]) == (255, 255, 255)
+    other = array.tracks[0]
+    other_x0 = int(round(other.center_x - other.size_x / 2))
+    assert tuple(canvas[y_mid, other_x0 - 4]) == (0, 0, 0)
