@@ -128,8 +128,10 @@ class TargetFollower:
 
     @property
     def followed_id(self) -> Optional[int]:
-        """Return the identity of the track followed now (None when none is)."""
-        return None if np.isnan(self._first_time) else self.track_id
+        """Return the identity of the track followed now (None when none is, or in doubt)."""
+        if np.isnan(self._first_time) or self._doubt_since is not None:
+            return None
+        return self.track_id
 
     def select(self, table: TrackTable, track_id: Optional[int] = None,
                class_id: Optional[int] = None,
@@ -265,9 +267,13 @@ class TargetFollower:
         # Only an unoccluded crop is evidence: an overlapping one shows two people.
         if fresh[row] and not near.any():
             feature = features[row:row + 1]
-            if (self._negatives.distance(feature)[0] + cfg.target_margin
-                    <= self._gallery.distance(feature)[0]):
-                # Looks clearly more like someone seen beside the target than like the target.
+            positive = self._gallery.distance(feature)[0]
+            # Looks clearly more like someone seen beside the target than like the target, or
+            # unlike the target altogether: a track can hand its id to a stranger who steps
+            # where the person left (IoU), and the follower must not follow the id there.
+            unlike = self._gallery.count > 0 and \
+                positive > cfg.target_reacquire_max_cosine_distance
+            if unlike or self._negatives.distance(feature)[0] + cfg.target_margin <= positive:
                 if self._doubt_since is None:
                     self._doubt_since = now
             else:
