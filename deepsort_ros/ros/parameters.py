@@ -16,6 +16,7 @@ import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from deepsort_ros.geometry.camera_model import PinholeCamera
+from deepsort_ros.world.depth import DepthConfig
 from deepsort_ros.world.ground_filter import GroundFilterConfig
 import yaml
 
@@ -158,6 +159,14 @@ class NodeConfig:
                                                'walking person, fused with the velocity of the '
                                                'image track to start a track, m/s',
                                                low=0.01, high=100.0)
+    depth_topic: str = _param('', 'sensor_msgs/Image depth registered to the colour image '
+                              '(16UC1 mm or 32FC1 m), paired with it by stamp; world positions '
+                              'come from it where valid; empty: no depth')
+    depth_max_range: float = _param(10.0, 'depths beyond this are no reading, m',
+                                    low=0.5, high=1000.0)
+    depth_std_quadratic: float = _param(0.005, 'k of the depth noise sigma = 0.02 m + k z^2, '
+                                        '1/m (RealSense D435: about 0.005)', low=0.0,
+                                        high=10.0)
     camera_frame_id: str = _param('', 'optical frame of TrackArray; empty: the image frame')
     fx: float = _param(0.0, 'focal length x when no camera_info arrives, px (0: unknown)',
                        low=0.0, high=1e6)
@@ -258,6 +267,11 @@ class NodeConfig:
             std_acceleration=self.world_std_acceleration,
             measurement_correlation_time=self.world_correlation_time,
             initial_velocity_std=self.world_initial_velocity_std)
+
+    def depth(self) -> DepthConfig:
+        """Return the settings of depth-based world positions (``depth_*``)."""
+        return DepthConfig(depth_range_m=(0.2, self.depth_max_range),
+                           depth_std_quadratic=self.depth_std_quadratic)
 
     def camera(self) -> Optional[PinholeCamera]:
         """Return the ideal camera of the fx, fy, cx, cy parameters, or None when not set."""

@@ -24,6 +24,7 @@ from deepsort_ros.geometry.camera_model import PinholeCamera
 from deepsort_ros.geometry.ground_projection import (ground_tracks, GroundProjectionConfig,
                                                      GroundTracks, project_tracks_to_ground)
 from deepsort_ros.geometry.pose import Pose
+from deepsort_ros.world.depth import DepthPositions
 import numpy as np
 import numpy.typing as npt
 
@@ -138,6 +139,8 @@ class GroundTrackFilter:
     ----------
     outliers : int
         Measurements whose covariance was inflated onto the outlier gate, since creation.
+    from_depth : ndarray, shape (N,)
+        Rows of the last update whose measurement came from depth, not the ground plane.
 
     """
 
@@ -148,6 +151,7 @@ class GroundTrackFilter:
         self.kalman = GroundKalmanCV(self.config.std_acceleration,
                                      self.config.measurement_std_floor)
         self.outliers = 0
+        self.from_depth = np.zeros(0, dtype=bool)
         # id -> (stamp s, mean (4,), covariance (4, 4), persistent contact error (2, 2) m^2)
         self._states: Dict[int, Tuple[float, FloatArray, FloatArray, FloatArray]] = {}
 
@@ -161,7 +165,8 @@ class GroundTrackFilter:
 
     def update(self, stamp_s: float, tracks: Sequence[Any], detections_tlwh: npt.ArrayLike,
                camera: PinholeCamera, pose_world_camera: Pose,
-               ground_height: float = 0.0) -> GroundTracks:
+               ground_height: float = 0.0, depth: Optional[DepthPositions] = None
+               ) -> GroundTracks:
         """
         Advance every track's filter to ``stamp_s`` and correct it with its detection.
 
@@ -181,6 +186,11 @@ class GroundTrackFilter:
             Camera optical frame in the world frame at ``stamp_s``.
         ground_height : float
             Height of the ground plane in the world frame, m.
+        depth : DepthPositions, optional
+            N rows aligned with ``tracks``: positions from a registered depth image. Where
+            valid they are the track's measurement instead of its ground contact point (no
+            range error from a box bottom, no persistent contact error); elsewhere the ground
+            plane is used, per track.
 
         Returns
         -------
@@ -201,10 +211,19 @@ class GroundTrackFilter:
             del self._states[track_id]
         reported = set(ids.tolist())
         self._states = {i: s for i, s in self._states.items() if i in reported}
+        self.from_depth = np.zeros(n, dtype=bool)
         if n == 0:
             return GroundTracks(position, position_cov, velocity, velocity_cov, valid)
         measured, measured_cov, bias_cov, has_measurement = self._measurements(
             tracks, detections_tlwh, camera, pose_world_camera, ground_height)
+        if depth is not None:
+            self.from_depth = (np.asarray(depth.valid, dtype=bool)
+                               & np.all(np.isfinite(depth.position_xy), axis=1)
+                               & np.all(np.isfinite(depth.position_cov), axis=(1, 2)))
+            measured[self.from_depth] = depth.position_xy[self.from_depth]
+            measured_cov[self.from_depth] = depth.position_cov[self.from_depth]
+            bias_cov[self.from_depth] = 0.0
+            has_measurement = has_measurement | self.from_depth
         known = np.array([i in self._states for i in ids.tolist()], dtype=bool)
         rows = np.flatnonzero(known)
         mean = np.zeros((n, 4))
@@ -214,18 +233,25 @@ class GroundTrackFilter:
             states = [self._states[int(i)] for i in ids[rows]]
             dt[rows] = [stamp_s - s[0] for s in states]
             # A coasting track keeps the persistent error of its last measurement.
+            previous_bias = np.array([s[3] for s in states])
             bias_cov[rows] = np.where(has_measurement[rows, None, None], bias_cov[rows],
-                                      np.array([s[3] for s in states]))
+                                      previous_bias)
             mean[rows], covariance[rows] = self.kalman.predict(
                 np.array([s[1] for s in states]), np.array([s[2] for s in states]), dt[rows])
+            # Depth does not share the box bottom's persistent error that the state carries
+            # from ground-plane measurements: the state is that much less certain against it
+            # (else the first depth after the ground plane looks like an outlier).
+            switched = self.from_depth[rows]
+            covariance[rows[switched], :2, :2] += previous_bias[switched]
         # A new track starts where the image track's box bottom is (it has averaged the
-        # detections before confirmation), as uncertain as one detection; its velocity is
-        # the image track's carried to the ground, with the prior's sigma.
+        # detections before confirmation), as uncertain as one detection, or where depth
+        # puts it; its velocity is the walking prior fused with the image track's.
         new = np.flatnonzero(~known & has_measurement)
         if len(new):
             prior = ground_tracks([tracks[i] for i in new], camera, pose_world_camera,
                                   ground_height, self.projection)
-            start = np.where(prior.valid[:, None], prior.position_xy, measured[new])
+            start = np.where(prior.valid[:, None] & ~self.from_depth[new, None],
+                             prior.position_xy, measured[new])
             speed, speed_cov = self._velocity_prior(prior)
             mean[new], covariance[new] = self.kalman.initiate(
                 start, measured_cov[new], speed, speed_cov)

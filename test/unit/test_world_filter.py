@@ -211,3 +211,27 @@ def test_persistent_error_is_published_but_not_averaged():
     assert outs[0].position_xy[0] == pytest.approx(outs[1].position_xy[0])
     assert outs[1].velocity_cov[0] == pytest.approx(outs[0].velocity_cov[0])
     assert np.trace(outs[1].position_cov[0]) > 3.0 * np.trace(outs[0].position_cov[0])
+
+
+def test_depth_replaces_the_contact_point_per_track_and_is_not_an_outlier():
+    from deepsort_ros.world import DepthPositions
+
+    camera = _pinhole()
+    feet = np.array([[-10.0, 2.0], [-8.0, -2.0]])
+    boxes = np.array([_box_tlwh(f) for f in feet])
+    tracks = [_track(1, boxes[0], 0), _track(2, boxes[1], 1)]
+    filter_ = GroundTrackFilter()
+    for k in range(10):  # both on the ground plane, their box bottoms 0.5 m short in range
+        short = boxes.copy()
+        short[:, 3] += 3.0
+        filter_.update(k / FPS, tracks, short, camera, CAMERA.pose)
+    # Depth sees track 1 where it is, precisely; track 2 has none.
+    depth = DepthPositions(np.array([feet[0], [np.nan, np.nan]]),
+                           np.array([0.01 ** 2 * np.eye(2), np.full((2, 2), np.nan)]),
+                           np.array([20.0, np.nan]), np.array([True, False]))
+    out = filter_.update(10 / FPS, tracks, boxes, camera, CAMERA.pose, depth=depth)
+    assert filter_.from_depth.tolist() == [True, False]
+    assert filter_.outliers == 0
+    assert np.linalg.norm(out.position_xy[0] - feet[0]) < 0.05
+    # Without the persistent contact error, its published covariance is depth's, not wider.
+    assert np.trace(out.position_cov[0]) < 0.1 * np.trace(out.position_cov[1])
