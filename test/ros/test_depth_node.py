@@ -70,13 +70,13 @@ def test_depth_positions_over_dds_with_ground_plane_fallback(ros_domain_id, shar
         'base_to_camera_xyz:=[0.0,0.0,0.0]', f'base_to_camera_rpy:=[{rpy}]',
         'depth_topic:=depth', 'depth_max_range:=60.0', 'depth_std_quadratic:=0.0001'])
     harness = Harness(ros_domain_id, namespace)
-    depth_pub = harness.node.create_publisher(
-        Image, f'{namespace}/depth',
-        QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
-    publishers = {Image: harness.image_pub, CameraInfo: harness.camera_info_pub,
-                  Detection2DArray: harness.detections_pub}
     published = {}
     try:
+        depth_pub = harness.node.create_publisher(
+            Image, f'{namespace}/depth',
+            QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
+        publishers = {Image: harness.image_pub, CameraInfo: harness.camera_info_pub,
+                      Detection2DArray: harness.detections_pub}
         assert harness.wait_for_tracker(WAIT_S), 'the node never subscribed'
         assert harness.spin_until(lambda: depth_pub.get_subscription_count() > 0, WAIT_S)
         frames = list(iter_sequence_messages(SequenceSource.from_sequence(sequence), options))
