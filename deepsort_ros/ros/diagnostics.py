@@ -188,6 +188,10 @@ class DiagnosticsCollector:
             ('features reused (not encoded)', stats.reused),
             ('refreshes waiting for encode_budget', stats.refreshes_waited),
             ('bad features (tracked on motion)', stats.bad_features),
+            ('depth images', stats.depth_images),
+            ('bad depth images (ground plane used)', stats.bad_depth),
+            ('frames without depth', stats.frames_without_depth),
+            ('track positions from depth', stats.tracks_from_depth),
             ('ego-motion mode', self.ego_motion_mode),
             ('ego-motion sources', ', '.join(f'{k}: {v}' for k, v in sources)),
             ('ego-motion last reason', stats.ego_motion_reason),
@@ -203,7 +207,7 @@ class DiagnosticsCollector:
         problems = (stats.bad_images + stats.bad_detections + stats.time_backwards
                     + stats.bad_odometry + stats.bad_camera_infos + stats.detections_over_limit
                     + odometry.jumps + odometry.other_frame + clock.outliers
-                    + pairing.images_dropped_memory + stats.bad_features)
+                    + pairing.images_dropped_memory + stats.bad_features + stats.bad_depth)
         missing = self.missing_inputs(pipeline, now)
         values.append(('inputs missing', '; '.join(missing)))
         level = Level.WARN if problems or missing or self.frames_dropped_overload else Level.OK

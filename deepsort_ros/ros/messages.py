@@ -551,6 +551,8 @@ class WorldEstimate:
     valid : ndarray, shape (N,), bool
     height : float
         z of the ground plane, m.
+    from_depth : ndarray, shape (N,), bool, optional
+        Rows whose position was corrected by depth in this frame (None: none were).
 
     """
 
@@ -560,6 +562,7 @@ class WorldEstimate:
     velocity_cov: npt.NDArray[np.float64]
     valid: npt.NDArray[np.bool_]
     height: float = 0.0
+    from_depth: Optional[npt.NDArray[np.bool_]] = None
 
 
 def state_constant(state: Any) -> int:
@@ -625,6 +628,8 @@ def tracks_to_msg(tracks: Sequence[Any], header: Any, classes: ClassRegistry,
         msg.is_occluded = bool(track.is_occluded)
         if world is not None and world.valid[i]:
             msg.world_valid = True
+            depth = world.from_depth is not None and bool(world.from_depth[i])
+            msg.position_source = Track.POSITION_DEPTH if depth else Track.POSITION_GROUND_PLANE
             msg.pose.pose.position.x = float(world.position_xy[i, 0])
             msg.pose.pose.position.y = float(world.position_xy[i, 1])
             msg.pose.pose.position.z = float(world.height)

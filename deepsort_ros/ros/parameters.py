@@ -16,6 +16,7 @@ import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from deepsort_ros.geometry.camera_model import PinholeCamera
+from deepsort_ros.world.depth import DepthConfig
 from deepsort_ros.world.ground_filter import GroundFilterConfig
 import yaml
 
@@ -143,20 +144,34 @@ class NodeConfig:
                                   low=-1000.0, high=1000.0)
     world_frame_id: str = _param('', 'frame of world positions; empty: the odometry header frame')
     world_contact_std_px: List[float] = _param(
-        [2.8, 6.5], 'detector error of a box bottom-centre (u, v) that does not grow with the '
-        'box, px; with world_contact_std_height the measurement noise of world positions')
+        [2.8, 4.0], 'frame-to-frame detector error of a box bottom-centre (u, v) that does not '
+        'grow with the box, px; with world_contact_std_height the measurement noise of world '
+        'positions')
     world_contact_std_height: List[float] = _param(
         [0.022, 0.04], 'detector error of a box bottom-centre (u, v) per px of box height, '
         'added in quadrature to world_contact_std_px')
-    world_std_acceleration: float = _param(0.4, 'white-noise acceleration of tracked objects '
+    world_contact_bias_std_px: List[float] = _param(
+        [0.5, 3.0], 'detector error of a box bottom-centre (u, v) that persists over a '
+        'track life, px: not averaged away by the filter, added to the published position '
+        'covariance through the ray geometry')
+    world_std_acceleration: float = _param(0.45, 'white-noise acceleration of tracked objects '
                                            'on the ground, m/s^2', low=0.01, high=100.0)
     world_correlation_time: float = _param(0.15, 'seconds over which the detector error at a box '
                                            'bottom persists: measurements closer in time count '
                                            'as less than independent (0: all independent)',
                                            low=0.0, high=10.0)
-    world_initial_velocity_std: float = _param(0.7, 'velocity sigma per axis of a new track '
-                                               '(its mean: the image track carried to the '
-                                               'ground), m/s', low=0.01, high=100.0)
+    world_initial_velocity_std: float = _param(1.0, 'zero-mean velocity sigma per axis of a '
+                                               'walking person, fused with the velocity of the '
+                                               'image track to start a track, m/s',
+                                               low=0.01, high=100.0)
+    depth_topic: str = _param('', 'sensor_msgs/Image depth registered to the colour image '
+                              '(16UC1 mm or 32FC1 m), paired with it by stamp; world positions '
+                              'come from it where valid; empty: no depth')
+    depth_max_range: float = _param(10.0, 'depths beyond this are no reading, m',
+                                    low=0.5, high=1000.0)
+    depth_std_quadratic: float = _param(0.005, 'k of the depth noise sigma = 0.02 m + k z^2, '
+                                        '1/m (RealSense D435: about 0.005)', low=0.0,
+                                        high=10.0)
     camera_frame_id: str = _param('', 'optical frame of TrackArray; empty: the image frame')
     fx: float = _param(0.0, 'focal length x when no camera_info arrives, px (0: unknown)',
                        low=0.0, high=1e6)
@@ -253,9 +268,15 @@ class NodeConfig:
         return GroundFilterConfig(
             contact_std_px=tuple(float(v) for v in self.world_contact_std_px),
             contact_std_height=tuple(float(v) for v in self.world_contact_std_height),
+            contact_bias_std_px=tuple(float(v) for v in self.world_contact_bias_std_px),
             std_acceleration=self.world_std_acceleration,
             measurement_correlation_time=self.world_correlation_time,
             initial_velocity_std=self.world_initial_velocity_std)
+
+    def depth(self) -> DepthConfig:
+        """Return the settings of depth-based world positions (``depth_*``)."""
+        return DepthConfig(depth_range_m=(0.2, self.depth_max_range),
+                           depth_std_quadratic=self.depth_std_quadratic)
 
     def camera(self) -> Optional[PinholeCamera]:
         """Return the ideal camera of the fx, fy, cx, cy parameters, or None when not set."""

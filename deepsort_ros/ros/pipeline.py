@@ -35,7 +35,7 @@ from deepsort_ros.ros.messages import (camera_info_to_camera, ClassRegistry, Det
 from deepsort_ros.ros.odometry_guard import OdometryGuard, OdometryVerdict
 from deepsort_ros.ros.pairing import FramePairer, PairedFrame, PairingConfig
 from deepsort_ros.ros.parameters import NodeConfig
-from deepsort_ros.world import GroundTrackFilter
+from deepsort_ros.world import decode_depth, depth_positions, GroundTrackFilter
 import numpy as np
 import numpy.typing as npt
 
@@ -172,6 +172,12 @@ class PipelineStats:
     # Encoded rows that were non-finite or all-zero (or whose encoder call failed): those
     # detections were tracked on motion alone.
     bad_features: int = 0
+    depth_images: int = 0
+    # Depth images that could not be used (encoding, size, truncated data), counted, never
+    # raised: those frames' tracks fall back to the ground plane.
+    bad_depth: int = 0
+    frames_without_depth: int = 0
+    tracks_from_depth: int = 0
     ego_motion_sources: Dict[str, int] = field(default_factory=dict)
     ego_motion_reason: str = ''
     stage_ms: Dict[str, Deque[float]] = field(
@@ -264,6 +270,11 @@ class TrackingPipeline:
         self.camera: Optional[PinholeCamera] = None
         # Each track's world position and velocity, estimated on the ground plane.
         self.world_filter = GroundTrackFilter(node_config.ground_filter())
+        self.depth_config = node_config.depth()
+        # Recent decoded depth images (stamp ns, metres), looked up by a frame's stamp.
+        self._depth: Deque[Tuple[int, npt.NDArray[np.float32]]] = deque(
+            maxlen=node_config.max_pending)
+        self._depth_lock = threading.Lock()
         camera = node_config.camera()
         if camera is not None:
             self.set_camera(camera)
@@ -351,6 +362,55 @@ class TrackingPipeline:
         self.stats.detection_arrays += 1
         limited = limit_detections(msg, self.config.max_detections)
         return self._admit(DETECTIONS, stamp_to_ns(msg.header.stamp), limited)
+
+    def add_depth(self, msg: Any) -> None:
+        """
+        Decode a registered depth ``sensor_msgs/Image`` and keep it for its frame.
+
+        A depth image that cannot be used is counted and reported, never raised: that frame's
+        tracks are placed on the ground plane.
+        """
+        self.stats.depth_images += 1
+        try:
+            stamp_ns = stamp_to_ns(msg.header.stamp)
+            height, width = int(msg.height), int(msg.width)
+            if height * width > self.config.max_image_pixels:
+                raise ValueError(f'depth image {width}x{height} is larger than '
+                                 f'max_image_pixels {self.config.max_image_pixels}')
+            depth, reason = decode_depth(str(msg.encoding), height, width, int(msg.step),
+                                         bytes(msg.data), bool(msg.is_bigendian))
+        except (AttributeError, TypeError, ValueError, OverflowError) as error:
+            depth, reason = None, f'malformed depth image: {error}'
+        if depth is None:
+            self._bad_depth(reason)
+            return
+        with self._depth_lock:
+            self._depth.append((stamp_ns, depth))
+
+    def _bad_depth(self, reason: str) -> None:
+        self.stats.bad_depth += 1
+        self.stats.last_error = reason
+        self._log('warn', f'{reason}: ignored, tracks fall back to the ground plane',
+                  'bad depth')
+
+    def _depth_at(self, stamp_ns: int) -> Optional[npt.NDArray[np.float32]]:
+        # The depth image stamped like the frame (within sync_tolerance), sized like its image.
+        tolerance_ns = int(self.config.sync_tolerance * 1e9)
+        with self._depth_lock:
+            near = [(abs(s - stamp_ns), d) for s, d in self._depth
+                    if abs(s - stamp_ns) <= tolerance_ns]
+        if not near:
+            self.stats.frames_without_depth += 1
+            return None
+        depth = min(near, key=lambda item: item[0])[1]
+        size = self.image_size
+        if size is None and self.camera is not None and self.camera.width > 0:
+            size = (self.camera.width, self.camera.height)
+        if size is not None and depth.shape != (size[1], size[0]):
+            self._bad_depth(f'depth image {depth.shape[1]}x{depth.shape[0]} is not registered '
+                            f'to the {size[0]}x{size[1]} colour image')
+            return None
+        return depth
 
     def flush(self) -> List[PairedFrame]:
         """Release every frame still waiting for its partner (end of a bag)."""
@@ -475,6 +535,8 @@ class TrackingPipeline:
             self._ego.image_motion.reset()
             self.planner.reset()
             self.world_filter.reset()
+            with self._depth_lock:
+                self._depth.clear()
             self._last_stamp_ns = None
         try:
             batch = detections_to_batch(frame.detections, self.classes, self.config.min_score,
@@ -654,8 +716,27 @@ class TrackingPipeline:
             pose_world_camera = self._ego.camera_pose_at(stamp_s)
         if pose_world_camera is None:
             return None
+        depth = None
+        if self.config.depth_topic:
+            depth = self._depth_positions(tracks, detections_tlwh, stamp_s, pose_world_camera)
         projected = self.world_filter.update(stamp_s, tracks, detections_tlwh, self.camera,
-                                             pose_world_camera, self.config.ground_height)
+                                             pose_world_camera, self.config.ground_height,
+                                             depth)
+        from_depth = self.world_filter.from_depth & projected.valid
+        self.stats.tracks_from_depth += int(from_depth.sum())
         return WorldEstimate(projected.position_xy, projected.position_cov,
                              projected.velocity_xy, projected.velocity_cov, projected.valid,
-                             self.config.ground_height)
+                             self.config.ground_height, from_depth)
+
+    def _depth_positions(self, tracks: List[Any], detections_tlwh: npt.NDArray[np.float64],
+                         stamp_s: float, pose_world_camera: Any) -> Any:
+        # Depth over each matched track's detection box; unmatched tracks get none (their box
+        # is a prediction, and what it covers may be the occluder).
+        depth = self._depth_at(int(round(stamp_s * 1e9)))
+        if depth is None or self.camera is None:
+            return None
+        boxes = np.full((len(tracks), 4), np.nan)
+        index = np.array([int(t.detection_index) for t in tracks], dtype=np.int64)
+        matched = (index >= 0) & (index < len(detections_tlwh))
+        boxes[matched] = np.asarray(detections_tlwh, dtype=np.float64)[index[matched]]
+        return depth_positions(depth, boxes, self.camera, pose_world_camera, self.depth_config)

@@ -230,7 +230,7 @@ class TrackerNode(LifecycleNode):
             config, tracker_config = nc.split_parameters(self._parameter_values())
         except ValueError as error:
             return self._refuse(f'invalid parameters: {error}')
-        for name in nc.TOPIC_PARAMETERS:
+        for name in nc.TOPIC_PARAMETERS + (('depth_topic',) if config.depth_topic else ()):
             try:
                 self.resolve_topic_name(getattr(config, name))
             except Exception as error:  # noqa: B902 - rclpy raises RCLError, not a ValueError
@@ -360,6 +360,9 @@ class TrackerNode(LifecycleNode):
             self.create_subscription(PointStamped, '~/select_point', self._on_select_point, 1,
                                      callback_group=processing),
         ]
+        if config.depth_topic:
+            self._input_subscriptions.append(self.create_subscription(
+                Image, config.depth_topic, self._on_depth, image_qos, callback_group=inputs))
         self._select_srv = self.create_service(SelectTarget, '~/select_target',
                                                self._on_select_target,
                                                callback_group=processing)
@@ -438,6 +441,9 @@ class TrackerNode(LifecycleNode):
     def _on_detections(self, msg: Detection2DArray) -> None:
         self._diagnostics.received('detections')
         self._take_input('detections', msg, lambda pipeline: pipeline.add_detections(msg))
+
+    def _on_depth(self, msg: Image) -> None:
+        self._take_input('depth', msg, lambda pipeline: pipeline.add_depth(msg))
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._diagnostics.received('camera_info')

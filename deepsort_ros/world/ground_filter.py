@@ -24,6 +24,7 @@ from deepsort_ros.geometry.camera_model import PinholeCamera
 from deepsort_ros.geometry.ground_projection import (ground_tracks, GroundProjectionConfig,
                                                      GroundTracks, project_tracks_to_ground)
 from deepsort_ros.geometry.pose import Pose
+from deepsort_ros.world.depth import DepthPositions
 import numpy as np
 import numpy.typing as npt
 
@@ -43,13 +44,15 @@ class GroundFilterConfig:
         Detector error of the box bottom-centre per pixel of box height, (u, v); added in
         quadrature to ``contact_std_px``. Measured for the SORT Faster R-CNN detections
         against gt boxes: 4.3 / 6.5 px RMS at 83 px tall (PETS09), 5.6 / 8.4 px at 167 px
-        (TUD-Stadtmitte); the defaults are tuned on PETS09's world errors
-        (``bench/bench_world.py``), which are narrower across than the gt boxes say.
+        (TUD-Stadtmitte). Of that error, ``contact_bias_std_px`` persists over a track's
+        life; these two are the part that changes from frame to frame. The defaults are
+        fitted on PETS09-S2L1 and TUD-Stadtmitte together (``bench/bench_world.py``).
     std_acceleration : float
         White-noise acceleration of a walking person, m/s^2.
     initial_velocity_std : float
-        Sigma of each velocity axis when a track's filter starts, m/s: the prior of a young
-        track, whose mean is the image track's velocity carried to the ground.
+        Sigma of each velocity axis of a walking person, zero-mean, m/s: a young track's
+        velocity prior, fused with the image track's velocity carried to the ground with its
+        covariance (a far or low camera barely measures it).
     measurement_std_floor : float
         Metres added in quadrature to every measurement (a ground that is not quite flat, a
         camera calibration that is not quite right).
@@ -58,6 +61,13 @@ class GroundFilterConfig:
         hidden, the same shadow): measurements closer in time than this are not independent,
         so each one's covariance is scaled by ``correlation_time / dt`` (at least 1). Without
         it a 25 fps camera would claim five times the confidence of a 5 fps one.
+    contact_bias_std_px : tuple of 2 float
+        Part of the box bottom-centre error, (u, v) px, that persists for the life of a
+        track (where a detector puts the feet of this person in this pose, shadow and
+        occluder): averaging frames does not remove it, so it is not in the filter's
+        measurement noise but added, carried through the ray geometry at the latest
+        measurement, to the published position covariance. Along the line of sight it grows
+        as range^2 / (focal * camera height), as the Jacobian of the ground intersection does.
     outlier_gate : float
         Squared Mahalanobis distance beyond which a measurement's covariance is inflated
         until it lies on the gate (a box bottom cut by an occluder is a range outlier that
@@ -65,17 +75,18 @@ class GroundFilterConfig:
 
     """
 
-    contact_std_px: Tuple[float, float] = (2.8, 6.5)
+    contact_std_px: Tuple[float, float] = (2.8, 4.0)
     contact_std_height: Tuple[float, float] = (0.022, 0.04)
-    std_acceleration: float = 0.4
-    initial_velocity_std: float = 0.7
+    std_acceleration: float = 0.45
+    initial_velocity_std: float = 1.0
     measurement_std_floor: float = 0.05
     measurement_correlation_time: float = 0.15
+    contact_bias_std_px: Tuple[float, float] = (0.5, 3.0)
     outlier_gate: float = 9.21
 
     def __post_init__(self) -> None:
         """Reject settings that cannot work."""
-        for name in ('contact_std_px', 'contact_std_height'):
+        for name in ('contact_std_px', 'contact_std_height', 'contact_bias_std_px'):
             value = getattr(self, name)
             if len(value) != 2 or not all(np.isfinite(v) and v >= 0.0 for v in value):
                 raise ValueError(f'{name} must be two finite values >= 0, got {value!r}')
@@ -128,6 +139,8 @@ class GroundTrackFilter:
     ----------
     outliers : int
         Measurements whose covariance was inflated onto the outlier gate, since creation.
+    from_depth : ndarray, shape (N,)
+        Rows of the last update whose measurement came from depth, not the ground plane.
 
     """
 
@@ -138,8 +151,9 @@ class GroundTrackFilter:
         self.kalman = GroundKalmanCV(self.config.std_acceleration,
                                      self.config.measurement_std_floor)
         self.outliers = 0
-        # id -> (stamp s, mean (4,), covariance (4, 4))
-        self._states: Dict[int, Tuple[float, FloatArray, FloatArray]] = {}
+        self.from_depth = np.zeros(0, dtype=bool)
+        # id -> (stamp s, mean (4,), covariance (4, 4), persistent contact error (2, 2) m^2)
+        self._states: Dict[int, Tuple[float, FloatArray, FloatArray, FloatArray]] = {}
 
     def reset(self) -> None:
         """Forget every track (the clock restarted, or the world frame changed)."""
@@ -151,7 +165,8 @@ class GroundTrackFilter:
 
     def update(self, stamp_s: float, tracks: Sequence[Any], detections_tlwh: npt.ArrayLike,
                camera: PinholeCamera, pose_world_camera: Pose,
-               ground_height: float = 0.0) -> GroundTracks:
+               ground_height: float = 0.0, depth: Optional[DepthPositions] = None
+               ) -> GroundTracks:
         """
         Advance every track's filter to ``stamp_s`` and correct it with its detection.
 
@@ -171,6 +186,11 @@ class GroundTrackFilter:
             Camera optical frame in the world frame at ``stamp_s``.
         ground_height : float
             Height of the ground plane in the world frame, m.
+        depth : DepthPositions, optional
+            N rows aligned with ``tracks``: positions from a registered depth image. Where
+            valid they are the track's measurement instead of its ground contact point (no
+            range error from a box bottom, no persistent contact error); elsewhere the ground
+            plane is used, per track.
 
         Returns
         -------
@@ -186,15 +206,24 @@ class GroundTrackFilter:
         velocity_cov = np.full((n, 2, 2), np.nan)
         valid = np.zeros(n, dtype=bool)
         ids = np.array([int(t.track_id) for t in tracks], dtype=np.int64)
-        stale = [i for i, (stamp, _, _) in self._states.items() if stamp > stamp_s]
+        stale = [i for i, state in self._states.items() if state[0] > stamp_s]
         for track_id in stale:  # time went back for these: start them again
             del self._states[track_id]
         reported = set(ids.tolist())
         self._states = {i: s for i, s in self._states.items() if i in reported}
+        self.from_depth = np.zeros(n, dtype=bool)
         if n == 0:
             return GroundTracks(position, position_cov, velocity, velocity_cov, valid)
-        measured, measured_cov, has_measurement = self._measurements(
+        measured, measured_cov, bias_cov, has_measurement = self._measurements(
             tracks, detections_tlwh, camera, pose_world_camera, ground_height)
+        if depth is not None:
+            self.from_depth = (np.asarray(depth.valid, dtype=bool)
+                               & np.all(np.isfinite(depth.position_xy), axis=1)
+                               & np.all(np.isfinite(depth.position_cov), axis=(1, 2)))
+            measured[self.from_depth] = depth.position_xy[self.from_depth]
+            measured_cov[self.from_depth] = depth.position_cov[self.from_depth]
+            bias_cov[self.from_depth] = 0.0
+            has_measurement = has_measurement | self.from_depth
         known = np.array([i in self._states for i in ids.tolist()], dtype=bool)
         rows = np.flatnonzero(known)
         mean = np.zeros((n, 4))
@@ -203,19 +232,27 @@ class GroundTrackFilter:
         if len(rows):
             states = [self._states[int(i)] for i in ids[rows]]
             dt[rows] = [stamp_s - s[0] for s in states]
+            # A coasting track keeps the persistent error of its last measurement.
+            previous_bias = np.array([s[3] for s in states])
+            bias_cov[rows] = np.where(has_measurement[rows, None, None], bias_cov[rows],
+                                      previous_bias)
             mean[rows], covariance[rows] = self.kalman.predict(
                 np.array([s[1] for s in states]), np.array([s[2] for s in states]), dt[rows])
+            # Depth does not share the box bottom's persistent error that the state carries
+            # from ground-plane measurements: the state is that much less certain against it
+            # (else the first depth after the ground plane looks like an outlier).
+            switched = self.from_depth[rows]
+            covariance[rows[switched], :2, :2] += previous_bias[switched]
         # A new track starts where the image track's box bottom is (it has averaged the
-        # detections before confirmation), as uncertain as one detection; its velocity is
-        # the image track's carried to the ground, with the prior's sigma.
+        # detections before confirmation), as uncertain as one detection, or where depth
+        # puts it; its velocity is the walking prior fused with the image track's.
         new = np.flatnonzero(~known & has_measurement)
         if len(new):
             prior = ground_tracks([tracks[i] for i in new], camera, pose_world_camera,
                                   ground_height, self.projection)
-            start = np.where(prior.valid[:, None], prior.position_xy, measured[new])
-            speed = np.where(prior.valid[:, None], prior.velocity_xy, 0.0)
-            speed_cov = np.broadcast_to(self.config.initial_velocity_std ** 2 * np.eye(2),
-                                        (len(new), 2, 2))
+            start = np.where(prior.valid[:, None] & ~self.from_depth[new, None],
+                             prior.position_xy, measured[new])
+            speed, speed_cov = self._velocity_prior(prior)
             mean[new], covariance[new] = self.kalman.initiate(
                 start, measured_cov[new], speed, speed_cov)
         correct = np.flatnonzero(known & has_measurement)
@@ -229,17 +266,38 @@ class GroundTrackFilter:
         estimated = known | has_measurement
         position[estimated] = mean[estimated, :2]
         velocity[estimated] = mean[estimated, 2:]
-        position_cov[estimated] = covariance[estimated, :2, :2]
+        position_cov[estimated] = covariance[estimated, :2, :2] + bias_cov[estimated]
         velocity_cov[estimated] = covariance[estimated, 2:, 2:]
         valid[estimated] = True
         for row in np.flatnonzero(estimated & (ids > 0)):
-            self._states[int(ids[row])] = (stamp_s, mean[row].copy(), covariance[row].copy())
+            self._states[int(ids[row])] = (stamp_s, mean[row].copy(), covariance[row].copy(),
+                                           bias_cov[row].copy())
         return GroundTracks(position, position_cov, velocity, velocity_cov, valid)
+
+    def _velocity_prior(self, prior: GroundTracks) -> Tuple[FloatArray, FloatArray]:
+        # A walking person's velocity, zero-mean with initial_velocity_std per axis, fused with
+        # the image track's velocity carried to the ground with its own covariance: near and
+        # high cameras measure it, far and low ones (metres per pixel along the line of sight)
+        # barely do, and their image velocity must not start the filter metres per second off.
+        n = len(prior.valid)
+        walk_info = np.eye(2) / self.config.initial_velocity_std ** 2
+        image_cov = np.where(prior.valid[:, None, None], prior.velocity_cov, np.eye(2))
+        image_xy = np.where(prior.valid[:, None], prior.velocity_xy, 0.0)
+        usable = prior.valid & np.all(np.isfinite(image_cov), axis=(1, 2)) & np.all(
+            np.isfinite(image_xy), axis=1)
+        image_info = np.zeros((n, 2, 2))
+        if usable.any():
+            image_info[usable] = np.linalg.pinv(image_cov[usable], hermitian=True)
+        covariance = np.linalg.inv(walk_info + image_info)
+        velocity = np.einsum('nij,njk,nk->ni', covariance, image_info,
+                             np.where(usable[:, None], image_xy, 0.0))
+        return velocity, covariance
 
     def _measurements(self, tracks: Sequence[Any], detections_tlwh: npt.ArrayLike,
                       camera: PinholeCamera, pose_world_camera: Pose, ground_height: float
-                      ) -> Tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
-        # The ground contact point of each track's matched detection and its covariance.
+                      ) -> Tuple[FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+        # The ground contact point of each track's matched detection, the covariance of its
+        # frame-to-frame error and that of its persistent error.
         boxes = np.asarray(detections_tlwh, dtype=np.float64).reshape(-1, 4)
         index = np.array([int(t.detection_index) for t in tracks], dtype=np.int64)
         matched = (index >= 0) & (index < len(boxes))
@@ -250,8 +308,14 @@ class GroundTrackFilter:
             camera, pose_world_camera, ground_height, contact,
             self.config.contact_covariance_uv(chosen[:, 3]), zeros, np.zeros((len(index), 2, 2)),
             self.projection)
+        bias = project_tracks_to_ground(
+            camera, pose_world_camera, ground_height, contact,
+            np.broadcast_to(np.diag(np.square(self.config.contact_bias_std_px)),
+                            (len(index), 2, 2)),
+            zeros, np.zeros((len(index), 2, 2)), self.projection)
         usable = matched & projected.valid
-        return projected.position_xy, projected.position_cov, usable
+        bias_cov = np.where(usable[:, None, None], bias.position_cov, 0.0)
+        return projected.position_xy, projected.position_cov, bias_cov, usable
 
     def _robust_update(self, mean: FloatArray, covariance: FloatArray, measured: FloatArray,
                        measured_cov: FloatArray) -> Tuple[FloatArray, FloatArray]:
