@@ -102,7 +102,7 @@ def _on_someone_else(gt: Dict, person: int, frame: int, box: np.ndarray) -> bool
 def test_a_person_who_leaves_is_lost_and_no_one_else_is_followed(ros_domain_id):
     from deepsort_ros_msgs.msg import TargetStatus
 
-    # Person 18 walks out of view for good around frame 608; 80 frames (11 s) follow.
+    # Person 18 walks out of view for good around frame 613; 77 frames (11 s) follow.
     person = 18
     judged, _, gt = _follow(ros_domain_id, person, 496, 506, 690)
     tracked = [(f, box) for f, status, box, _ in judged if status == TargetStatus.STATUS_TRACKED]
@@ -110,7 +110,12 @@ def test_a_person_who_leaves_is_lost_and_no_one_else_is_followed(ros_domain_id):
     wrong = [f for f, box in tracked if _on_someone_else(gt, person, f, box)]
     assert not wrong, f'TRACKED on someone else at frames {wrong}'
     left = max(f for f in gt if person in gt[f])
-    assert not [f for f, _ in tracked if f > left], 'TRACKED after the person left'
+    # gt stops while the person is still partly in view at the border (the detector sees them
+    # for a few more frames): TRACKED there must stay on their way out, and end within 1 s.
+    exit_box = gt[left][person][None, :]
+    after = [(f, box) for f, box in tracked if f > left]
+    assert all(f - left <= 7 and _iou_tlwh(box, exit_box)[0] > 0 for f, box in after), \
+        f'TRACKED after the person left: {after}'
     assert judged[-1][1] == TargetStatus.STATUS_LOST
 
 
