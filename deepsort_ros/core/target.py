@@ -125,6 +125,8 @@ class TargetFollower:
         # Frames of the candidate whose crop looked like the target, and whose did not.
         self._votes = [0, 0]
         self._doubt_since: Optional[float] = None
+        # The followed track came back from a gap and no fresh crop has shown the person yet.
+        self._on_probation = False
 
     @property
     def followed_id(self) -> Optional[int]:
@@ -258,6 +260,10 @@ class TargetFollower:
         slot = seen[row]
         self._candidate = None
         self.candidate_id = None
+        # Matched again after frames unseen: the track may have taken a stranger who stepped
+        # where the person left (IoU), so its look must show the person again.
+        if self.status in (TargetStatus.SEARCHING, TargetStatus.LOST):
+            self._on_probation = True
         overlap = iou_matrix_tlbr(cxcywh_to_tlbr(table.mean[slot, None, :4]),
                                   cxcywh_to_tlbr(table.mean[seen, :4]))[0]
         apart = overlap < cfg.occlusion_iou
@@ -268,11 +274,15 @@ class TargetFollower:
         if fresh[row] and not near.any():
             feature = features[row:row + 1]
             positive = self._gallery.distance(feature)[0]
-            # Looks clearly more like someone seen beside the target than like the target, or
-            # unlike the target altogether: a track can hand its id to a stranger who steps
-            # where the person left (IoU), and the follower must not follow the id there.
-            unlike = self._gallery.count > 0 and \
+            # Looks clearly more like someone seen beside the target than like the target, or,
+            # back from a gap, unlike the target altogether: a coasting track can take a
+            # stranger who steps where the person left (IoU), and the follower must not follow
+            # the id there. A track matched frame after frame keeps the tracker's word: a weak
+            # appearance model's distances vary too much on one person to judge it alone.
+            unlike = self._on_probation and self._gallery.count > 0 and \
                 positive > cfg.target_reacquire_max_cosine_distance
+            if self._on_probation and positive <= cfg.target_reacquire_max_cosine_distance:
+                self._on_probation = False
             if unlike or self._negatives.distance(feature)[0] + cfg.target_margin <= positive:
                 if self._doubt_since is None:
                     self._doubt_since = now
@@ -387,6 +397,7 @@ class TargetFollower:
         self._first_time = float(table.first_time[slot])
         self._class_id = int(table.class_id[slot])
         self._doubt_since = None
+        self._on_probation = False
         self._candidate = None
         self.candidate_id = None
 

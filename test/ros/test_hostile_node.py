@@ -219,6 +219,7 @@ def test_ten_thousand_detections_in_one_array(campaign):
     mark = campaign.output.mark()
     rss_after = []
     times = []
+    first = time.monotonic()
     for seed in (1, 2):
         boxes = np.vstack([campaign.boxes(), _many_boxes(10_000, seed)])
         scores = [0.99] * 3 + [0.6] * 10_000
@@ -235,7 +236,9 @@ def test_ten_thousand_detections_in_one_array(campaign):
     expected = 2 * (10_003 - 300)  # the lowest scores: the people (0.99) stay
     moved = campaign.wait_counter('detections over max_detections (dropped)', dropped + expected)
     assert moved - dropped == expected
-    assert campaign.output.count('beyond max_detections', mark) == 1, 'one log line'
+    # One line per LOG_THROTTLE_S (5 s) at most: on a slow machine the two frames span more.
+    lines = campaign.output.count('beyond max_detections', mark)
+    assert 1 <= lines <= 1 + int((time.monotonic() - first) // 5.0), ('log lines', lines)
     assert rss_after[0] - before < TEN_K_BOUND_MB, (before, rss_after)
     assert rss_after[1] - rss_after[0] < TEN_K_AGAIN_BOUND_MB, 'the second costs nothing more'
     _record('10,000 detections x2', rss_before_mb=before, rss_after_first_mb=rss_after[0],

@@ -92,9 +92,10 @@ def _image(stamp_ns: int, boxes: np.ndarray, frame: int):
 
 
 def test_launch_example_feeds_yolo_detections_to_the_tracker():
-    launch = pytest.importorskip(
-        'launch', reason='launch is not installed here (the set-up builds it into '
-        'install_overlay/ when it has the sources; a ROS install has it)')
+    # launch_ros, not launch: the repository's launch/ folder imports as a namespace package.
+    pytest.importorskip('launch_ros', reason='launch is not installed here (the set-up builds '
+                        'it into install_overlay/ when it has the sources; a ROS install has it)')
+    import launch
     import launch.launch_description_sources
     import launch.utilities
     import launch_ros.actions
