@@ -104,7 +104,7 @@ class TrackerConfig:
     target_reacquire_max_cosine_distance : float
         Largest cosine distance (to the nearest feature of the target's gallery) at which a
         track may become the lost followed target within ``target_reacquire_window``; a
-        followed track whose fresh, unoccluded look is further is doubted (CANDIDATE).
+        followed track matched again after a gap whose fresh look is further is doubted.
     target_confirm_time : float
         Seconds a re-acquisition candidate must keep looking like the target (CANDIDATE)
         before it is followed (TRACKED).
