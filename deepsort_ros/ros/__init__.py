@@ -5,5 +5,5 @@ The ROS 2 layer, the only part of the package that imports rclpy and message typ
 pairs them (``pairing``), converts them (``messages``, the one seam between messages and the
 core's arrays; ``images`` for pixels), runs ego-motion, the encoder and the tracker, and
 builds the outputs. ``parameters`` declares and validates every parameter once,
-``diagnostics`` gathers every counter, ``visualization`` draws images and RViz markers.
+``diagnostics`` gathers every counter, ``display`` draws images and RViz markers.
 """
