@@ -3,9 +3,10 @@
 import uuid
 
 from deepsort_ros.core import Tracker, TrackerConfig
+from deepsort_ros.core.labels import ClassRegistry
 from deepsort_ros.fusion import FusionConfig, TrackFusion
 from deepsort_ros.ros.display.markers import GlobalMarkerBuilder
-from deepsort_ros.ros.messages import (appearance_msg_to_arrays, appearances_to_msg, ClassRegistry,
+from deepsort_ros.ros.messages import (appearance_msg_to_arrays, appearances_to_msg,
                                        global_track_members, global_tracks_to_msg, make_header,
                                        track_array_to_camera_batch, tracks_to_msg, uuid_bytes,
                                        WorldEstimate)

@@ -3,10 +3,11 @@
 import uuid
 
 from deepsort_ros.core import TargetStatus, Tracker, TrackerConfig
+from deepsort_ros.core.labels import ClassRegistry
 from deepsort_ros.geometry import PinholeCamera
 from deepsort_ros.ros.display.annotated_image import draw_tracks
 from deepsort_ros.ros.display.markers import MarkerBuilder, MARKERS_PER_TRACK
-from deepsort_ros.ros.messages import (camera_info_to_camera, camera_to_camera_info, ClassRegistry,
+from deepsort_ros.ros.messages import (camera_info_to_camera, camera_to_camera_info,
                                        detections_to_batch, detections_to_msg, make_header,
                                        odometry_to_pose, pose_to_odometry, stamp_to_ns,
                                        target_status_to_msg, track_array_to_mot, tracks_to_msg,
