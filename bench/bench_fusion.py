@@ -262,7 +262,8 @@ def message_bytes(features: int, dim: int = 512) -> int:
     """Return the serialised size of a TrackAppearanceArray of ``features`` (rclpy's CDR)."""
     import uuid
 
-    from deepsort_ros.ros.messages import appearances_to_msg, make_header
+    from deepsort_ros.ros.convert.appearances import appearances_to_msg
+    from deepsort_ros.ros.convert.stamps import make_header
     from rclpy.serialization import serialize_message
 
     msg = appearances_to_msg(make_header(0, 'right/camera_optical_frame'), uuid.uuid4(),

@@ -373,7 +373,7 @@ def run_ours(bag: Path, variants: Dict[str, Tuple[Any, Any]], block_frames: int 
 def bag_frames(bag: Path, limit: int) -> List[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Return the first ``limit`` (image_bgr, boxes_tlwh, scores) of a bag, decoded."""
     from deepsort_ros.recordings.bag_reader import read_messages
-    from deepsort_ros.ros.images import image_msg_to_bgr
+    from deepsort_ros.ros.convert.images import image_msg_to_bgr
 
     images: Dict[int, np.ndarray] = {}
     detections: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}

@@ -97,7 +97,7 @@ class Collected:
 
 
 def _stamp_ns(header: Any) -> int:
-    from deepsort_ros.ros.messages import stamp_to_ns
+    from deepsort_ros.ros.convert.stamps import stamp_to_ns
 
     return stamp_to_ns(header.stamp)
 
@@ -270,8 +270,8 @@ def _offline_ms(bag: Path, params: Path, detector: str, frames: int,
     from deepsort_ros.ros import parameters as nc
     from deepsort_ros.recordings.bag_reader import read_messages
     from hog_detector.detector import HogPeopleDetector
-    from deepsort_ros.ros.images import compressed_msg_to_bgr
-    from deepsort_ros.ros.messages import detections_to_msg
+    from deepsort_ros.ros.convert.images import compressed_msg_to_bgr
+    from deepsort_ros.ros.convert.detections import detections_to_msg
     from deepsort_ros.ros.pipeline import load_encoder, TrackingPipeline
     from tqdm import tqdm
 
@@ -419,9 +419,9 @@ def _write_outputs(out: Path, collected: Collected, frame_times: List[Tuple[int,
     import cv2
     from deepsort_ros.recordings.bag_writer import TrackBagWriter
     import numpy as np
-    from deepsort_ros.ros.images import image_msg_to_bgr
+    from deepsort_ros.ros.convert.images import image_msg_to_bgr
     from deepsort_ros.recordings.mot import write_mot_rows
-    from deepsort_ros.ros.messages import track_array_to_mot
+    from deepsort_ros.ros.convert.tracks import track_array_to_mot
     from demo.report import contact_sheet
 
     from deepsort_ros.recordings.sequence_to_bag import frame_of_stamp

@@ -7,7 +7,8 @@ returns one :class:`TrackOutput` per track. One module per concept, as in nwojke
 (costs and assignment), ``association`` (the three stages), ``lifecycle`` (predict, update,
 confirm, start, delete), ``track_table`` (the stacked state), ``lost_gallery`` and ``relink``
 (re-identification), ``target`` (single-object mode), ``clock`` (clocks that jump),
-``counters``, ``tracker`` (the update, a short list of those steps).
+``counters``, ``labels`` (detector labels as class ids), ``tracker`` (the update, a short list
+of those steps).
 """
 
 from deepsort_ros.core.boxes import cxcywh_to_tlbr, cxcywh_to_tlwh, tlwh_to_cxcywh

@@ -6,7 +6,7 @@ Shaped after image_geometry's ``PinholeCameraModel``: ``K`` maps camera-frame ra
 to the pixels of the rectified image. Tracks live in raw pixels; :meth:`rectify_points` takes
 their pixels to the rectified image, where rays are straight lines through
 :attr:`rectified_matrix` (what ground projection needs). ROS messages become a camera in
-``deepsort_ros.ros.messages`` (``camera_info_to_camera``).
+``deepsort_ros.ros.convert.camera`` (``camera_info_to_camera``).
 """
 
 import math

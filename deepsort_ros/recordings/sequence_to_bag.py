@@ -251,9 +251,11 @@ def iter_sequence_messages(source: SequenceSource, options: MessageOptions = Mes
 
     """
     # The message seam is imported here: the rest of this module needs no rclpy.
-    from deepsort_ros.ros.images import bgr_to_compressed_msg, bgr_to_image_msg
-    from deepsort_ros.ros.messages import (camera_to_camera_info, detections_to_msg,
-                                           make_header, pose_to_odometry)
+    from deepsort_ros.ros.convert.images import bgr_to_compressed_msg, bgr_to_image_msg
+    from deepsort_ros.ros.convert.camera import camera_to_camera_info
+    from deepsort_ros.ros.convert.detections import detections_to_msg
+    from deepsort_ros.ros.convert.odometry import pose_to_odometry
+    from deepsort_ros.ros.convert.stamps import make_header
 
     dets = read_detections(source.detections) if source.detections is not None else None
     dets_by_frame = ({f: list(rows) for f, rows in dets.rows_by_frame().items()}

@@ -14,7 +14,8 @@ from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
 
 from deepsort_ros.recordings.bag_reader import bag_topics, BagReadSummary, read_messages
 from deepsort_ros.recordings.mot import write_mot_rows
-from deepsort_ros.ros.messages import stamp_to_ns, track_array_to_mot
+from deepsort_ros.ros.convert.stamps import stamp_to_ns
+from deepsort_ros.ros.convert.tracks import track_array_to_mot
 from deepsort_ros.ros.parameters import NodeConfig
 from deepsort_ros.ros.pipeline import FrameResult, STAGES, TrackingPipeline
 import numpy as np

@@ -23,8 +23,9 @@ from typing import Any, Callable, Dict, List, Optional
 
 from deepsort_ros.recordings.bag_reader import bag_topics, header_stamp_ns, iter_raw, \
     read_messages
+from deepsort_ros.ros.convert.stamps import stamp_to_ns
+from deepsort_ros.ros.convert.tracks import track_array_to_mot
 from deepsort_ros.ros.fusion_pipeline import FusionPipeline
-from deepsort_ros.ros.messages import stamp_to_ns, track_array_to_mot
 import numpy as np
 
 TRACKS_TYPE = 'deepsort_ros_msgs/msg/TrackArray'

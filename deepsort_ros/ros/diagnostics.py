@@ -4,7 +4,7 @@ Everything the node reports on ``/diagnostics``, gathered in one place, ROS-free
 :class:`DiagnosticsCollector` reads the node's input rates and overload drops, the pipeline's
 stats (stage latencies, bad input), the pairer's, the clock gate's and the core tracker's
 counters, and returns the key/value pairs of one :class:`DiagnosticReport`;
-:func:`deepsort_ros.ros.messages.diagnostics_to_msg` makes the ``DiagnosticArray``.
+:func:`deepsort_ros.ros.convert.diagnostics.diagnostics_to_msg` makes the ``DiagnosticArray``.
 """
 
 from collections import deque

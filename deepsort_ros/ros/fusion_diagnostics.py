@@ -5,7 +5,8 @@ What the fusion node reports on ``/diagnostics``, gathered in one place, ROS-fre
 fusion core's counters (updates, associations by kind, new, merged and forgotten identities;
 per camera what was taken, delayed, stale and refused, by reason) and the node's own per camera
 (arrival rate, delay of arrival after the stamp, features received and refused, how its world
-frame is carried over). :func:`deepsort_ros.ros.messages.diagnostics_to_msg` makes the message.
+frame is carried over). :func:`deepsort_ros.ros.convert.diagnostics.diagnostics_to_msg` makes
+the message.
 """
 
 from typing import Any, List, Optional, Tuple

@@ -24,10 +24,11 @@ from typing import Any, Callable, List, Optional
 
 from deepsort_ros.fusion.world_frames import PlanarTransform
 from deepsort_ros.ros import fusion_parameters as fp
+from deepsort_ros.ros.convert.diagnostics import diagnostics_to_msg
+from deepsort_ros.ros.convert.odometry import transform_to_xyz_quaternion
+from deepsort_ros.ros.display.markers import GlobalMarkerBuilder
 from deepsort_ros.ros.fusion_diagnostics import fusion_report
 from deepsort_ros.ros.fusion_pipeline import FusionPipeline
-from deepsort_ros.ros.messages import (diagnostics_to_msg, GlobalMarkerBuilder,
-                                       transform_to_xyz_quaternion)
 from deepsort_ros_msgs.msg import GlobalTrackArray, TrackAppearanceArray, TrackArray
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult

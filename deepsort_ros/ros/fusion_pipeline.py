@@ -2,7 +2,7 @@
 The fusion behind the ``track_fusion`` node, usable without a running node (offline on bags).
 
 :class:`FusionPipeline` takes each camera's ``TrackAppearanceArray`` (features, kept by track
-UUID) and ``TrackArray`` (the update), converts them through :mod:`deepsort_ros.ros.messages`,
+UUID) and ``TrackArray`` (the update), converts them through :mod:`deepsort_ros.ros.convert`,
 carries the tracks' ground estimates into the fusion's world frame (unchanged when the camera
 already reports in it, else by TF or the camera's ``world_pose``), runs
 :class:`deepsort_ros.fusion.TrackFusion` and returns the ``GlobalTrackArray`` to publish. The node
@@ -21,10 +21,11 @@ from deepsort_ros.fusion import FusionConfig, TrackFusion
 from deepsort_ros.fusion.appearance_feed import AppearanceCache
 from deepsort_ros.fusion.counters import CameraCounters
 from deepsort_ros.fusion.world_frames import PlanarTransform
+from deepsort_ros.ros.convert.appearances import appearance_msg_to_arrays
+from deepsort_ros.ros.convert.global_tracks import (global_tracks_to_msg,
+                                                    track_array_to_camera_batch)
 from deepsort_ros.ros.diagnostics import RateMeter
 from deepsort_ros.ros.fusion_parameters import CameraInput, FusionNodeConfig
-from deepsort_ros.ros.messages import (appearance_msg_to_arrays, global_tracks_to_msg,
-                                       track_array_to_camera_batch)
 import numpy as np
 
 DELAY_WINDOW = 200

@@ -19,19 +19,22 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 import uuid
 
 from deepsort_ros.core import ClockGate, Tracker, TrackerConfig
+from deepsort_ros.core.labels import ClassRegistry
 from deepsort_ros.ego_motion import EgoMotionConfig, EgoMotionEstimator
 from deepsort_ros.fusion.appearance_feed import AppearanceSchedule
 from deepsort_ros.geometry.camera_model import PinholeCamera
 from deepsort_ros.reid.base import clip_boxes_tlwh
 from deepsort_ros.reid.planner import EncodePlan, EncodePlanner, EncodePlannerConfig
+from deepsort_ros.ros.convert.appearances import appearances_to_msg
+from deepsort_ros.ros.convert.camera import camera_info_to_camera
+from deepsort_ros.ros.convert.detections import (DetectionBatch, detections_to_batch,
+                                                 limit_detections)
+from deepsort_ros.ros.convert.images import (check_image_size, compressed_msg_to_bgr,
+                                             image_msg_to_bgr, ImageConversionError)
+from deepsort_ros.ros.convert.odometry import odometry_to_pose
+from deepsort_ros.ros.convert.stamps import make_header, stamp_to_ns
+from deepsort_ros.ros.convert.tracks import target_status_to_msg, tracks_to_msg, WorldEstimate
 from deepsort_ros.ros.diagnostics import STAGES
-from deepsort_ros.ros.images import (check_image_size, compressed_msg_to_bgr,
-                                     image_msg_to_bgr, ImageConversionError)
-from deepsort_ros.ros.messages import appearances_to_msg
-from deepsort_ros.ros.messages import (camera_info_to_camera, ClassRegistry, DetectionBatch,
-                                       detections_to_batch, limit_detections, make_header,
-                                       odometry_to_pose, stamp_to_ns, target_status_to_msg,
-                                       tracks_to_msg, WorldEstimate)
 from deepsort_ros.ros.odometry_guard import OdometryGuard, OdometryVerdict
 from deepsort_ros.ros.pairing import FramePairer, PairedFrame, PairingConfig
 from deepsort_ros.ros.parameters import NodeConfig

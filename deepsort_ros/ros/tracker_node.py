@@ -27,14 +27,17 @@ import time
 from typing import Any, Callable, Deque, Dict, List, Optional
 
 from deepsort_ros.ros import parameters as nc
+from deepsort_ros.ros.convert.detections import yolo_to_detection_array
+from deepsort_ros.ros.convert.diagnostics import diagnostics_to_msg
+from deepsort_ros.ros.convert.images import bgr_to_image_msg
+from deepsort_ros.ros.convert.odometry import transform_to_xyz_quaternion
+from deepsort_ros.ros.convert.stamps import stamp_to_ns
 from deepsort_ros.ros.diagnostics import DiagnosticReport, DiagnosticsCollector, Level
+from deepsort_ros.ros.display.annotated_image import draw_tracks, TrailHistory
+from deepsort_ros.ros.display.markers import MarkerBuilder
 from deepsort_ros.ros.executor import NodeExecutor
-from deepsort_ros.ros.images import bgr_to_image_msg
-from deepsort_ros.ros.messages import (diagnostics_to_msg, MarkerBuilder, stamp_to_ns,
-                                       transform_to_xyz_quaternion, yolo_to_detection_array)
 from deepsort_ros.ros.pairing import PairedFrame
 from deepsort_ros.ros.pipeline import FrameResult, load_encoder, TrackingPipeline
-from deepsort_ros.ros.visualization import draw_tracks, TrailHistory
 from deepsort_ros_msgs.msg import TargetStatus, TrackAppearanceArray, TrackArray
 from deepsort_ros_msgs.srv import SelectTarget
 from diagnostic_msgs.msg import DiagnosticArray

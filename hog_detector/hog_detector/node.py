@@ -10,9 +10,9 @@ falling behind) and publishes one array per processed image, stamped exactly lik
 import sys
 from typing import Any, List, Optional
 
-from deepsort_ros.ros.images import (compressed_msg_to_bgr, image_msg_to_bgr,
-                                     ImageConversionError)
-from deepsort_ros.ros.messages import detections_to_msg
+from deepsort_ros.ros.convert.detections import detections_to_msg
+from deepsort_ros.ros.convert.images import (compressed_msg_to_bgr, image_msg_to_bgr,
+                                             ImageConversionError)
 from hog_detector.detector import HogPeopleDetector, HogPeopleDetectorConfig
 import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor

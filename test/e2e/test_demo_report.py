@@ -53,7 +53,7 @@ def test_the_demo_outputs_name_the_sequence_frames(tmp_path, monkeypatch):
     from demo.run import _write_outputs, Collected, FPS
     from deepsort_ros.recordings.mot import load_mot_rows
     from deepsort_ros.recordings.sequence_to_bag import START_EPOCH_NS
-    from deepsort_ros.ros.images import bgr_to_image_msg
+    from deepsort_ros.ros.convert.images import bgr_to_image_msg
     from helpers.message_samples import sample_track_array
 
     collected, frame_times = Collected(), []

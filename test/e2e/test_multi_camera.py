@@ -29,8 +29,11 @@ from typing import Any, Dict, List
 import uuid
 
 from deepsort_ros.geometry import PinholeCamera
-from deepsort_ros.ros.messages import (camera_to_camera_info, global_track_members, make_header,
-                                       pose_to_odometry, stamp_to_ns, track_array_to_mot)
+from deepsort_ros.ros.convert.camera import camera_to_camera_info
+from deepsort_ros.ros.convert.global_tracks import global_track_members
+from deepsort_ros.ros.convert.odometry import pose_to_odometry
+from deepsort_ros.ros.convert.stamps import make_header, stamp_to_ns
+from deepsort_ros.ros.convert.tracks import track_array_to_mot
 from deepsort_ros_msgs.msg import GlobalTrackArray, TrackArray
 from helpers.node_harness import (Harness, scene_frame, source_tree_env, stop_node)
 from helpers.paths import SHARED

@@ -14,9 +14,10 @@ import time
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
-from deepsort_ros.ros.images import bgr_to_image_msg
-from deepsort_ros.ros.messages import (detections_to_msg, make_header, stamp_to_ns,
-                                       track_array_to_mot)
+from deepsort_ros.ros.convert.detections import detections_to_msg
+from deepsort_ros.ros.convert.images import bgr_to_image_msg
+from deepsort_ros.ros.convert.stamps import make_header, stamp_to_ns
+from deepsort_ros.ros.convert.tracks import track_array_to_mot
 from deepsort_ros_msgs.msg import TargetStatus, TrackArray
 from diagnostic_msgs.msg import DiagnosticArray
 from helpers.paths import PARAMS, REPO

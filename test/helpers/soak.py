@@ -14,8 +14,9 @@ from typing import Callable, List, Optional, Sequence
 import uuid
 
 import cv2
-from deepsort_ros.ros.images import bgr_to_image_msg
-from deepsort_ros.ros.messages import detections_to_msg, make_header
+from deepsort_ros.ros.convert.detections import detections_to_msg
+from deepsort_ros.ros.convert.images import bgr_to_image_msg
+from deepsort_ros.ros.convert.stamps import make_header
 from helpers.node_harness import Harness, start_node, stop_node
 from nav_msgs.msg import Odometry
 import numpy as np

@@ -1,8 +1,8 @@
 """Our image conversions equal ROS 2's cv_bridge on every encoding we convert ourselves."""
 
-from deepsort_ros.ros.images import (bgr_to_compressed_msg, compressed_msg_to_bgr,
-                                     image_msg_to_array, image_msg_to_bgr, SUPPORTED_ENCODINGS,
-                                     working_cv_bridge)
+from deepsort_ros.ros.convert.images import (bgr_to_compressed_msg, compressed_msg_to_bgr,
+                                             image_msg_to_array, image_msg_to_bgr,
+                                             SUPPORTED_ENCODINGS, working_cv_bridge)
 import numpy as np
 import pytest
 from sensor_msgs.msg import Image

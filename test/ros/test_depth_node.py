@@ -40,7 +40,7 @@ def _depth_msg(header, depth_m, kind=''):
 
 def test_depth_positions_over_dds_with_ground_plane_fallback(ros_domain_id, shared_dir):
     from deepsort_ros.recordings.mot import load_mot_rows, read_sequence_info
-    from deepsort_ros.ros.messages import detections_to_msg
+    from deepsort_ros.ros.convert.detections import detections_to_msg
     from deepsort_ros.recordings.sequence_to_bag import (BagTopics, iter_sequence_messages,
                                                          MessageOptions, SequenceSource)
     from deepsort_ros.sim.camera_rig import PETS09_CAMERA, RigCamera, RigView

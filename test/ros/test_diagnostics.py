@@ -4,8 +4,9 @@ from types import SimpleNamespace
 
 from deepsort_ros.core.clock import ClockCounters
 from deepsort_ros.core.counters import TrackerCounters
+from deepsort_ros.core.labels import ClassRegistry
+from deepsort_ros.ros.convert.diagnostics import diagnostics_to_msg
 from deepsort_ros.ros.diagnostics import DiagnosticsCollector, Level, RateMeter, STAGES
-from deepsort_ros.ros.messages import ClassRegistry, diagnostics_to_msg
 from deepsort_ros.ros.odometry_guard import OdometryCounters
 from deepsort_ros.ros.pairing import PairingCounters
 from deepsort_ros.ros.pipeline import PipelineStats

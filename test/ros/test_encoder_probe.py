@@ -4,9 +4,10 @@ import uuid
 
 from deepsort_ros.core import TrackerConfig
 from deepsort_ros.reid import create_encoder
+from deepsort_ros.ros.convert.detections import detections_to_msg
+from deepsort_ros.ros.convert.images import bgr_to_image_msg
+from deepsort_ros.ros.convert.stamps import make_header
 from deepsort_ros.ros.diagnostics import DiagnosticsCollector, Level
-from deepsort_ros.ros.images import bgr_to_image_msg
-from deepsort_ros.ros.messages import detections_to_msg, make_header
 from deepsort_ros.ros.parameters import NodeConfig
 from deepsort_ros.ros.pipeline import load_encoder, TrackingPipeline
 from helpers.node_harness import Harness, scene_frame, start_node, stop_node

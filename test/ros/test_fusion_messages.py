@@ -1,14 +1,16 @@
-"""The fusion's messages built and read through the one seam (deepsort_ros.ros.messages)."""
+"""The fusion's messages built and read through deepsort_ros.ros.convert."""
 
 import uuid
 
 from deepsort_ros.core import Tracker, TrackerConfig
+from deepsort_ros.core.labels import ClassRegistry
 from deepsort_ros.fusion import FusionConfig, TrackFusion
-from deepsort_ros.ros.messages import (appearance_msg_to_arrays, appearances_to_msg,
-                                       ClassRegistry, global_track_members,
-                                       global_tracks_to_msg, GlobalMarkerBuilder, make_header,
-                                       track_array_to_camera_batch, tracks_to_msg, uuid_bytes,
-                                       WorldEstimate)
+from deepsort_ros.ros.convert.appearances import appearance_msg_to_arrays, appearances_to_msg
+from deepsort_ros.ros.convert.global_tracks import (global_track_members, global_tracks_to_msg,
+                                                    track_array_to_camera_batch)
+from deepsort_ros.ros.convert.stamps import make_header
+from deepsort_ros.ros.convert.tracks import tracks_to_msg, uuid_bytes, WorldEstimate
+from deepsort_ros.ros.display.markers import GlobalMarkerBuilder
 from deepsort_ros_msgs.msg import GlobalTrack, Track, TrackAppearanceArray
 import numpy as np
 from rclpy.serialization import deserialize_message, serialize_message
@@ -113,8 +115,8 @@ class _Encoder:
 
 
 def test_the_tracker_pipeline_sends_features_at_confirmation_then_sparingly(tmp_path):
-    from deepsort_ros.ros.images import bgr_to_image_msg
-    from deepsort_ros.ros.messages import detections_to_msg
+    from deepsort_ros.ros.convert.images import bgr_to_image_msg
+    from deepsort_ros.ros.convert.detections import detections_to_msg
     from deepsort_ros.ros.parameters import NodeConfig
     from deepsort_ros.ros.pipeline import TrackingPipeline
     import hashlib
@@ -153,7 +155,8 @@ def test_a_rig_view_makes_its_own_camera_stream(tmp_path):
     from deepsort_ros.recordings.sequence_to_bag import (iter_sequence_messages,
                                                          MessageOptions, SequenceSource,
                                                          write_sequence_bag)
-    from deepsort_ros.ros.messages import camera_info_to_camera, odometry_to_pose
+    from deepsort_ros.ros.convert.camera import camera_info_to_camera
+    from deepsort_ros.ros.convert.odometry import odometry_to_pose
     from deepsort_ros.sim.camera_rig import overlap_rig
 
     seq = tmp_path / 'RIG-01'

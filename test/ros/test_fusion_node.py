@@ -16,8 +16,10 @@ import time
 from typing import Any, Dict, List, Optional
 import uuid
 
-from deepsort_ros.ros.messages import (appearances_to_msg, global_track_members, identity_uuid,
-                                       make_header)
+from deepsort_ros.ros.convert.appearances import appearances_to_msg
+from deepsort_ros.ros.convert.global_tracks import global_track_members
+from deepsort_ros.ros.convert.stamps import make_header
+from deepsort_ros.ros.convert.tracks import identity_uuid
 from deepsort_ros_msgs.msg import (GlobalTrack, GlobalTrackArray, Track, TrackAppearanceArray,
                                    TrackArray)
 from diagnostic_msgs.msg import DiagnosticArray

@@ -5,7 +5,7 @@ import time
 
 import cv2
 from deepsort_ros.core.boxes import iou_matrix_tlwh
-from deepsort_ros.ros.images import bgr_to_image_msg
+from deepsort_ros.ros.convert.images import bgr_to_image_msg
 from helpers.paths import SHARED
 from hog_detector import features as hf
 from hog_detector.detector import (default_model, HogPeopleDetector, HogPeopleDetectorConfig,

@@ -1,6 +1,7 @@
 """The annotated image draws what a viewer should believe, and nothing that is not there."""
 
-from deepsort_ros.ros.visualization import (draw_tracks, track_colour_bgr, TrailHistory)
+from deepsort_ros.ros.display.annotated_image import draw_tracks, TrailHistory
+from deepsort_ros.ros.display.colours import track_colour_bgr
 from deepsort_ros_msgs.msg import Track, TrackArray
 import numpy as np
 

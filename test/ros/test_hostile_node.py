@@ -14,8 +14,9 @@ import time
 from typing import Callable, Dict, List, Optional
 import uuid
 
-from deepsort_ros.ros.images import bgr_to_image_msg
-from deepsort_ros.ros.messages import detections_to_msg, make_header, stamp_to_ns
+from deepsort_ros.ros.convert.detections import detections_to_msg
+from deepsort_ros.ros.convert.images import bgr_to_image_msg
+from deepsort_ros.ros.convert.stamps import make_header, stamp_to_ns
 from deepsort_ros_msgs.srv import SelectTarget
 from geometry_msgs.msg import PointStamped
 from helpers.node_harness import Harness, scene_frame, start_node

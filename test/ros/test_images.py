@@ -1,9 +1,9 @@
 """Image messages become numpy arrays correctly, for every supported encoding."""
 
 import cv2
-from deepsort_ros.ros.images import (bgr_to_compressed_msg, bgr_to_image_msg,
-                                     compressed_msg_to_bgr, image_msg_to_array,
-                                     image_msg_to_bgr, ImageConversionError)
+from deepsort_ros.ros.convert.images import (bgr_to_compressed_msg, bgr_to_image_msg,
+                                             compressed_msg_to_bgr, image_msg_to_array,
+                                             image_msg_to_bgr, ImageConversionError)
 import numpy as np
 import pytest
 from sensor_msgs.msg import CompressedImage, Image

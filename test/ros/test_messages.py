@@ -3,15 +3,17 @@
 import uuid
 
 from deepsort_ros.core import TargetStatus, Tracker, TrackerConfig
+from deepsort_ros.core.labels import ClassRegistry
 from deepsort_ros.geometry import PinholeCamera
-from deepsort_ros.ros.messages import (camera_info_to_camera, camera_to_camera_info,
-                                       ClassRegistry, detections_to_batch, detections_to_msg,
-                                       make_header, MarkerBuilder, MARKERS_PER_TRACK,
-                                       odometry_to_pose, pose_to_odometry, stamp_to_ns,
-                                       target_status_to_msg,
-                                       track_array_to_mot, tracks_to_msg,
-                                       transform_to_xyz_quaternion, WorldEstimate)
-from deepsort_ros.ros.visualization import draw_tracks
+from deepsort_ros.ros.convert.camera import camera_info_to_camera, camera_to_camera_info
+from deepsort_ros.ros.convert.detections import detections_to_batch, detections_to_msg
+from deepsort_ros.ros.convert.odometry import (odometry_to_pose, pose_to_odometry,
+                                               transform_to_xyz_quaternion)
+from deepsort_ros.ros.convert.stamps import make_header, stamp_to_ns
+from deepsort_ros.ros.convert.tracks import (target_status_to_msg, track_array_to_mot,
+                                             tracks_to_msg, WorldEstimate)
+from deepsort_ros.ros.display.annotated_image import draw_tracks
+from deepsort_ros.ros.display.markers import MarkerBuilder, MARKERS_PER_TRACK
 import deepsort_ros_msgs.msg as track_msgs
 from geometry_msgs.msg import TransformStamped
 from helpers.message_samples import sample_track_array

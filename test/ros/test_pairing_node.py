@@ -9,8 +9,8 @@ next 5 good frames were answered, 4 were dropped as overload.
 
 import time
 
-from deepsort_ros.ros.images import bgr_to_image_msg
-from deepsort_ros.ros.messages import make_header
+from deepsort_ros.ros.convert.images import bgr_to_image_msg
+from deepsort_ros.ros.convert.stamps import make_header
 import numpy as np
 import pytest
 from ros.test_hostile_node import Campaign, FRAME_ID

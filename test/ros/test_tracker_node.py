@@ -3,7 +3,7 @@
 import importlib.util
 import uuid
 
-from deepsort_ros.ros.messages import MARKERS_PER_TRACK
+from deepsort_ros.ros.display.markers import MARKERS_PER_TRACK
 from helpers.node_harness import (diagnostics_values, Harness, scene_frame, start_node, stop_node)
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState

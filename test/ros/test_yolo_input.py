@@ -12,7 +12,8 @@ yolo_ros's detections as the tracker's input (``detections_type: yolo_msgs``).
 
 import uuid
 
-from deepsort_ros.ros.messages import make_header, yolo_to_detection_array
+from deepsort_ros.ros.convert.detections import yolo_to_detection_array
+from deepsort_ros.ros.convert.stamps import make_header
 from helpers.node_harness import Harness, scene_frame, start_node, stop_node
 from helpers.paths import REPO
 import numpy as np
@@ -86,7 +87,7 @@ def test_a_node_tracks_yolo_detections_over_dds(ros_domain_id):
 
 
 def _image(stamp_ns: int, boxes: np.ndarray, frame: int):
-    from deepsort_ros.ros.images import bgr_to_image_msg
+    from deepsort_ros.ros.convert.images import bgr_to_image_msg
     return bgr_to_image_msg(scene_frame(320, 240, boxes, frame),
                             make_header(stamp_ns, 'camera_optical_frame'))
 

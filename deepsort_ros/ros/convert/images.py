@@ -1,8 +1,8 @@
 """
-Convert between ``sensor_msgs/Image`` / ``CompressedImage`` and numpy arrays.
+Images: ``sensor_msgs/Image`` / ``CompressedImage`` to and from numpy arrays.
 
-The pixels' side of the message seam; :mod:`deepsort_ros.ros.messages` has every other
-conversion.
+Also the checks that come before converting: an image's declared size against the node's
+bound, read from its header (a compressed one's from its PNG or JPEG header), nothing decoded.
 
 The conversion here handles the common encodings itself (checked: step, size, byte order) and
 reads any object with the fields of ``sensor_msgs/Image`` (rclpy messages and rosbags'

@@ -8,14 +8,15 @@ ones. Trails are made of matched positions only and break where a track jumps (a
 an identity seen elsewhere), so that no line crosses the scene. A legend says what the styles
 and the '?' (occluded) mean.
 
-Also the colour of each identity, shared with the RViz markers that
-:mod:`deepsort_ros.ros.messages` builds.
+Drawing reads only a ``TrackArray`` and its image, nothing of the tracker node (the shape of
+yolo_ros's ``debug_node``): any node or tool that has both draws the same picture.
 """
 
 from collections import deque
 from typing import Any, Deque, Dict, Iterable, List, Optional, Set, Tuple
 
 import cv2
+from deepsort_ros.ros.display.colours import track_colour_bgr
 from deepsort_ros_msgs.msg import Track
 import numpy as np
 import numpy.typing as npt
@@ -33,16 +34,6 @@ DEFAULT_COAST_TIME_S = 0.5
 DEFAULT_TRAIL_MAX_JUMP = 1.0
 # States that have an identity and an estimate worth drawing.
 DRAWN_STATES = (Track.STATE_CONFIRMED, Track.STATE_COASTING)
-
-
-def track_colour_bgr(track_id: int) -> Tuple[int, int, int]:
-    """Return a stable, well-separated BGR colour for a track id (golden-ratio hues)."""
-    hue = (int(track_id) * 0.618033988749895) % 1.0
-    h6 = hue * 6.0
-    x = 1.0 - abs(h6 % 2.0 - 1.0)
-    sector = int(h6)
-    rgb = [(1, x, 0), (x, 1, 0), (0, 1, x), (0, x, 1), (x, 0, 1), (1, 0, x)][sector % 6]
-    return int(60 + 195 * rgb[2]), int(60 + 195 * rgb[1]), int(60 + 195 * rgb[0])
 
 
 def is_matched(track: Any) -> bool:
