@@ -154,7 +154,7 @@ class NodeConfig:
         [0.5, 3.0], 'detector error of a box bottom-centre (u, v) that persists over a '
         'track life, px: not averaged away by the filter, added to the published position '
         'covariance through the ray geometry')
-    world_std_acceleration: float = _param(0.45, 'white-noise acceleration of tracked objects '
+    world_std_acceleration: float = _param(0.38, 'white-noise acceleration of tracked objects '
                                            'on the ground, m/s^2', low=0.01, high=100.0)
     world_correlation_time: float = _param(0.15, 'seconds over which the detector error at a box '
                                            'bottom persists: measurements closer in time count '

@@ -90,7 +90,7 @@ class GroundFilterConfig:
 
     contact_std_px: Tuple[float, float] = (2.8, 4.0)
     contact_std_height: Tuple[float, float] = (0.022, 0.04)
-    std_acceleration: float = 0.45
+    std_acceleration: float = 0.38
     initial_velocity_std: float = 1.0
     measurement_std_floor: float = 0.05
     measurement_correlation_time: float = 0.15
