@@ -154,7 +154,7 @@ class NodeConfig:
         [0.5, 3.0], 'detector error of a box bottom-centre (u, v) that persists over a '
         'track life, px: not averaged away by the filter, added to the published position '
         'covariance through the ray geometry')
-    world_std_acceleration: float = _param(0.45, 'white-noise acceleration of tracked objects '
+    world_std_acceleration: float = _param(0.38, 'white-noise acceleration of tracked objects '
                                            'on the ground, m/s^2', low=0.01, high=100.0)
     world_correlation_time: float = _param(0.15, 'seconds over which the detector error at a box '
                                            'bottom persists: measurements closer in time count '
@@ -164,6 +164,13 @@ class NodeConfig:
                                                'walking person, fused with the velocity of the '
                                                'image track to start a track, m/s',
                                                low=0.01, high=100.0)
+    world_relinearise: bool = _param(True, 'carry the detector pixel error to the ground at the '
+                                     'range of the estimate (an iterated update), not at the '
+                                     'measured contact point: a contact measured too near is '
+                                     'not over-weighted')
+    world_relinearise_max_ratio: float = _param(2.0, 'bound of the estimate / measured range '
+                                                'ratio of world_relinearise, clipped to '
+                                                '[1 / max, max]', low=1.0, high=100.0)
     depth_topic: str = _param('', 'sensor_msgs/Image depth registered to the colour image '
                               '(16UC1 mm or 32FC1 m), paired with it by stamp; world positions '
                               'come from it where valid; empty: no depth')
@@ -271,7 +278,9 @@ class NodeConfig:
             contact_bias_std_px=tuple(float(v) for v in self.world_contact_bias_std_px),
             std_acceleration=self.world_std_acceleration,
             measurement_correlation_time=self.world_correlation_time,
-            initial_velocity_std=self.world_initial_velocity_std)
+            initial_velocity_std=self.world_initial_velocity_std,
+            relinearise=self.world_relinearise,
+            relinearise_max_ratio=self.world_relinearise_max_ratio)
 
     def depth(self) -> DepthConfig:
         """Return the settings of depth-based world positions (``depth_*``)."""

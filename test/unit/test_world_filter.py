@@ -156,7 +156,8 @@ def test_a_detection_index_out_of_range_is_not_a_measurement():
     {'contact_std_px': (0.0, 0.0), 'contact_std_height': (0.0, 0.0)},
     {'std_acceleration': 0.0}, {'initial_velocity_std': float('nan')},
     {'contact_bias_std_px': (0.0, -1.0)},
-    {'measurement_correlation_time': -1.0}, {'outlier_gate': 0.0}])
+    {'measurement_correlation_time': -1.0}, {'outlier_gate': 0.0},
+    {'relinearise_max_ratio': 0.5}, {'relinearise_max_ratio': float('inf')}])
 def test_bad_settings_are_refused(settings):
     with pytest.raises(ValueError):
         GroundFilterConfig(**settings)
@@ -235,3 +236,65 @@ def test_depth_replaces_the_contact_point_per_track_and_is_not_an_outlier():
     assert np.linalg.norm(out.position_xy[0] - feet[0]) < 0.05
     # Without the persistent contact error, its published covariance is depth's, not wider.
     assert np.trace(out.position_cov[0]) < 0.1 * np.trace(out.position_cov[1])
+
+
+@pytest.mark.parametrize('shift_px', [6.0, -6.0])
+def test_relinearised_noise_weighs_a_contact_by_the_estimate_range(shift_px):
+    # A box bottom 6 px low lands too near: its noise, linearised where it landed, is too
+    # small, so it pulls too hard; carried at the estimate's range it pulls less. One 6 px
+    # high lands too far and, relinearised, pulls more.
+    camera = _pinhole()
+    foot = np.array([0.0, 0.0])
+    box = _box_tlwh(foot)
+    moved = box.copy()
+    moved[1] += shift_px
+    line_of_sight = (foot - CAMERA.centre[:2]) / np.linalg.norm(foot - CAMERA.centre[:2])
+    pulls = []
+    for relinearise in (False, True):
+        filter_ = GroundTrackFilter(GroundFilterConfig(relinearise=relinearise))
+        for k in range(10):
+            filter_.update(k / FPS, [_track(1, box, 0)], box[None, :], camera, CAMERA.pose)
+        out = filter_.update(10 / FPS, [_track(1, box, 0)], moved[None, :], camera,
+                             CAMERA.pose)
+        assert filter_.outliers == 0
+        pulls.append((out.position_xy[0] - foot) @ line_of_sight)
+    assert np.sign(pulls[0]) == np.sign(pulls[1]) == -np.sign(shift_px)
+    if shift_px > 0:
+        assert abs(pulls[1]) < 0.97 * abs(pulls[0])
+    else:
+        assert abs(pulls[1]) > 1.03 * abs(pulls[0])
+
+
+def _range_bias(relinearise: bool) -> float:
+    # 200 people standing 30-40 m from the PETS09 camera, their box bottoms with 10 px of
+    # zero-mean noise: the mean error of the estimate along the line of sight over frames
+    # 10-19 (one filter, every person a track).
+    noise_px = (2.0, 10.0)
+    config = GroundFilterConfig(contact_std_px=noise_px, contact_std_height=(0.0, 0.0),
+                                contact_bias_std_px=(0.0, 0.0),
+                                measurement_correlation_time=0.0, relinearise=relinearise)
+    rng = np.random.default_rng(0)
+    feet = rng.uniform([-5.0, -3.0], [5.0, 3.0], (200, 2))
+    boxes = np.array([_box_tlwh(foot) for foot in feet])
+    tracks = [_track(i + 1, box, i) for i, box in enumerate(boxes)]
+    line_of_sight = feet - CAMERA.centre[:2]
+    line_of_sight /= np.linalg.norm(line_of_sight, axis=1)[:, None]
+    filter_ = GroundTrackFilter(config)
+    camera = _pinhole()
+    errors = []
+    for k in range(20):
+        noisy = boxes.copy()
+        noisy[:, :2] += rng.normal(0.0, noise_px, (len(boxes), 2))
+        out = filter_.update(k / FPS, tracks, noisy, camera, CAMERA.pose)
+        if k >= 10:
+            errors.append(np.sum((out.position_xy - feet) * line_of_sight, axis=1))
+    return float(np.mean(errors))
+
+
+def test_relinearising_shrinks_the_range_bias_of_noisy_box_bottoms():
+    # Linearised at the measured contact, near measurements weigh more than far ones (their
+    # range noise is smaller) and the estimate settles short of the person.
+    linearised_at_contact = _range_bias(relinearise=False)
+    relinearised = _range_bias(relinearise=True)
+    assert linearised_at_contact < -0.1
+    assert abs(relinearised) < 0.5 * abs(linearised_at_contact)
