@@ -50,9 +50,6 @@ CALIBRATION_CROPS = 64
 # Crops kept out of calibration to check agreement on (taken from the last frames).
 CHECK_CROPS = 16
 MIN_AGREEMENT = 0.97
-# 'auto': the accurate choice, fp32 (no int8 recipe passed the accuracy gate); 'on': the
-# speed-only choice below, opt-in; 'off': fp32.
-MODES = ('auto', 'on', 'off')
 # Logged whenever int8 is turned on: what it costs, measured.
 ACCURACY_WARNING = ('Re-ID int8 is on (encoder_int8: on): where it is faster it costs tracking '
                     'accuracy (PETS09 IDF1 -7 to -9 points on an Intel Xeon with AMX, '

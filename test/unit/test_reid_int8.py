@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import List, Tuple
 
 from deepsort_ros.reid import cache, int8, int8_verdict
-from deepsort_ros.reid.onnx_encoder import OnnxEncoder
+from deepsort_ros.reid.backends.onnx_encoder import OnnxEncoder
 from helpers.paths import SHARED
 import numpy as np
 import pytest
