@@ -196,20 +196,7 @@ class OnnxEncoder(Encoder):
         LOGGER.info('Re-ID encoder: %s', self.name)
 
     def wait_ready(self, timeout_s: Optional[float] = None) -> bool:
-        """
-        Wait until every batch size runs at full speed (OpenVINO's warm-up; at once otherwise).
-
-        Parameters
-        ----------
-        timeout_s : float, optional
-            Longest wait.
-
-        Returns
-        -------
-        bool
-            True when ready.
-
-        """
+        """Wait for OpenVINO's warm-up (at most ``timeout_s``); True once all sizes run fast."""
         return True if self.runtime != 'openvino' else self.model.wait_ready(timeout_s)
 
     def preprocess(self, image_bgr: npt.NDArray[np.uint8],

@@ -87,18 +87,5 @@ class OnnxRuntimeModel:
         self.device = 'cuda' if provider.startswith('CUDA') else 'cpu'
 
     def run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """
-        Run the model on one chunk.
-
-        Parameters
-        ----------
-        batch : numpy.ndarray, shape (M, 3, h, w)
-            Network input.
-
-        Returns
-        -------
-        numpy.ndarray, shape (M, D)
-            The first output.
-
-        """
+        """Run the model on one (M, 3, h, w) chunk; return its first output, (M, D)."""
         return self.session.run(None, {self._input_name: batch})[0]
