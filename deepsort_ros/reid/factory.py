@@ -29,7 +29,7 @@ _TORCHSCRIPT_SUFFIXES = ('.torchscript', '.ts', '.jit')
 _STATE_DICT_SUFFIXES = ('.pth', '.pt', '.pth.tar', '.tar', '.ckpt')
 
 
-def create_encoder(weights: Optional[str] = None, options: Optional[EncoderOptions] = None,
+def create_encoder(weights: Optional[str] = None, *, options: Optional[EncoderOptions] = None,
                    **settings: Any) -> Encoder:
     """
     Build a Re-ID encoder from a weights file, or the out-of-the-box default.
