@@ -258,19 +258,7 @@ class OpenVinoModel:
         thread.start()
 
     def wait_ready(self, timeout_s: Optional[float] = None) -> bool:
-        """
-        Wait for the warm-up (timing, benchmarks); return True once it has finished.
-
-        Parameters
-        ----------
-        timeout_s : float, optional
-            Longest wait.
-
-        Returns
-        -------
-        bool
-
-        """
+        """Wait (at most ``timeout_s``) for the warm-up; True once it has finished."""
         thread = self._warm_thread
         if thread is not None:
             thread.join(timeout_s)
