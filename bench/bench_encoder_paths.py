@@ -117,7 +117,7 @@ def make_paths(sequence: Sequence, wanted: List[str], folder: Path) -> Dict[str,
     """Return ``name -> encoder`` for the forced paths (int8 ones quantised for this sequence)."""
     from deepsort_ros.reid import create_encoder
     from deepsort_ros.reid.export import quantize_onnx
-    from deepsort_ros.reid.onnx_encoder import OnnxEncoder
+    from deepsort_ros.reid.backends.onnx_encoder import OnnxEncoder
 
     fp32 = create_encoder(str(WEIGHTS), device='cpu', backend='onnx', int8='off')
     export = fp32.model_path

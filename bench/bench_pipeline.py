@@ -222,7 +222,7 @@ class CountingEncoder:
 def legacy_encoder(weights: Path) -> Any:
     """Return the encoder as main had it: strided normalisation, spinning onnxruntime threads."""
     from deepsort_ros.reid import create_encoder
-    from deepsort_ros.reid.onnx_encoder import crop_batch_cv2
+    from deepsort_ros.reid.backends.onnx_encoder import crop_batch_cv2
 
     encoder = create_encoder(str(weights), spin_wait=True, int8='off', runtime='onnxruntime')
 
@@ -592,7 +592,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             'defaults, encode_batch_size 32': lambda: (create_encoder(str(OSNET)),
                                                        {'encode_batch_size': 32})})
     encoders = {name: make() for name, make in pipelines.items()}
-    from deepsort_ros.reid.openvino_model import wait_for_warm_ups
+    from deepsort_ros.reid.backends.openvino import wait_for_warm_ups
 
     wait_for_warm_ups(120)  # OpenVINO compiles every batch size once at load: not timed
     rows: List[Dict[str, Any]] = []

@@ -35,12 +35,12 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 from deepsort_ros.evaluation.reid_metrics import evaluate_sequence  # noqa: E402,I100
 from deepsort_ros.reid import create_encoder  # noqa: E402
+from deepsort_ros.reid.backends.onnx_encoder import crop_batch_cv2  # noqa: E402
 from deepsort_ros.reid.base import clip_boxes_tlwh  # noqa: E402
 from deepsort_ros.reid.export import (calibration_batches, export_onnx,  # noqa: E402
                                       quantize_onnx)
 from deepsort_ros.reid.mot_data import (iter_frames, read_gt_boxes,  # noqa: E402
                                         sample_identity_boxes)
-from deepsort_ros.reid.onnx_encoder import crop_batch_cv2  # noqa: E402
 
 Encode = Callable[[np.ndarray, np.ndarray], np.ndarray]
 

@@ -18,6 +18,9 @@ import numpy.typing as npt
 
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
 IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
+# The ONNX metadata key that deepsort_ros.reid.export writes the model's description under
+# and the runtimes read it back from.
+DESCRIPTION_KEY = 'deepsort_ros.description'
 
 
 class EncoderLoadError(ValueError):

@@ -64,7 +64,7 @@ def export_onnx(weights: 'str | Path', onnx_path: 'str | Path',
 def _set_description(onnx_path: Path, description: str) -> None:
     import onnx
 
-    from deepsort_ros.reid.onnx_encoder import DESCRIPTION_KEY
+    from deepsort_ros.reid.base import DESCRIPTION_KEY
 
     model = onnx.load(str(onnx_path))
     onnx.helper.set_model_props(model, {DESCRIPTION_KEY: description})
@@ -174,7 +174,7 @@ def quantize_onnx(onnx_path: 'str | Path', int8_path: 'str | Path',
         logging.getLogger().removeFilter(quiet)
     import onnx
 
-    from deepsort_ros.reid.onnx_encoder import DESCRIPTION_KEY
+    from deepsort_ros.reid.base import DESCRIPTION_KEY
 
     source = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
     if DESCRIPTION_KEY in source:

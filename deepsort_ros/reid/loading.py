@@ -13,6 +13,7 @@ import warnings
 
 from deepsort_ros.reid.base import EncoderLoadError, is_torchscript_archive  # noqa: F401
 from deepsort_ros.reid.mobilenetv2 import MobileNetV2Features
+from deepsort_ros.reid.options import ARCHITECTURES
 from deepsort_ros.reid.osnet import OSNet
 import torch
 
@@ -21,7 +22,6 @@ LOGGER = logging.getLogger(__name__)
 STATE_DICT_EXPECTED = ('a state dict saved with torch.save(model.state_dict()) for a torchreid '
                        "OSNet ('conv1.conv.weight', ..., 'fc.0.weight') or a MobileNetV2 "
                        "('features.0.0.weight', ...), optionally under a 'state_dict' key")
-ARCHITECTURES = ('auto', 'osnet', 'mobilenetv2')
 
 
 def check_file(path: Path, expected: str) -> None:

@@ -14,10 +14,10 @@ from pathlib import Path
 import time
 from typing import List, Optional, Sequence, Tuple
 
+from deepsort_ros.reid.backends.onnx_encoder import crop_batch_cv2
 from deepsort_ros.reid.base import clip_boxes_tlwh, EncoderLoadError
 from deepsort_ros.reid.mot_data import (group_by_frame, iter_frames, read_gt_boxes,
                                         sample_identity_boxes)
-from deepsort_ros.reid.onnx_encoder import crop_batch_cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -166,7 +166,7 @@ def train(options: TrainingOptions) -> Path:
     from deepsort_ros.reid.base import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
     from deepsort_ros.reid.loading import load_state_dict, osnet_from_state_dict
     from deepsort_ros.reid.osnet import osnet_x0_25
-    from deepsort_ros.reid.torch_encoder import resolve_device
+    from deepsort_ros.reid.backends.torch import resolve_device
 
     if options.steps < 1 or options.identities_per_batch < 2 or options.crops_per_identity < 2:
         raise ValueError('need --steps >= 1, --identities-per-batch >= 2 and '

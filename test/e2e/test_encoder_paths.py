@@ -29,7 +29,7 @@ def _encoders():
                           runtime='onnxruntime')
     made = {'onnxruntime fp32': fp32}
     if importlib.util.find_spec('openvino') is not None:
-        from deepsort_ros.reid.onnx_encoder import OnnxEncoder
+        from deepsort_ros.reid.backends.onnx_encoder import OnnxEncoder
 
         made['openvino bf16'] = OnnxEncoder(fp32.model_path, runtime='openvino',
                                             openvino_precision='bf16')

@@ -7,8 +7,8 @@ import time
 from typing import Any, Dict, List
 
 from deepsort_ros.reid import create_encoder
+from deepsort_ros.reid.backends.onnx_encoder import crop_batch_cv2
 from deepsort_ros.reid.base import clip_boxes_tlwh
-from deepsort_ros.reid.onnx_encoder import crop_batch_cv2
 from helpers.paths import REPO
 import numpy as np
 import pytest
@@ -68,7 +68,7 @@ def test_clip_boxes_flags_outside_and_empty_boxes() -> None:
 
 
 def test_device_crop_matches_image_and_opencv(frame: np.ndarray) -> None:
-    from deepsort_ros.reid.torch_encoder import crop_batch
+    from deepsort_ros.reid.backends.torch import crop_batch
 
     image_chw = torch.from_numpy(frame).permute(2, 0, 1).float()
     # a box whose size equals the output size is an exact copy of the pixels
@@ -202,8 +202,8 @@ def test_state_dict_through_onnxruntime(osnet_weights: Path, frame: np.ndarray) 
 def test_auto_backend_runs_state_dicts_on_onnxruntime_on_a_cpu(osnet_weights: Path,
                                                                frame: np.ndarray) -> None:
     from deepsort_ros.reid.int8 import AdoptingEncoder
-    from deepsort_ros.reid.onnx_encoder import OnnxEncoder
-    from deepsort_ros.reid.torch_encoder import TorchEncoder
+    from deepsort_ros.reid.backends.onnx_encoder import OnnxEncoder
+    from deepsort_ros.reid.backends.torch import TorchEncoder
 
     auto = create_encoder(str(osnet_weights), device='cpu')
     torch_encoder = create_encoder(str(osnet_weights), device='cpu', backend='torch')
@@ -233,7 +233,7 @@ def test_onnx_preprocessing_is_the_imagenet_normalisation(osnet_weights: Path,
 def _cpu_seconds_after_a_run(model: Any, frame: np.ndarray) -> float:
     import resource
 
-    from deepsort_ros.reid.openvino_model import wait_for_warm_ups
+    from deepsort_ros.reid.backends.openvino import wait_for_warm_ups
 
     assert wait_for_warm_ups(120)  # other encoders' warm-ups count in this process's CPU time
     model(frame, [[30, 20, 30, 80]] * 4)
@@ -245,7 +245,7 @@ def _cpu_seconds_after_a_run(model: Any, frame: np.ndarray) -> float:
 
 def test_cpu_default_for_a_state_dict_is_fp32_onnxruntime_spinning_only_in_a_run(
         osnet_weights: Path, frame: np.ndarray) -> None:
-    from deepsort_ros.reid.onnx_encoder import OnnxEncoder
+    from deepsort_ros.reid.backends.onnx_encoder import OnnxEncoder
 
     encoder = create_encoder(str(osnet_weights), device='cpu', int8='off',
                              runtime='onnxruntime')
@@ -265,7 +265,7 @@ def test_cpu_default_for_a_state_dict_is_fp32_onnxruntime_spinning_only_in_a_run
 def test_openvino_runs_cpu_models_when_installed_and_idles_after_a_run(
         osnet_weights: Path, frame: np.ndarray) -> None:
     pytest.importorskip('openvino')
-    from deepsort_ros.reid.onnx_encoder import choose_runtime
+    from deepsort_ros.reid.backends.onnx_encoder import choose_runtime
 
     assert choose_runtime('auto', ['CPUExecutionProvider']) == 'openvino'
     assert choose_runtime('auto', ['CUDAExecutionProvider', 'CPUExecutionProvider']) == \
@@ -312,14 +312,14 @@ def test_openvino_runs_each_small_batch_size_on_a_model_compiled_for_it(
         osnet_weights: Path, frame: np.ndarray) -> None:
     # a dynamic-batch model re-plans itself whenever the batch size changes (3-4 ms a run)
     pytest.importorskip('openvino')
-    from deepsort_ros.reid.openvino_model import STATIC_UP_TO
+    from deepsort_ros.reid.backends.openvino import STATIC_UP_TO
 
     encoder = create_encoder(str(osnet_weights), device='cpu', int8='off', runtime='openvino')
     assert encoder.wait_ready(120) and encoder.batch_size == STATIC_UP_TO
-    compiled = set(encoder._openvino._by_shape)  # what the warm-up compiled
+    compiled = set(encoder.model._by_shape)  # what the warm-up compiled
     assert compiled == {(n, 3, 256, 128) for n in range(1, STATIC_UP_TO + 1)}
     boxes = [[5 + 9 * i, 10, 30, 60] for i in range(11)]
     together = encoder(frame, boxes)  # 11 crops run as 6 + 5, each on its own model
     alone = np.concatenate([encoder(frame, [box]) for box in boxes])
     assert np.min(np.sum(together * alone, axis=1)) > 0.999
-    assert set(encoder._openvino._by_shape) == compiled  # no dynamic model was needed
+    assert set(encoder.model._by_shape) == compiled  # no dynamic model was needed

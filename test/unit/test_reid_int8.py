@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 from typing import List, Tuple
 
-from deepsort_ros.reid import cache, int8
-from deepsort_ros.reid.onnx_encoder import OnnxEncoder
+from deepsort_ros.reid import cache, int8, int8_verdict
+from deepsort_ros.reid.backends.onnx_encoder import OnnxEncoder
 from helpers.paths import SHARED
 import numpy as np
 import pytest
@@ -74,13 +74,13 @@ def _frames(count: int, people: int = 8) -> List[Tuple[np.ndarray, np.ndarray]]:
 
 def test_the_faster_model_wins_and_the_verdict_is_kept_per_cpu(models, tmp_path) -> None:
     light, heavy = (_make(path) for path in models)
-    record = int8.Int8Record(tmp_path / 'entry.onnx.json')
+    record = int8_verdict.Int8Record(tmp_path / 'entry.onnx.json')
     batch = np.random.default_rng(0).standard_normal((4, 3, *INPUT_HW)).astype(np.float32)
     # a 'quantised' model that is many times cheaper wins; one that is dearer loses
-    assert int8.decide(heavy, light, record, 'cpu-a', batch)['int8'] is True
-    verdict = int8.decide(light, heavy, record, 'cpu-b', batch)
+    assert int8_verdict.decide(heavy, light, record, 'cpu-a', batch)['int8'] is True
+    verdict = int8_verdict.decide(light, heavy, record, 'cpu-b', batch)
     assert verdict['int8'] is False and verdict['int8_ms'] > verdict['fp32_ms']
-    stored = int8.Int8Record(record.path)
+    stored = int8_verdict.Int8Record(record.path)
     assert stored.choice('cpu-a')['int8'] is True and stored.choice('cpu-b')['int8'] is False
     assert stored.choice('cpu-c') is None
 
@@ -88,15 +88,15 @@ def test_the_faster_model_wins_and_the_verdict_is_kept_per_cpu(models, tmp_path)
 def test_a_damaged_record_is_ignored_not_trusted(tmp_path) -> None:
     path = tmp_path / 'entry.onnx.json'
     path.write_text('{"agreement": 0.99, "choices": {"x": {"int8": "yes"}}')  # cut short
-    assert int8.Int8Record(path).agreement is None
+    assert int8_verdict.Int8Record(path).agreement is None
     path.write_text(json.dumps({'agreement': 'high', 'choices': {'x': {'int8': 'yes'}}}))
-    record = int8.Int8Record(path)
+    record = int8_verdict.Int8Record(path)
     assert record.agreement is None and record.choice('x') is None
 
 
 def test_the_cpu_key_names_this_cpu_and_is_stable() -> None:
-    key = int8.cpu_key()
-    assert key == int8.cpu_key() and ' ' not in key and '/' not in key
+    key = int8_verdict.cpu_key()
+    assert key == int8_verdict.cpu_key() and ' ' not in key and '/' not in key
     assert key.split('-')[-2].endswith('c')
 
 
@@ -114,10 +114,10 @@ def test_first_crops_calibrate_int8_and_a_second_start_loads_the_verdict(models,
         if adopting.state == 'collecting':  # fp32 until the verdict
             np.testing.assert_array_equal(features, expected)
     assert adopting.state in ('int8', 'fp32') and int8_path.is_file()
-    record = int8.Int8Record(Path(str(int8_path) + '.json'))
+    record = int8_verdict.Int8Record(Path(str(int8_path) + '.json'))
     assert record.agreement >= int8.MIN_AGREEMENT
     assert record.data['calibration_crops'] >= int8.CALIBRATION_CROPS
-    verdict = record.choice(int8.verdict_key(fp32))
+    verdict = record.choice(int8_verdict.verdict_key(fp32))
     assert verdict is not None and adopting.state == ('int8' if verdict['int8'] else 'fp32')
     assert 'chosen by timing' in adopting.name
     # after the switch the features still match fp32's closely (what the tracker compares)
@@ -159,7 +159,7 @@ def test_a_model_that_disagrees_is_refused(models, tmp_path) -> None:
     light, heavy = models
     int8_path = tmp_path / 'entry.int8q1.onnx'
     int8_path.write_bytes(heavy.read_bytes())  # a cached 'int8' whose features differ
-    int8.Int8Record(Path(str(int8_path) + '.json')).save(agreement=0.5)
+    int8_verdict.Int8Record(Path(str(int8_path) + '.json')).save(agreement=0.5)
     encoder = int8.load_or_adopt(_make(light), light, int8_path, _make)
     assert isinstance(encoder, OnnxEncoder) and 'agreement 0.500' in encoder.name
     assert encoder.model_path == light
@@ -183,7 +183,7 @@ def test_osnet_int8_keeps_its_features_on_real_people(tmp_path, monkeypatch) -> 
     for number, image in frames[:-2]:
         encoder(image, np.array([box.tlwh for box in grouped[number]]))
     assert encoder.state in ('int8', 'fp32')
-    record = int8.Int8Record(next((tmp_path / 'cache').glob('*.int8q1.onnx.json')))
+    record = int8_verdict.Int8Record(next((tmp_path / 'cache').glob('*.int8q1.onnx.json')))
     assert record.agreement >= 0.98  # measured 0.994 on held-out PETS09 people
     fp32 = create_encoder(weights, int8='off')
     quantised = OnnxEncoder(next((tmp_path / 'cache').glob('*.int8q1.onnx')))

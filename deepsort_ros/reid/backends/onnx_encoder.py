@@ -9,20 +9,20 @@ at a time straight into the NCHW batch (0.6 ms for 10 crops instead of 4.3 ms fo
 strided ``astype`` of the whole batch).
 """
 
+from dataclasses import dataclass
 import logging
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, Tuple
 
 import cv2
-from deepsort_ros.reid.base import (Encoder, EncoderLoadError, gaussian_mask,
-                                    IMAGENET_MEAN_RGB, IMAGENET_STD_RGB)
+from deepsort_ros.reid.base import Encoder, gaussian_mask, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
+from deepsort_ros.reid.options import RUNTIMES
+from deepsort_ros.reid.probe import verify_encoder
 import numpy as np
 import numpy.typing as npt
 
 LOGGER = logging.getLogger(__name__)
-DESCRIPTION_KEY = 'deepsort_ros.description'
-RUNTIMES = ('auto', 'onnxruntime', 'openvino')
-# The most crops one OpenVINO run takes (openvino_model.STATIC_UP_TO): every size up to it
+# The most crops one OpenVINO run takes (openvino.STATIC_UP_TO): every size up to it
 # has a model compiled for it, ahead (warm_up). 17 crops run as 6 + 6 + 5 (27 ms for OSNet
 # bf16) rather than 9 + 8 on the dynamic model (28 ms, and 200 MB more).
 OPENVINO_BATCH = 8
@@ -35,7 +35,7 @@ def choose_runtime(runtime: str, providers: Optional[Sequence[str]]) -> str:
     Parameters
     ----------
     runtime : str
-        One of :data:`RUNTIMES`.
+        One of :data:`deepsort_ros.reid.options.RUNTIMES`.
     providers : sequence of str, optional
         The onnxruntime providers asked for; any but the CPU's keeps onnxruntime (CUDA).
 
@@ -50,7 +50,7 @@ def choose_runtime(runtime: str, providers: Optional[Sequence[str]]) -> str:
         An unknown runtime, or 'openvino' when it is not installed.
 
     """
-    from deepsort_ros.reid.openvino_model import openvino_available
+    from deepsort_ros.reid.backends.openvino import openvino_available
 
     if runtime not in RUNTIMES:
         raise ValueError(f'Re-ID runtime must be one of {RUNTIMES}, got {runtime!r}')
@@ -101,7 +101,7 @@ def crop_batch_cv2(image_bgr: npt.NDArray[np.uint8], boxes_tlwh: npt.NDArray[np.
 
 class OnnxEncoder(Encoder):
     """
-    Encoder around an onnxruntime session.
+    Encoder around an ONNX model run by onnxruntime or OpenVINO.
 
     Parameters
     ----------
@@ -130,7 +130,7 @@ class OnnxEncoder(Encoder):
         What the model is, for ``name``; default the model's ``deepsort_ros.description``
         metadata (written by ``deepsort_ros.reid.export``), else the file name.
     runtime : str, optional
-        'onnxruntime' (default), 'openvino' (see ``deepsort_ros.reid.openvino_model``) or
+        'onnxruntime' (default), 'openvino' (see ``deepsort_ros.reid.backends.openvino``) or
         'auto' (OpenVINO when it is installed and the model runs on the CPU). ``providers``
         and ``spin_wait`` concern onnxruntime only.
     openvino_precision : str, optional
@@ -155,32 +155,30 @@ class OnnxEncoder(Encoder):
         self.model_path = path
         self.spin_wait = spin_wait
         self.runtime = choose_runtime(runtime, providers)
-        self._openvino: Any = None
+        # the runtime's model (OnnxRuntimeModel or OpenVinoModel): both have input_shape,
+        # feature_dim, description, runs_on, device and run(batch)
+        self.model: Any
         if self.runtime == 'openvino':
-            from deepsort_ros.reid.openvino_model import OpenVinoModel
+            from deepsort_ros.reid.backends.openvino import OpenVinoModel
 
-            self._openvino = OpenVinoModel(path, num_threads, openvino_precision)
-            batch_dim, _, model_h, model_w = self._openvino.input_shape
-            feature_dim = self._openvino.feature_dim
-            runs_on = f'OpenVINO CPU {self._openvino.precision}'
-            self.device = 'cpu'
-            metadata_description = self._openvino.description
+            self.model = OpenVinoModel(path, num_threads, openvino_precision)
         else:
-            batch_dim, model_h, model_w, feature_dim, metadata_description = \
-                self._open_onnxruntime(path, num_threads, providers, spin_wait)
-            provider = self.session.get_providers()[0]
-            runs_on = f'onnxruntime {provider}'
-            self.device = 'cuda' if provider.startswith('CUDA') else 'cpu'
+            from deepsort_ros.reid.backends.onnxruntime import OnnxRuntimeModel
+
+            self.model = OnnxRuntimeModel(path, num_threads, providers, spin_wait)
+        batch_dim, _, model_h, model_w = self.model.input_shape
+        feature_dim = self.model.feature_dim
+        self.device = self.model.device
         if isinstance(model_h, int) and isinstance(model_w, int):
             self.input_hw = (model_h, model_w)
         else:
             self.input_hw = tuple(input_hw or (256, 128))
         self.static_batch = batch_dim if isinstance(batch_dim, int) else None
-        default_batch = OPENVINO_BATCH if self._openvino is not None else 64
+        default_batch = OPENVINO_BATCH if self.runtime == 'openvino' else 64
         self.batch_size = self.static_batch or batch_size or default_batch
         if not isinstance(feature_dim, int):
             probe = np.zeros((self.static_batch or 1, 3, *self.input_hw), dtype=np.float32)
-            feature_dim = self._run(probe).shape[-1]
+            feature_dim = self.model.run(probe).shape[-1]
         self.feature_dim = int(feature_dim)
         self._scale = (1.0 / (255.0 * np.array(IMAGENET_STD_RGB, np.float32)))
         self._shift = (-np.array(IMAGENET_MEAN_RGB, np.float32)
@@ -190,67 +188,16 @@ class OnnxEncoder(Encoder):
         self._mask = None if mask_sigma is None else gaussian_mask(*self.input_hw, mask_sigma)
         batch_text = f'batch {self.static_batch} fixed' if self.static_batch else 'dynamic batch'
         if description is None:
-            description = metadata_description or f'ONNX {path.name}'
-        self.name = (f'{description} ({self.feature_dim}-d, input '
-                     f'{self.input_hw[0]}x{self.input_hw[1]}, {batch_text}, {runs_on})')
-        if self._openvino is not None and self.static_batch is None:
-            self._openvino.warm_up(self.input_hw, self.batch_size)
+            description = self.model.description or f'ONNX {path.name}'
+        self.name = (f'{description} ({self.feature_dim}-d, input {self.input_hw[0]}x'
+                     f'{self.input_hw[1]}, {batch_text}, {self.model.runs_on})')
+        if self.runtime == 'openvino' and self.static_batch is None:
+            self.model.warm_up(self.input_hw, self.batch_size)
         LOGGER.info('Re-ID encoder: %s', self.name)
 
-    def _open_onnxruntime(self, path: Path, num_threads: Optional[int],
-                          providers: Optional[Sequence[str]],
-                          spin_wait: 'Optional[bool | str]') -> Tuple[Any, ...]:
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        if num_threads is not None:
-            options.intra_op_num_threads = int(num_threads)
-        if spin_wait is not None:
-            options.add_session_config_entry('session.intra_op.allow_spinning',
-                                             '1' if spin_wait else '0')
-        if spin_wait == 'run':
-            options.add_session_config_entry('session.force_spinning_stop', '1')
-        if providers is None:
-            available = onnxruntime.get_available_providers()
-            providers = [p for p in ('CUDAExecutionProvider', 'CPUExecutionProvider')
-                         if p in available]
-        try:
-            self.session = onnxruntime.InferenceSession(str(path), options,
-                                                        providers=list(providers))
-        except Exception as error:  # onnxruntime raises its own untyped errors
-            raise EncoderLoadError(f'{path}: cannot load as an ONNX model (expected an .onnx '
-                                   f'file with one Nx3xHxW image input): {error}') from error
-        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        if len(inputs) != 1 or len(inputs[0].shape) != 4 or len(outputs) < 1:
-            raise EncoderLoadError(f'{path}: expected one Nx3xHxW input and an NxD output, '
-                                   f'got inputs {[(i.name, i.shape) for i in inputs]}')
-        self.input_name = inputs[0].name
-        batch_dim, _, model_h, model_w = inputs[0].shape
-        metadata = self.session.get_modelmeta().custom_metadata_map
-        return (batch_dim, model_h, model_w, outputs[0].shape[-1],
-                metadata.get(DESCRIPTION_KEY, ''))
-
-    def _run(self, chunk: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        if self._openvino is not None:
-            return self._openvino.run(chunk)
-        return self.session.run(None, {self.input_name: chunk})[0]
-
     def wait_ready(self, timeout_s: Optional[float] = None) -> bool:
-        """
-        Wait until every batch size runs at full speed (OpenVINO's warm-up; at once otherwise).
-
-        Parameters
-        ----------
-        timeout_s : float, optional
-            Longest wait.
-
-        Returns
-        -------
-        bool
-            True when ready.
-
-        """
-        return True if self._openvino is None else self._openvino.wait_ready(timeout_s)
+        """Wait for OpenVINO's warm-up (at most ``timeout_s``); True once all sizes run fast."""
+        return True if self.runtime != 'openvino' else self.model.wait_ready(timeout_s)
 
     def preprocess(self, image_bgr: npt.NDArray[np.uint8],
                    boxes_tlwh: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
@@ -310,8 +257,72 @@ class OnnxEncoder(Encoder):
             if self.static_batch and count < self.static_batch:
                 padding = np.zeros((self.static_batch - count, *chunk.shape[1:]), np.float32)
                 chunk = np.concatenate([chunk, padding])
-            result = self._run(chunk)
+            result = self.model.run(chunk)
             outputs.append(np.asarray(result, np.float32).reshape(len(chunk), -1)[:count])
         features = np.concatenate(outputs)
         norms = np.linalg.norm(features, axis=1, keepdims=True)
         return (features / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class OnnxLoader:
+    """
+    Load ONNX files as probed encoders, all with one encoder's settings.
+
+    ``load`` is what :func:`deepsort_ros.reid.int8.load_or_adopt` calls for the int8 model
+    too, so that fp32 and int8 run alike.
+
+    Attributes
+    ----------
+    source : str
+        What was loaded (the weights file), named if the probe refuses it.
+    runtime : str
+        'onnxruntime' or 'openvino' (resolved, see :func:`choose_runtime`).
+    input_hw, batch_size, mask_sigma, num_threads, providers, spin_wait
+        As for :class:`OnnxEncoder`.
+    name : str, optional
+        Replaces the model's own description in the encoder's name (the default model).
+
+    """
+
+    source: str
+    runtime: str
+    input_hw: Optional[Tuple[int, int]] = None
+    batch_size: Optional[int] = None
+    mask_sigma: Optional[float] = None
+    num_threads: Optional[int] = None
+    providers: Optional[Sequence[str]] = None
+    spin_wait: 'Optional[bool | str]' = None
+    name: Optional[str] = None
+
+    def load(self, onnx_path: Path, origin: str = '') -> OnnxEncoder:
+        """
+        Load one ONNX file and prove it on the probe crops.
+
+        Parameters
+        ----------
+        onnx_path : pathlib.Path
+            The model.
+        origin : str
+            Where it came from ('export cached (...)'), appended to the encoder's name.
+
+        Returns
+        -------
+        OnnxEncoder
+
+        Raises
+        ------
+        EncoderLoadError
+            The file does not load, or the model fails the probe.
+
+        """
+        encoder = OnnxEncoder(onnx_path, input_hw=self.input_hw, batch_size=self.batch_size,
+                              mask_sigma=self.mask_sigma, num_threads=self.num_threads,
+                              providers=self.providers, spin_wait=self.spin_wait,
+                              runtime=self.runtime)
+        if self.name is not None:
+            encoder.name = self.name
+        if origin:
+            encoder.name += f', {origin}'
+        verify_encoder(encoder, self.source)
+        return encoder

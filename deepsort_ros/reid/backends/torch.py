@@ -1,21 +1,93 @@
 """
-Run any torch module (OSNet, MobileNetV2, TorchScript) as an encoder, crops cut on the device.
+The torch backend: any torch module (OSNet, MobileNetV2, TorchScript) as an encoder.
 
-All crops of a frame are cut, resized, normalised and masked with one ``grid_sample`` call on
-the device that runs the network (no per-crop CPU round trip on a GPU), then embedded in
-batches of at most ``batch_size``; a CUDA out-of-memory error halves the batch and retries.
+:func:`load` reads a state dict or a TorchScript archive (``deepsort_ros.reid.loading``) and
+returns a probed :class:`TorchEncoder`. All crops of a frame are cut, resized, normalised and
+masked with one ``grid_sample`` call on the device that runs the network (no per-crop CPU round
+trip on a GPU), then embedded in batches of at most ``batch_size``; a CUDA out-of-memory error
+halves the batch and retries.
 """
 
 import logging
-from typing import List, Optional, Tuple
+from pathlib import Path
+from typing import Any, List, Optional, Tuple
 
-from deepsort_ros.reid.base import Encoder, gaussian_mask, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
+from deepsort_ros.reid import loading
+from deepsort_ros.reid.base import (Encoder, EncoderLoadError, gaussian_mask,
+                                    IMAGENET_MEAN_RGB, IMAGENET_STD_RGB)
+from deepsort_ros.reid.options import EncoderOptions
+from deepsort_ros.reid.probe import verify_encoder
 import numpy as np
 import numpy.typing as npt
 import torch
 from torch.nn import functional
 
 LOGGER = logging.getLogger(__name__)
+# The crop size each architecture was trained on (a TorchScript archive: OSNet's).
+_INPUT_HW = {'osnet': (256, 128), 'mobilenetv2': (256, 128)}
+
+
+def load(path: Path, options: EncoderOptions, torchscript: bool,
+         name: Optional[str] = None) -> 'TorchEncoder':
+    """
+    Load a state dict or a TorchScript archive as a probed encoder.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The weights file.
+    options : EncoderOptions
+        ``device``, ``arch`` and ``allow_pickle`` (state dicts), ``input_hw``,
+        ``batch_size``, ``half``, ``mask_sigma``, ``channels_last``, ``num_threads``.
+    torchscript : bool
+        ``path`` is a TorchScript archive, not a state dict.
+    name : str, optional
+        What to call the model instead of its own description (the default model).
+
+    Returns
+    -------
+    TorchEncoder
+
+    Raises
+    ------
+    EncoderLoadError
+        A missing, truncated, unsafe or mismatched file, or a model that fails the probe.
+    ValueError
+        An unavailable device.
+
+    """
+    if torchscript:
+        module, feature_dim = loading.load_torchscript(path), 0
+        description = f'TorchScript {path.name}'
+        arch_for_size = 'osnet'
+    else:
+        module, feature_dim, description = loading.build_module(
+            path, arch=options.arch, allow_pickle=options.allow_pickle)
+        arch_for_size = 'mobilenetv2' if description.startswith('MobileNetV2') else 'osnet'
+    input_hw: Tuple[int, int] = tuple(options.input_hw or _INPUT_HW[arch_for_size])
+    if feature_dim == 0:
+        feature_dim = _probe_feature_dim(module, input_hw, path)
+    encoder = TorchEncoder(module, feature_dim, description if name is None else name,
+                           device=options.device, input_hw=input_hw,
+                           batch_size=options.batch_size, half=options.half,
+                           mask_sigma=options.mask_sigma, channels_last=options.channels_last,
+                           num_threads=options.num_threads)
+    verify_encoder(encoder, str(path))
+    return encoder
+
+
+def _probe_feature_dim(module: Any, input_hw: Tuple[int, int], path: Path) -> int:
+    with torch.inference_mode():
+        try:
+            output = module.eval()(torch.zeros(2, 3, *input_hw))
+        except Exception as error:
+            raise EncoderLoadError(f'Re-ID model {path} failed on a 2x3x{input_hw[0]}x'
+                                   f'{input_hw[1]} input (expected Nx3xHxW -> NxD): '
+                                   f'{error}') from error
+    if not isinstance(output, torch.Tensor) or output.ndim != 2 or output.shape[0] != 2:
+        raise EncoderLoadError(f'Re-ID model {path} must map Nx3xHxW to an NxD tensor, got '
+                               f'{getattr(output, "shape", type(output))}')
+    return int(output.shape[1])
 
 
 def resolve_device(device: str) -> torch.device:

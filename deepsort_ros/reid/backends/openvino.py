@@ -6,8 +6,8 @@ about 4x faster than onnxruntime in fp32 (it computes in bf16 on the CPU's AMX u
 cosine 0.998 to fp32) and 1.4x faster than onnxruntime's int8 (bench/results/pipeline.md:
 30 people 35.2 against 44.0 ms a frame, PETS09 HOTA/IDF1 unchanged). It reads the same ONNX files
 (also the int8 QDQ ones that ``deepsort_ros.reid.int8`` makes), so it is a second runtime for
-:class:`~deepsort_ros.reid.onnx_encoder.OnnxEncoder`, chosen when the ``openvino`` package is
-installed.
+:class:`~deepsort_ros.reid.backends.onnx_encoder.OnnxEncoder`, chosen when the ``openvino``
+package is installed.
 
 Two things differ from onnxruntime and are handled here:
 
@@ -33,12 +33,11 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from deepsort_ros.reid.base import EncoderLoadError
+from deepsort_ros.reid.base import DESCRIPTION_KEY, EncoderLoadError
 import numpy as np
 import numpy.typing as npt
 
 LOGGER = logging.getLogger(__name__)
-DESCRIPTION_KEY = 'deepsort_ros.description'
 # A model compiled for a dynamic batch re-plans every operator when the batch size changes
 # from one run to the next: 3-4 ms more a run (OSNet, one crop: 6.5 against 2.7 ms), and
 # tracking changes it nearly every frame. So the batch sizes up to STATIC_UP_TO, a frame's
@@ -118,6 +117,10 @@ class OpenVinoModel:
     precision : str
         What the CPU computes in ('bf16' on CPUs with AMX/AVX-512 BF16, else 'f32'; an int8
         model's quantised operators run in int8 either way).
+    runs_on : str
+        'OpenVINO CPU <precision>', for the encoder's name.
+    device : str
+        'cpu'.
 
     Raises
     ------
@@ -167,6 +170,8 @@ class OpenVinoModel:
             chosen = core.get_property('CPU', 'INFERENCE_PRECISION_HINT')
             precision = str(getattr(chosen, 'get_type_name', lambda: chosen)())
         self.precision = precision
+        self.runs_on = f'OpenVINO CPU {precision}'
+        self.device = 'cpu'
         self._by_shape: Dict[Optional[Tuple[int, ...]], _Compiled] = {}
         self._lock = threading.Lock()
         self._warm_thread: Optional[threading.Thread] = None
@@ -253,19 +258,7 @@ class OpenVinoModel:
         thread.start()
 
     def wait_ready(self, timeout_s: Optional[float] = None) -> bool:
-        """
-        Wait for the warm-up (timing, benchmarks); return True once it has finished.
-
-        Parameters
-        ----------
-        timeout_s : float, optional
-            Longest wait.
-
-        Returns
-        -------
-        bool
-
-        """
+        """Wait (at most ``timeout_s``) for the warm-up; True once it has finished."""
         thread = self._warm_thread
         if thread is not None:
             thread.join(timeout_s)
