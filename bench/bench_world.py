@@ -4,7 +4,7 @@ Benchmark the world estimates of published tracks against ground truth in the wo
 What a navigation stack reads from ``TrackArray``: each track's ground position, velocity and
 their covariances. PETS09-S2L1 and TUD-Stadtmitte carry the world position of every gt box on
 the ground plane (gt columns 8-9, m). A camera is fitted to those positions
-(:func:`deepsort_ros.sim.camera_rig.fit_ground_camera`, as ``sim/camera_rig.py`` does), and
+(:func:`deepsort_ros.sim.ground_camera.fit_ground_camera`, as for PETS09_CAMERA), and
 each sequence is replayed as a robot would publish it (odometry, camera info, image, SORT
 detections; :func:`deepsort_ros.recordings.sequence_to_bag.iter_sequence_messages`) through
 the node's own :class:`~deepsort_ros.ros.pipeline.TrackingPipeline` (appearance off, so that a
@@ -60,8 +60,9 @@ from deepsort_ros.geometry.ground_projection import (ground_tracks,  # noqa: E40
 from deepsort_ros.recordings.mot import load_mot_rows, read_sequence_info  # noqa: E402
 from deepsort_ros.recordings.sequence_to_bag import (iter_sequence_messages,  # noqa: E402
                                                      MessageOptions, SequenceSource)
-from deepsort_ros.sim.camera_rig import (fit_ground_camera, GroundCamera,  # noqa: E402
-                                         LEFT_PROFILE, PETS09_CAMERA, RigCamera, RigView)
+from deepsort_ros.sim.camera_rig import LEFT_PROFILE, RigCamera, RigView  # noqa: E402
+from deepsort_ros.sim.ground_camera import (fit_ground_camera, GroundCamera,  # noqa: E402
+                                            PETS09_CAMERA)
 from deepsort_ros.sim.virtual_camera import DRONE_PROFILE, RotationProfile  # noqa: E402
 
 PROFILES = {'rig': LEFT_PROFILE, 'drone': DRONE_PROFILE}
