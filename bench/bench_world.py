@@ -38,21 +38,14 @@ Writes bench/results/world.md and world.png. Run: ``python bench/bench_world.py`
 
 import argparse
 from dataclasses import dataclass, replace
-import os
 from pathlib import Path
-import platform
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / 'shared'
+from common import cpu_model, one_blas_thread, REPO, SHARED, use_checkout  # noqa: I100
 
-if os.environ.get('OPENBLAS_NUM_THREADS') != '1':
-    # Multi-threaded BLAS fights for the cores of a loaded machine.
-    os.environ.update(OPENBLAS_NUM_THREADS='1', OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    os.execv(sys.executable, [sys.executable] + sys.argv)
-
-sys.path.insert(0, str(REPO))
+one_blas_thread()
+use_checkout()
 
 from deepsort_ros.core.track_state import TrackOutput, TrackState  # noqa: E402
 from deepsort_ros.geometry.ground_projection import (ground_tracks,  # noqa: E402
@@ -380,16 +373,6 @@ def picture(runs: Dict[str, Pairs], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     """Run every sequence and camera; write the results."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -411,7 +394,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     runs: Dict[str, Pairs] = {}
     lines = ['# World estimates of published tracks against gt world positions', '',
-             f'`python bench/bench_world.py` on {_cpu_model()} (accuracy does not depend on '
+             f'`python bench/bench_world.py` on {cpu_model()} (accuracy does not depend on '
              'load). See the module docstring for the method.', '']
     summary = ['| run | pos median 10-30 m (detection alone) | vel median m/s | '
                '2σ coverage min / max per axis and band | vel sRMS |', '|---|---|---|---|---|']
