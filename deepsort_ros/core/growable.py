@@ -3,9 +3,10 @@ Slots in preallocated arrays, grown by doubling: the storage both track tables a
 
 A subclass (:class:`~deepsort_ros.core.track_table.TrackTable`,
 :class:`~deepsort_ros.fusion.global_table.GlobalTable`) makes all its per-slot arrays (and
-per-slot lists) in ``_allocate``; this base reserves and frees slots and, when they run out,
-reallocates every such attribute at a larger capacity and copies the old rows in, so adding
-or deleting one track never copies the others.
+per-slot lists) in ``_allocate`` and says in ``_clear`` what a fresh slot is reset to; this
+base reserves and frees slots and, when they run out, reallocates every such attribute at a
+larger capacity and copies the old rows in, so adding or deleting one track never copies the
+others.
 """
 
 import numpy as np
@@ -51,14 +52,31 @@ class GrowableTable:
         """Slots in use, ascending (creation order within reused slots)."""
         return np.flatnonzero(self.alive)
 
-    def _reserve(self, count: int) -> IntArray:
-        """Mark ``count`` free slots alive, growing when too few; return them."""
+    def _clear(self, slots: IntArray) -> None:
+        """Reset what a fresh slot must not inherit from a released one (subclasses)."""
+        raise NotImplementedError
+
+    def allocate(self, count: int) -> IntArray:
+        """
+        Reserve slots for new tracks, cleared; the caller fills their state.
+
+        Parameters
+        ----------
+        count : int
+            Number of slots wanted; the table grows when too few are free.
+
+        Returns
+        -------
+        ndarray of int, shape (count,)
+
+        """
         free = np.flatnonzero(~self.alive)
         if len(free) < count:
             self._grow(self.capacity + count)
             free = np.flatnonzero(~self.alive)
         slots = free[:count]
         self.alive[slots] = True
+        self._clear(slots)
         return slots
 
     def release(self, slots: IntArray) -> None:

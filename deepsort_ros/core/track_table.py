@@ -111,21 +111,7 @@ class TrackTable(GrowableTable):
         elif dim != self.feature_dim:
             raise ValueError(f'features have {dim} columns, earlier ones had {self.feature_dim}')
 
-    def allocate(self, count: int) -> IntArray:
-        """
-        Reserve slots for new tracks; the caller fills them.
-
-        Parameters
-        ----------
-        count : int
-            Number of slots wanted.
-
-        Returns
-        -------
-        ndarray, shape (count,)
-
-        """
-        slots = self._reserve(count)
+    def _clear(self, slots: IntArray) -> None:
         self.has_feature[slots] = False
         self.gallery_count[slots] = 0
         self.gallery_next[slots] = 0
@@ -133,7 +119,6 @@ class TrackTable(GrowableTable):
             self.feature_sum[slots] = 0.0
             self.representative[slots] = 0.0
         self.occluded[slots] = False
-        return slots
 
     def add_features(self, slots: IntArray, features: npt.NDArray[np.float32]) -> None:
         """

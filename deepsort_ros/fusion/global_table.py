@@ -98,21 +98,7 @@ class GlobalTable(GrowableTable):
             self.feature_dim = int(dim)
             self.appearance = np.zeros((self.capacity, dim), dtype=np.float32)
 
-    def allocate(self, count: int) -> IntArray:
-        """
-        Reserve slots for new global tracks, cleared; the caller fills the state.
-
-        Parameters
-        ----------
-        count : int
-            Number of slots wanted.
-
-        Returns
-        -------
-        ndarray of int, shape (count,)
-
-        """
-        slots = self._reserve(count)
+    def _clear(self, slots: IntArray) -> None:
         self.has_position[slots] = False
         self.has_appearance[slots] = False
         self.last_xy[slots] = np.nan
@@ -122,7 +108,6 @@ class GlobalTable(GrowableTable):
         for slot in slots.tolist():
             self.members[slot] = ()
             self.last_seen[slot] = ()
-        return slots
 
     def bind(self, slot: int, camera: str, column: int, local_id: int) -> None:
         """Record that camera ``camera`` (column ``column``) sees ``slot`` as ``local_id``."""
