@@ -21,7 +21,7 @@ from deepsort_ros.core.association import associate
 from deepsort_ros.core.boxes import warp_boxes_cxcywh
 from deepsort_ros.core.config import TrackerConfig
 from deepsort_ros.core.counters import TrackerCounters
-from deepsort_ros.core.detections import DetectionBatch, Detections
+from deepsort_ros.core.detections import camera_motion_matrix, DetectionBatch, Detections
 from deepsort_ros.core.kalman_filter import KalmanFilterCV
 from deepsort_ros.core.lost_gallery import LostGallery
 from deepsort_ros.core.relink import relink
@@ -273,7 +273,7 @@ class Tracker:
         cfg = self.config
         given = Detections.parse(boxes_tlwh, scores, class_ids, features,
                                  self._table.feature_dim, cfg.max_box_coordinate)
-        homography = _camera_motion_matrix(camera_motion)
+        homography = camera_motion_matrix(camera_motion)
         now = float(timestamp)
         if not np.isfinite(now):
             # No place in time: the frame cannot be predicted to, so it is not tracked.
@@ -393,13 +393,3 @@ class Tracker:
                 forced_state: Optional[TrackState] = None) -> List[TrackOutput]:
         """Return the outputs of ``slots`` by identity, tentative ones last (oldest first)."""
         return report_tracks(self._table, slots, now, self._target.followed_id, forced_state)
-
-
-def _camera_motion_matrix(camera_motion: Optional[npt.ArrayLike]) -> Optional[FloatArray]:
-    """Return the camera motion as a (3, 3) array; raise ValueError for another shape."""
-    if camera_motion is None:
-        return None
-    homography = np.asarray(camera_motion, dtype=np.float64)
-    if homography.shape != (3, 3):
-        raise ValueError(f'camera_motion must have shape (3, 3), got {homography.shape}')
-    return homography
