@@ -262,7 +262,7 @@ class TrackFusion:
         table = self._table
         batch = clean.batch
         column = status.index
-        position, position_cov = _predict_rows(batch, lag)
+        position, position_cov = batch.positions_ahead(lag)
         features = (batch.features if batch.features is not None
                     else np.zeros((len(batch), 0), dtype=np.float32))
         has_feature = clean.has_feature
@@ -385,14 +385,6 @@ class TrackFusion:
             if not status.stale and status.last_stamp is not None:
                 latest[status.index] = status.last_stamp
         return report_globals(self._table, latest, now, self.config.coast_max_age)
-
-
-def _predict_rows(batch: CameraBatch, lag: float) -> Tuple[FloatArray, FloatArray]:
-    """Return the rows' positions and covariances predicted ``lag`` seconds forward."""
-    if lag <= 0.0:
-        return batch.position_xy, batch.position_cov
-    position = batch.position_xy + lag * batch.velocity_xy
-    return position, batch.position_cov + lag * lag * batch.velocity_cov
 
 
 def _clip_speed(velocity_xy: FloatArray, max_speed: float) -> FloatArray:
