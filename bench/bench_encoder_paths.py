@@ -29,15 +29,10 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / 'shared'
+from common import one_blas_thread, REPO, SHARED, use_checkout  # noqa: I100
 
-if os.environ.get('OPENBLAS_NUM_THREADS') != '1':
-    # Multi-threaded BLAS fights for the cores and makes timings meaningless (peers.md).
-    os.environ.update(OPENBLAS_NUM_THREADS='1', OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    os.execv(sys.executable, [sys.executable] + sys.argv)
-
-sys.path.insert(0, str(REPO))
+one_blas_thread()
+use_checkout()
 
 from deepsort_ros.core import Tracker, TrackerConfig, TrackState  # noqa: E402
 from deepsort_ros.evaluation.mot_metrics import evaluate_mot  # noqa: E402

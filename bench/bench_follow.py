@@ -23,20 +23,15 @@ compared with the run without one: the target logic must not change the other tr
 import argparse
 import copy
 import json
-import os
 from pathlib import Path
 import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / 'shared'
-CACHE = REPO / '.cache' / 'bench'
+from common import (CACHE, cpu_model, odometry_homographies, one_blas_thread,  # noqa: I100
+                    REPO, SHARED, use_checkout)
 
-if os.environ.get('OPENBLAS_NUM_THREADS') != '1':
-    # Multi-threaded BLAS fights for the cores (see bench_tracker.py).
-    os.environ.update(OPENBLAS_NUM_THREADS='1', OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    os.execv(sys.executable, [sys.executable] + sys.argv)
+one_blas_thread()
 
 
 def _core_path(argv: List[str]) -> Path:
@@ -49,7 +44,7 @@ def _core_path(argv: List[str]) -> Path:
     return REPO
 
 
-sys.path.insert(0, str(_core_path(sys.argv[1:])))
+use_checkout(_core_path(sys.argv[1:]))
 
 from deepsort_ros.core import Tracker, TrackerConfig, TrackState  # noqa: E402
 from deepsort_ros.core.target import TargetStatus  # noqa: E402
@@ -107,26 +102,6 @@ def _encode(info: Any, det_frames: np.ndarray, det_boxes: np.ndarray,
             features = np.zeros((len(det_frames), out.shape[1]), np.float32)
         features[rows] = out
     return features
-
-
-def odometry_homographies(camera: VirtualCamera, num_frames: int, fps: float) -> np.ndarray:
-    """Return what the node's ego-motion computes from odometry: frame f-1 -> f, (F, 3, 3)."""
-    from deepsort_ros import ego_motion  # noqa: I100
-    from deepsort_ros.geometry import PinholeCamera
-    from deepsort_ros.ros.parameters import NodeConfig
-
-    node = NodeConfig()
-    estimator = ego_motion.EgoMotionEstimator(ego_motion.EgoMotionConfig(mode='odometry'))
-    estimator.set_extrinsic(np.asarray(node.base_to_camera_xyz),
-                            np.asarray(node.base_to_camera_rpy))
-    estimator.set_camera(PinholeCamera(camera.intrinsics))
-    motion = np.tile(np.eye(3), (num_frames, 1, 1))
-    for frame in range(1, num_frames + 1):
-        t = (frame - 1) / fps
-        estimator.add_odometry(t, np.zeros(3), camera.profile.quaternion_xyzw_at(t))
-        if frame > 1:
-            motion[frame - 1] = estimator.estimate(t - 1 / fps, t).homography
-    return motion
 
 
 def load(sequence_name: str, camera_name: Optional[str]) -> Optional[Sequence]:
@@ -402,13 +377,6 @@ def plot(results: List[Dict[str, Any]], before: List[Dict[str, Any]], path: Path
     plt.close(figure)
 
 
-def _cpu_model() -> str:
-    for line in Path('/proc/cpuinfo').read_text().splitlines():
-        if line.startswith('model name'):
-            return line.split(':', 1)[1].strip()
-    return 'unknown CPU'
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the benchmark, print the table and write it with its plot."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
@@ -445,7 +413,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print('no sequence found under ../shared/data', file=sys.stderr)
         return 1
     before = json.loads(args.before.read_text()) if args.before else []
-    text = markdown(results, before, _cpu_model(), window_s, args.label)
+    text = markdown(results, before, cpu_model(), window_s, args.label)
     print(text)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -26,15 +26,10 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / 'shared'
+from common import cpu_model, one_blas_thread, REPO, SHARED, use_checkout  # noqa: I100
 
-if os.environ.get('OPENBLAS_NUM_THREADS') != '1':
-    # Multi-threaded BLAS fights for the cores and makes timings meaningless.
-    os.environ.update(OPENBLAS_NUM_THREADS='1', OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    os.execv(sys.executable, [sys.executable] + sys.argv)
-
-sys.path.insert(0, str(REPO))
+one_blas_thread()
+use_checkout()
 
 from deepsort_ros.core import Tracker, TrackerConfig, TrackState  # noqa: E402
 from deepsort_ros.ego_motion import EgoMotionConfig, EgoMotionEstimator  # noqa: E402
@@ -374,16 +369,6 @@ def synthetic_cost(cameras: int = 8, per_camera: int = 50, people: int = 200, di
 # ---- report -------------------------------------------------------------------------------------
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return 'unknown CPU'
-
-
 def layout_lines(result: Dict[str, Any]) -> List[str]:
     """Return the markdown lines of one layout."""
     scores, rig = result['scores'], result['rig']
@@ -566,7 +551,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         'updates': 0.0}
     print(f'cost at 8 cameras x 50 tracks: median {cost["median_ms"]:.2f} ms, p90 '
           f'{cost["p90_ms"]:.2f} ms, purity {cost["purity"]:.2f}', flush=True)
-    machine = (f'{_cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, '
+    machine = (f'{cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, '
                f'Python {platform.python_version()}, one thread for BLAS')
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / 'fusion.md').write_text(

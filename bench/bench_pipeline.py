@@ -55,6 +55,8 @@ if os.environ.get('OPENBLAS_NUM_THREADS') != '1':
 sys.path.insert(0, str(REPO))  # the source tree, not a stale install/
 sys.path.insert(0, str(REPO / 'bench'))
 
+from common import cpu_model  # noqa: E402,I100
+
 import numpy as np  # noqa: E402,I100
 
 STAGES = ('convert', 'ego_motion', 'encode', 'track', 'publish')
@@ -501,13 +503,6 @@ def plot(rows: List[Dict[str, Any]], path: Path) -> None:
     plt.close(figure)
 
 
-def _cpu_model() -> str:
-    for line in Path('/proc/cpuinfo').read_text().splitlines():
-        if line.startswith('model name'):
-            return line.split(':', 1)[1].strip()
-    return 'unknown CPU'
-
-
 def _score(gt: Path, result: Any) -> Dict[str, Any]:
     from deepsort_ros.evaluation.mot_metrics import evaluate_mot
 
@@ -620,7 +615,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                      'load': os.getloadavg()[0], **dsr})
         print(f'{scene} deep_sort_realtime: p50 {_p(dsr["frame_ms"], 50):.1f} ms',
               file=sys.stderr, flush=True)
-    machine = (f'{_cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, Python '
+    machine = (f'{cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, Python '
                f'{platform.python_version()}, onnxruntime, OpenVINO and torch {THREADS} '
                'threads')
     command = 'bench/bench_pipeline.py ' + ' '.join(argv if argv is not None else sys.argv[1:])

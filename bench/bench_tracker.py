@@ -20,15 +20,11 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / 'shared'
+from common import (cpu_model, odometry_homographies, one_blas_thread, REPO,  # noqa: I100
+                    SHARED, use_checkout)
 
-if os.environ.get('OPENBLAS_NUM_THREADS') != '1':
-    # Multi-threaded BLAS fights for the cores and makes timings meaningless (peers.md).
-    os.environ.update(OPENBLAS_NUM_THREADS='1', OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    os.execv(sys.executable, [sys.executable] + sys.argv)
-
-sys.path.insert(0, str(REPO))
+one_blas_thread()
+use_checkout()
 
 from deepsort_ros.core import Tracker, TrackerConfig, TrackState  # noqa: E402
 from deepsort_ros.evaluation.mot_metrics import evaluate_mot  # noqa: E402
@@ -125,26 +121,6 @@ def real_sequence(name: str, cache: Path) -> Optional[Dataset]:
     return Dataset(name, load_mot_rows(sequence / 'gt' / 'gt.txt'), det.frames,
                    det.boxes_tlwh, det.scores, det.class_ids, features, info.frame_rate,
                    info.length, info.width, info.height)
-
-
-def odometry_homographies(camera: Any, num_frames: int, fps: float) -> np.ndarray:
-    """Return what the node's ego-motion computes from odometry: frame f-1 -> f, (F, 3, 3)."""
-    from deepsort_ros import ego_motion  # noqa: I100
-    from deepsort_ros.geometry import PinholeCamera
-    from deepsort_ros.ros.parameters import NodeConfig
-
-    node = NodeConfig()
-    estimator = ego_motion.EgoMotionEstimator(ego_motion.EgoMotionConfig(mode='odometry'))
-    estimator.set_extrinsic(np.asarray(node.base_to_camera_xyz),
-                            np.asarray(node.base_to_camera_rpy))
-    estimator.set_camera(PinholeCamera(camera.intrinsics))
-    motion = np.tile(np.eye(3), (num_frames, 1, 1))
-    for frame in range(1, num_frames + 1):
-        t = (frame - 1) / fps
-        estimator.add_odometry(t, np.zeros(3), camera.profile.quaternion_xyzw_at(t))
-        if frame > 1:
-            motion[frame - 1] = estimator.estimate(t - 1 / fps, t).homography
-    return motion
 
 
 def moving_sequence(name: str, cache: Path) -> Optional[Dataset]:
@@ -332,16 +308,6 @@ def run(make: Callable, data: Dataset) -> Tuple[np.ndarray, float]:
     return result, float(np.median(times) * 1e3)
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return 'unknown CPU'
-
-
 MOTION_PEERS = ('BoxMOT ByteTrack', 'BoxMOT OC-SORT', 'BoxMOT BoT-SORT motion', 'norfair IoU')
 
 
@@ -523,7 +489,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         del data
     for name, why in failures.items():
         print(f'{name} failed: {why}', file=sys.stderr)
-    machine = (f'{_cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, '
+    machine = (f'{cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, '
                f'Python {platform.python_version()}, one thread for BLAS')
     print('\n'.join(cross_scene(results)))
     args.out.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ Benchmark the world estimates of published tracks against ground truth in the wo
 What a navigation stack reads from ``TrackArray``: each track's ground position, velocity and
 their covariances. PETS09-S2L1 and TUD-Stadtmitte carry the world position of every gt box on
 the ground plane (gt columns 8-9, m). A camera is fitted to those positions
-(:func:`deepsort_ros.sim.camera_rig.fit_ground_camera`, as ``sim/camera_rig.py`` does), and
+(:func:`deepsort_ros.sim.ground_camera.fit_ground_camera`, as for PETS09_CAMERA), and
 each sequence is replayed as a robot would publish it (odometry, camera info, image, SORT
 detections; :func:`deepsort_ros.recordings.sequence_to_bag.iter_sequence_messages`) through
 the node's own :class:`~deepsort_ros.ros.pipeline.TrackingPipeline` (appearance off, so that a
@@ -38,21 +38,14 @@ Writes bench/results/world.md and world.png. Run: ``python bench/bench_world.py`
 
 import argparse
 from dataclasses import dataclass, replace
-import os
 from pathlib import Path
-import platform
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / 'shared'
+from common import cpu_model, one_blas_thread, REPO, SHARED, use_checkout  # noqa: I100
 
-if os.environ.get('OPENBLAS_NUM_THREADS') != '1':
-    # Multi-threaded BLAS fights for the cores of a loaded machine.
-    os.environ.update(OPENBLAS_NUM_THREADS='1', OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    os.execv(sys.executable, [sys.executable] + sys.argv)
-
-sys.path.insert(0, str(REPO))
+one_blas_thread()
+use_checkout()
 
 from deepsort_ros.core.track_state import TrackOutput, TrackState  # noqa: E402
 from deepsort_ros.geometry.ground_projection import (ground_tracks,  # noqa: E402
@@ -60,8 +53,9 @@ from deepsort_ros.geometry.ground_projection import (ground_tracks,  # noqa: E40
 from deepsort_ros.recordings.mot import load_mot_rows, read_sequence_info  # noqa: E402
 from deepsort_ros.recordings.sequence_to_bag import (iter_sequence_messages,  # noqa: E402
                                                      MessageOptions, SequenceSource)
-from deepsort_ros.sim.camera_rig import (fit_ground_camera, GroundCamera,  # noqa: E402
-                                         LEFT_PROFILE, PETS09_CAMERA, RigCamera, RigView)
+from deepsort_ros.sim.camera_rig import LEFT_PROFILE, RigCamera, RigView  # noqa: E402
+from deepsort_ros.sim.ground_camera import (fit_ground_camera, GroundCamera,  # noqa: E402
+                                            PETS09_CAMERA)
 from deepsort_ros.sim.virtual_camera import DRONE_PROFILE, RotationProfile  # noqa: E402
 
 PROFILES = {'rig': LEFT_PROFILE, 'drone': DRONE_PROFILE}
@@ -379,16 +373,6 @@ def picture(runs: Dict[str, Pairs], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     """Run every sequence and camera; write the results."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -410,7 +394,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     runs: Dict[str, Pairs] = {}
     lines = ['# World estimates of published tracks against gt world positions', '',
-             f'`python bench/bench_world.py` on {_cpu_model()} (accuracy does not depend on '
+             f'`python bench/bench_world.py` on {cpu_model()} (accuracy does not depend on '
              'load). See the module docstring for the method.', '']
     summary = ['| run | pos median 10-30 m (detection alone) | vel median m/s | '
                '2σ coverage min / max per axis and band | vel sRMS |', '|---|---|---|---|---|']

@@ -14,6 +14,8 @@ from pathlib import Path
 import sys
 from typing import Dict, List
 
+from deepsort_ros.cli.options import add_encoder_options, node_configs
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """
@@ -41,14 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "its cameras are replaced by the bags' (default: the fusion node's "
                         'defaults)')
     parser.add_argument('--reid-weights', metavar='PATH',
-                        help='Re-ID weights for the trackers (overrides encoder_weights; '
-                        "default: the params file's)")
-    parser.add_argument('--reid-backend', default=None,
-                        help="auto | torch | torchscript | onnx (default: the params file's "
-                        'encoder_backend)')
-    parser.add_argument('--reid-device', default=None,
-                        help="auto | cpu | cuda | cuda:N (default: the params file's "
-                        'encoder_device)')
+                        help="Re-ID weights for the trackers, or 'default' for the built-in "
+                        "model (overrides encoder_weights; default: the params file's)")
+    add_encoder_options(parser)
     parser.add_argument('--no-appearance', action='store_true',
                         help='track and fuse on motion only (use_appearance false)')
     parser.add_argument('--no-arrival-time', action='store_true',
@@ -85,11 +82,8 @@ def main(args: argparse.Namespace) -> int:
         0 on success, 1 when nothing could be fused, 2 on bad input.
 
     """
-    from dataclasses import replace
-
     from deepsort_ros.replay import fusion as replay
     from deepsort_ros.ros import fusion_parameters as fp
-    from deepsort_ros.ros import parameters as nc
     from deepsort_ros.ros.fusion_pipeline import FusionPipeline
     from deepsort_ros.ros.pipeline import load_encoder
 
@@ -102,13 +96,7 @@ def main(args: argparse.Namespace) -> int:
             cameras = {c.name: args.rig / c.bag for c in manifest.cameras}
         else:
             cameras = _cameras(args)
-        values = nc.load_params_file(args.params_file) if args.params_file else {}
-        node_config, tracker_config = nc.split_parameters(values)
-        overrides = {'encoder_weights': args.reid_weights, 'encoder_backend': args.reid_backend,
-                     'encoder_device': args.reid_device}
-        node_config = replace(node_config, **{k: v for k, v in overrides.items() if v})
-        if args.no_appearance:
-            node_config = replace(node_config, use_appearance=False)
+        node_config, tracker_config = node_configs(args)
         fusion_values = fp.load_params_file(args.fusion_params) if args.fusion_params else {}
         fusion_values = {k: v for k, v in fusion_values.items()
                          if k != 'cameras' and not k.startswith(fp.CAMERA_PREFIX)}

@@ -16,6 +16,8 @@ from pathlib import Path
 import sys
 from typing import Any, Dict, Tuple
 
+from deepsort_ros.cli.options import add_encoder_options, node_configs
+
 BOX_SOURCES = ('filtered', 'detection')
 
 
@@ -56,12 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument('--features', type=Path, metavar='NPY',
                         help='with --sequence: (N, D) per-detection features, row i = row i '
                         'of det.txt (default: none, the frames are encoded)')
-    parser.add_argument('--reid-device', default=None,
-                        help="auto | cpu | cuda | cuda:N (default: auto, or the params file's "
-                        'encoder_device)')
-    parser.add_argument('--reid-backend', default=None,
-                        help='auto | torch | torchscript | onnx (fastest on a CPU; default: '
-                        "auto, or the params file's encoder_backend)")
+    add_encoder_options(parser)
     parser.add_argument('--no-appearance', action='store_true',
                         help='track on motion and IoU only (no encoder; with --bag: '
                         'use_appearance false)')
@@ -149,21 +146,7 @@ def _sequence_encoder(args: argparse.Namespace) -> Tuple[Any, str]:
 
 def _configs(args: argparse.Namespace) -> Tuple[Any, Any]:
     """Return (NodeConfig, TrackerConfig) from --params-file, --set and the encoder options."""
-    from dataclasses import replace
-
-    from deepsort_ros.ros import parameters as nc
-
-    values = nc.load_params_file(args.params_file) if args.params_file else {}
-    for name, value in parse_overrides(args.set).items():
-        values[nc.TRACKER_PREFIX + name] = value
-    node, tracker = nc.split_parameters(values)
-    encoder_overrides = {'encoder_weights': '' if args.reid_weights == 'default'
-                         else args.reid_weights, 'encoder_device': args.reid_device,
-                         'encoder_backend': args.reid_backend}
-    node = replace(node, **{k: v for k, v in encoder_overrides.items() if v is not None})
-    if args.no_appearance:
-        node = replace(node, use_appearance=False)
-    return node, tracker
+    return node_configs(args, parse_overrides(args.set))
 
 
 def _main_bag(args: argparse.Namespace) -> int:

@@ -5,8 +5,10 @@ Times are in seconds, distances in pixels or box heights as named; nothing here 
 so the same settings work at 7 Hz and at 30 Hz.
 """
 
-from dataclasses import dataclass, fields
-import math
+from dataclasses import dataclass
+
+from deepsort_ros.core.validation import (check_above, check_at_least, check_field_types,
+                                          check_range)
 
 
 @dataclass
@@ -187,60 +189,25 @@ class TrackerConfig:
 
     def __post_init__(self) -> None:
         """Check every value; raise ValueError naming the setting and the allowed range."""
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type in (bool, 'bool'):
-                if not isinstance(value, bool):
-                    raise ValueError(f'{f.name} must be a bool, got {value!r}')
-            elif f.type in (int, 'int'):
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise ValueError(f'{f.name} must be an int, got {value!r}')
-            else:
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise ValueError(f'{f.name} must be a number, got {value!r}')
-                if not math.isfinite(value):
-                    raise ValueError(f'{f.name} must be finite, got {value!r}')
-                setattr(self, f.name, float(value))
-        self._check_range('max_cosine_distance', 0.0, 2.0)
-        self._check_range('relink_max_cosine_distance', 0.0, 2.0)
-        self._check_range('relink_lost_max_cosine_distance', 0.0, 2.0)
-        self._check_range('target_reacquire_max_cosine_distance', 0.0, 2.0)
-        self._check_range('target_confident_cosine_distance', 0.0, 2.0)
-        self._check_range('target_margin', 0.0, 2.0)
-        self._check_range('feature_ema_alpha', 0.0, 1.0, high_open=True)
-        self._check_range('appearance_weight', 0.0, 1.0)
-        self._check_range('max_iou_distance', 0.0, 1.0)
-        self._check_range('second_max_iou_distance', 0.0, 1.0)
-        self._check_range('recovery_max_iou_distance', 0.0, 1.0)
-        self._check_range('occlusion_iou', 0.0, 1.0)
-        self._check_range('high_score_threshold', 0.0, 1.0)
-        self._check_range('low_score_threshold', 0.0, 1.0)
-        self._check_range('new_track_score', 0.0, 1.0)
-        for name in ('gating_threshold', 'std_position', 'std_velocity', 'std_measurement',
-                     'initial_velocity_std', 'max_age', 'lost_gallery_max_age',
-                     'relink_max_speed', 'max_time_step', 'max_box_coordinate',
-                     'target_max_speed'):
-            if getattr(self, name) <= 0.0:
-                raise ValueError(f'{name} must be > 0, got {getattr(self, name)!r}')
-        for name in ('tentative_max_age', 'relink_min_radius', 'target_search_time',
-                     'iou_max_gap', 'target_confirm_time', 'target_reacquire_window'):
-            if getattr(self, name) < 0.0:
-                raise ValueError(f'{name} must be >= 0, got {getattr(self, name)!r}')
-        if self.nn_budget < 1:
-            raise ValueError(f'nn_budget must be >= 1, got {self.nn_budget!r}')
-        if self.n_init < 1:
-            raise ValueError(f'n_init must be >= 1, got {self.n_init!r}')
-        for name in ('target_gallery_size', 'target_negatives_size'):
-            if getattr(self, name) < 1:
-                raise ValueError(f'{name} must be >= 1, got {getattr(self, name)!r}')
-        if self.lost_gallery_size < 0:
-            raise ValueError(f'lost_gallery_size must be >= 0, got {self.lost_gallery_size!r}')
+        check_field_types(self)
+        check_range(self, ('max_cosine_distance', 'relink_max_cosine_distance',
+                           'relink_lost_max_cosine_distance',
+                           'target_reacquire_max_cosine_distance',
+                           'target_confident_cosine_distance', 'target_margin'), 0.0, 2.0)
+        check_range(self, ('feature_ema_alpha',), 0.0, 1.0, high_open=True)
+        check_range(self, ('appearance_weight', 'max_iou_distance', 'second_max_iou_distance',
+                           'recovery_max_iou_distance', 'occlusion_iou', 'high_score_threshold',
+                           'low_score_threshold', 'new_track_score'), 0.0, 1.0)
+        check_above(self, ('gating_threshold', 'std_position', 'std_velocity', 'std_measurement',
+                           'initial_velocity_std', 'max_age', 'lost_gallery_max_age',
+                           'relink_max_speed', 'max_time_step', 'max_box_coordinate',
+                           'target_max_speed'), 0.0)
+        check_at_least(self, ('tentative_max_age', 'relink_min_radius', 'target_search_time',
+                              'iou_max_gap', 'target_confirm_time', 'target_reacquire_window'),
+                       0.0)
+        check_at_least(self, ('nn_budget', 'n_init', 'target_gallery_size',
+                              'target_negatives_size'), 1)
+        check_at_least(self, ('lost_gallery_size',), 0)
         if self.low_score_threshold > self.high_score_threshold:
             raise ValueError('low_score_threshold must be <= high_score_threshold, got '
                              f'{self.low_score_threshold} > {self.high_score_threshold}')
-
-    def _check_range(self, name: str, low: float, high: float, high_open: bool = False) -> None:
-        value = getattr(self, name)
-        if value < low or value > high or (high_open and value == high):
-            bracket = ')' if high_open else ']'
-            raise ValueError(f'{name} must be in [{low}, {high}{bracket}, got {value!r}')

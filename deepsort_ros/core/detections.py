@@ -177,3 +177,26 @@ def _parse_class_ids(n: int, class_ids: Optional[npt.ArrayLike]) -> Tuple[IntArr
     with np.errstate(invalid='ignore'):
         ok = (values == np.round(values)) & (np.abs(values) < 2.0 ** 63)  # int64's range
     return np.where(ok, values, 0.0).astype(np.int64), ok
+
+
+def camera_motion_matrix(camera_motion: Optional[npt.ArrayLike]) -> Optional[FloatArray]:
+    """
+    Return an update's camera motion as an array; raise ValueError for another shape.
+
+    Parameters
+    ----------
+    camera_motion : array_like, shape (3, 3), or None
+        Homography from the previous image to this one.
+
+    Returns
+    -------
+    ndarray, shape (3, 3), or None
+        Its values are not checked here: a bad homography is counted by the tracker.
+
+    """
+    if camera_motion is None:
+        return None
+    homography = np.asarray(camera_motion, dtype=np.float64)
+    if homography.shape != (3, 3):
+        raise ValueError(f'camera_motion must have shape (3, 3), got {homography.shape}')
+    return homography

@@ -4,11 +4,15 @@ Constant-velocity Kalman filter on cxcywh boxes, batched over tracks.
 The state of a track is ``(cx, cy, w, h, vcx, vcy, vw, vh)`` with velocities in pixels per
 second; every function takes stacked arrays, ``mean`` (N, 8) and ``covariance`` (N, 8, 8), so
 one call predicts, gates or updates all tracks at once. Noise scales with the box size (x
-quantities with the width, y quantities with the height) and the process noise with dt.
+quantities with the width, y quantities with the height) and the process noise with dt. The
+transition and the correction are :mod:`~deepsort_ros.core.kalman_algebra`'s, shared with the
+ground-plane filter; this model adds its noises, the gate and the camera-motion warp.
 """
 
 from typing import Optional, Tuple
 
+from deepsort_ros.core.kalman_algebra import (correct, innovation_inverse,
+                                              predict_constant_velocity)
 import numpy as np
 import numpy.typing as npt
 
@@ -18,43 +22,6 @@ STATE_DIM = 8
 MEASUREMENT_DIM = 4
 # Lower bound of the size used to scale noise, px: keeps degenerate boxes invertible.
 MIN_NOISE_SIZE_PX = 1.0
-
-
-def innovation_inverse(innovation_cov: FloatArray) -> FloatArray:
-    """
-    Invert stacked innovation covariances, in closed form where their structure allows.
-
-    The filter never couples the centre with the size, nor the width with the height: the
-    initial, process and measurement noises are diagonal, the update keeps that, and a camera
-    motion mixes only cx with cy (``warp``). Each S is then a 2x2 block for (cx, cy) and two
-    variances, inverted with a few array operations instead of one LAPACK call per matrix
-    (at 200 tracks numpy's inv and solve were a tenth of an update; gating then took 126 us
-    instead of 179, the update 97 instead of 182). Any other S is inverted by
-    ``numpy.linalg.inv``.
-
-    Parameters
-    ----------
-    innovation_cov : ndarray, shape (N, 4, 4)
-        Symmetric positive definite matrices.
-
-    Returns
-    -------
-    ndarray, shape (N, 4, 4)
-
-    """
-    s = innovation_cov
-    if s[:, :2, 2:].any() or s[:, 2:, :2].any() or s[:, 2, 3].any() or s[:, 3, 2].any():
-        return np.linalg.inv(s)
-    a, b, c, d = s[:, 0, 0], s[:, 0, 1], s[:, 1, 0], s[:, 1, 1]
-    det = a * d - b * c
-    inverse = np.zeros_like(s)
-    inverse[:, 0, 0] = d / det
-    inverse[:, 0, 1] = -b / det
-    inverse[:, 1, 0] = -c / det
-    inverse[:, 1, 1] = a / det
-    inverse[:, 2, 2] = 1.0 / s[:, 2, 2]
-    inverse[:, 3, 3] = 1.0 / s[:, 3, 3]
-    return inverse
 
 
 class KalmanFilterCV:
@@ -137,15 +104,10 @@ class KalmanFilterCV:
         """
         if dt < 0:
             raise ValueError(f'dt must be >= 0, got {dt}')
-        new_mean = mean.copy()
-        new_mean[:, :4] += dt * mean[:, 4:]
+        new_mean, new_cov = predict_constant_velocity(mean, covariance, dt)
         sizes = self._sizes(mean[:, :4])
         q_diag = np.concatenate([(self.std_position * sizes) ** 2,
                                  (self.std_velocity * sizes) ** 2], axis=1) * dt
-        # F P F^T for F = [[I, dt I], [0, I]], by blocks: a batched 8x8 product costs more.
-        new_cov = covariance.copy()
-        new_cov[:, :4, :] += dt * covariance[:, 4:, :]
-        new_cov[:, :, :4] += dt * new_cov[:, :, 4:]
         idx = np.arange(STATE_DIM)
         new_cov[:, idx, idx] += q_diag
         return new_mean, new_cov
@@ -230,16 +192,8 @@ class KalmanFilterCV:
         mean, covariance : ndarray, shapes (M, 8) and (M, 8, 8)
 
         """
-        projected, innovation_cov = self.project(mean, covariance, scores)
-        # K = P H^T S^-1, with H selecting the first four state entries.
-        gain = covariance[:, :, :4] @ innovation_inverse(innovation_cov)
-        innovation = boxes_cxcywh - projected
-        new_mean = mean + np.einsum('nij,nj->ni', gain, innovation)
-        # K S K^T, not the equal K H P: that form is not symmetric in floating point, and the
-        # asymmetry grows when camera motions warp the covariance (PETS09 through a moving
-        # camera lost 0.3 IDF1 with it).
-        new_cov = covariance - gain @ innovation_cov @ np.swapaxes(gain, 1, 2)
-        return new_mean, new_cov
+        _, innovation_cov = self.project(mean, covariance, scores)
+        return correct(mean, covariance, boxes_cxcywh, innovation_cov)
 
     def gating_distance(self, mean: FloatArray, covariance: FloatArray,
                         boxes_cxcywh: FloatArray) -> FloatArray:

@@ -9,13 +9,12 @@ is updated in O(D) per detection and the appearance cost is one (T, D) @ (D, N) 
 
 from typing import Optional
 
+from deepsort_ros.core.growable import GrowableTable, INITIAL_CAPACITY
 import numpy as np
 import numpy.typing as npt
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-
-INITIAL_CAPACITY = 64
 
 
 def has_feature_rows(features: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
@@ -57,7 +56,7 @@ def normalise_rows(features: npt.NDArray[np.floating]) -> npt.NDArray[np.float32
     return (features / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-class TrackTable:
+class TrackTable(GrowableTable):
     """
     Stacked state of all active tracks; a slot index addresses one track.
 
@@ -102,16 +101,6 @@ class TrackTable:
         self.gallery = np.zeros((capacity, self.budget if self.feature_dim else 0,
                                  self.feature_dim or 0), dtype=np.float32)
 
-    def _grow(self, needed: int) -> None:
-        old = {name: value for name, value in vars(self).items()
-               if isinstance(value, np.ndarray)}
-        capacity = self.capacity
-        while capacity < needed:
-            capacity *= 2
-        self._allocate(capacity)
-        for name, value in old.items():
-            getattr(self, name)[:len(value)] = value
-
     def set_feature_dim(self, dim: int) -> None:
         """Fix the feature size on first use; a different size later raises ValueError."""
         if self.feature_dim is None:
@@ -122,31 +111,7 @@ class TrackTable:
         elif dim != self.feature_dim:
             raise ValueError(f'features have {dim} columns, earlier ones had {self.feature_dim}')
 
-    @property
-    def active(self) -> IntArray:
-        """Slots of the active tracks, ascending (creation order within reused slots)."""
-        return np.flatnonzero(self.alive)
-
-    def allocate(self, count: int) -> IntArray:
-        """
-        Reserve slots for new tracks; the caller fills them.
-
-        Parameters
-        ----------
-        count : int
-            Number of slots wanted.
-
-        Returns
-        -------
-        ndarray, shape (count,)
-
-        """
-        free = np.flatnonzero(~self.alive)
-        if len(free) < count:
-            self._grow(self.capacity + count)
-            free = np.flatnonzero(~self.alive)
-        slots = free[:count]
-        self.alive[slots] = True
+    def _clear(self, slots: IntArray) -> None:
         self.has_feature[slots] = False
         self.gallery_count[slots] = 0
         self.gallery_next[slots] = 0
@@ -154,11 +119,6 @@ class TrackTable:
             self.feature_sum[slots] = 0.0
             self.representative[slots] = 0.0
         self.occluded[slots] = False
-        return slots
-
-    def release(self, slots: IntArray) -> None:
-        """Free the slots of deleted tracks."""
-        self.alive[slots] = False
 
     def add_features(self, slots: IntArray, features: npt.NDArray[np.float32]) -> None:
         """

@@ -14,7 +14,6 @@ and counted, never raised: a tracker fed by a live robot or a looping bag must k
 Only API misuse (array shapes that do not fit) raises ValueError.
 """
 
-import functools
 from typing import List, Optional
 
 from deepsort_ros.core import lifecycle
@@ -22,10 +21,11 @@ from deepsort_ros.core.association import associate
 from deepsort_ros.core.boxes import warp_boxes_cxcywh
 from deepsort_ros.core.config import TrackerConfig
 from deepsort_ros.core.counters import TrackerCounters
-from deepsort_ros.core.detections import DetectionBatch, Detections
+from deepsort_ros.core.detections import camera_motion_matrix, DetectionBatch, Detections
 from deepsort_ros.core.kalman_filter import KalmanFilterCV
 from deepsort_ros.core.lost_gallery import LostGallery
 from deepsort_ros.core.relink import relink
+from deepsort_ros.core.report import report_tracks
 from deepsort_ros.core.target import TargetFollower, TargetStatus
 from deepsort_ros.core.track_state import TrackOutput, TrackState
 from deepsort_ros.core.track_table import TrackTable
@@ -34,7 +34,6 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-_REPORTED_STATES = (TrackState.TENTATIVE, TrackState.CONFIRMED, TrackState.COASTING)
 
 
 class Tracker:
@@ -100,13 +99,17 @@ class Tracker:
         go on. The confirmed tracks forgotten are reported once more, DELETED, by the next
         update (when ``report_deleted``), so that consumers drop them.
         """
+        self._forgotten_reports = self._forget_reporting()
+
+    def _forget_reporting(self) -> List[TrackOutput]:
+        """Forget as :meth:`_forget`; return DELETED reports of the confirmed tracks lost."""
         table = self._table
         active = table.active
         gone = active[table.confirmed[active]]
         reports = (self._report(gone, self._last_time, TrackState.DELETED)
                    if self.config.report_deleted and self._last_time is not None else [])
         self._forget()
-        self._forgotten_reports = reports
+        return reports
 
     def _forget(self) -> None:
         """Forget every track, identity, target and the clock; keep ids and counters going."""
@@ -270,7 +273,7 @@ class Tracker:
         cfg = self.config
         given = Detections.parse(boxes_tlwh, scores, class_ids, features,
                                  self._table.feature_dim, cfg.max_box_coordinate)
-        homography = _camera_motion_matrix(camera_motion)
+        homography = camera_motion_matrix(camera_motion)
         now = float(timestamp)
         if not np.isfinite(now):
             # No place in time: the frame cannot be predicted to, so it is not tracked.
@@ -291,7 +294,8 @@ class Tracker:
         matched = self._correct_matched(slots, track_match, detections, now)
         missed = self._count_misses(slots, track_match)
         confirmed = lifecycle.confirm(self._table, matched, cfg.n_init)
-        started = self._start_tracks(detection_match, detections, now, first_frame)
+        started = lifecycle.start_tracks(self._table, self.kalman, cfg, detection_match,
+                                         detections, now, first_frame)
         if cfg.n_init <= 1:
             confirmed = np.concatenate([confirmed, started])
         deleted = self._delete_stale(missed, now)
@@ -310,14 +314,8 @@ class Tracker:
         """Forget everything when time went backwards; return the reports of lost tracks."""
         if self._last_time is None or now >= self._last_time:
             return []
-        table = self._table
-        active = table.active
-        gone = active[table.confirmed[active]]
-        reported = (self._report(gone, self._last_time, TrackState.DELETED)
-                    if self.config.report_deleted else [])
-        self._forget()
         self.counters.time_resets += 1
-        return reported
+        return self._forget_reporting()
 
     def _take(self, given: Detections) -> DetectionBatch:
         """Return the detections this update associates; fix the feature size on first use."""
@@ -364,12 +362,6 @@ class Tracker:
         self._table.age[slots] += 1
         return missed
 
-    def _start_tracks(self, detection_match: IntArray, detections: DetectionBatch, now: float,
-                      first_frame: bool) -> IntArray:
-        """Start tracks (without an identity) for the unmatched detections."""
-        return lifecycle.start_tracks(self._table, self.kalman, self.config, detection_match,
-                                      detections, now, first_frame)
-
     def _delete_stale(self, missed: IntArray, now: float) -> List[TrackOutput]:
         """Delete tracks unseen too long, remember confirmed ones; return DELETED reports."""
         table = self._table
@@ -400,54 +392,4 @@ class Tracker:
     def _report(self, slots: IntArray, now: float,
                 forced_state: Optional[TrackState] = None) -> List[TrackOutput]:
         """Return the outputs of ``slots`` by identity, tentative ones last (oldest first)."""
-        table = self._table
-        ids = table.track_id[slots]
-        named_first = np.where(ids == lifecycle.NO_IDENTITY, np.iinfo(np.int64).max, ids)
-        slots = slots[np.lexsort((table.first_time[slots], named_first))]
-        if len(slots) == 0:
-            return []
-        if forced_state is not None:
-            states = [forced_state] * len(slots)
-        else:
-            codes = np.where(~table.confirmed[slots], 0, np.where(table.misses[slots] == 0, 1, 2))
-            states = [_REPORTED_STATES[code] for code in codes.tolist()]
-        # Fancy indexing copies: each record's arrays are rows of these fresh copies.
-        mean = table.mean[slots]
-        # Every consumer wants the corner box: made for all rows at once, a field rather than
-        # a property computing it per track (a twentieth of the update at 200 tracks).
-        box_tlwh = mean[:, :4].copy()
-        box_tlwh[:, :2] -= 0.5 * box_tlwh[:, 2:]
-        covariance = table.covariance[slots]
-        features = (table.representative[slots] if table.feature_dim else
-                    np.zeros((len(slots), 0), dtype=np.float32))
-        feature_rows: List[Optional[npt.NDArray[np.float32]]] = list(features)
-        for row in np.flatnonzero(~table.has_feature[slots]).tolist():
-            feature_rows[row] = None
-        detection_index = (np.full(len(slots), -1) if forced_state is TrackState.DELETED
-                           else table.detection_index[slots])
-        ids = table.track_id[slots]
-        target = self._target.followed_id
-        is_target = (ids == target if target is not None else np.zeros(len(ids), dtype=bool))
-        # Rows taken by iterating the arrays (views made in C), not by indexing them from
-        # Python, and the records made by tuple.__new__ through map, not by the named
-        # tuple's Python-level constructor: at 200 tracks this list was a sixth of the
-        # update, then a tenth.
-        return list(map(_new_output, zip(
-            ids.tolist(), states, table.class_id[slots].tolist(), table.score[slots].tolist(),
-            table.age[slots].tolist(), table.hits[slots].tolist(),
-            (now - table.last_update_time[slots]).tolist(), mean[:, :4], box_tlwh, mean[:, 4:],
-            covariance, detection_index.tolist(), table.occluded[slots].tolist(),
-            is_target.tolist(), feature_rows)))
-
-
-_new_output = functools.partial(tuple.__new__, TrackOutput)
-
-
-def _camera_motion_matrix(camera_motion: Optional[npt.ArrayLike]) -> Optional[FloatArray]:
-    """Return the camera motion as a (3, 3) array; raise ValueError for another shape."""
-    if camera_motion is None:
-        return None
-    homography = np.asarray(camera_motion, dtype=np.float64)
-    if homography.shape != (3, 3):
-        raise ValueError(f'camera_motion must have shape (3, 3), got {homography.shape}')
-    return homography
+        return report_tracks(self._table, slots, now, self._target.followed_id, forced_state)

@@ -5,8 +5,10 @@ Distances are in metres on the world ground plane, times in seconds of the camer
 appearance distances are cosine distances (0..2) of unit Re-ID features.
 """
 
-from dataclasses import dataclass, fields
-import math
+from dataclasses import dataclass
+
+from deepsort_ros.core.validation import (check_above, check_at_least, check_field_types,
+                                          check_range)
 
 # 0.999 quantile of the chi-square distribution with 2 degrees of freedom (x, y).
 CHI2_999_2DOF = 13.816
@@ -126,40 +128,21 @@ class FusionConfig:
 
     def __post_init__(self) -> None:
         """Check every value; raise ValueError naming the setting and the allowed range."""
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type in (str, 'str'):
-                if not isinstance(value, str):
-                    raise ValueError(f'{f.name} must be a string, got {value!r}')
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f'{f.name} must be a number, got {value!r}')
-            if not math.isfinite(value):
-                raise ValueError(f'{f.name} must be finite, got {value!r}')
-            setattr(self, f.name, float(value))
-        for name in ('overlap_max_cosine', 'handover_max_cosine', 'appearance_only_max_cosine',
-                     'keep_max_cosine'):
-            self._check_range(name, 0.0, 2.0)
-        self._check_range('appearance_weight', 0.0, 1.0)
-        self._check_range('feature_ema_alpha', 0.0, 1.0, high_open=True)
-        for name in ('position_gate', 'keep_position_gate', 'std_acceleration', 'max_speed',
-                     'coast_max_age', 'handover_window', 'camera_timeout', 'max_position'):
-            if getattr(self, name) <= 0.0:
-                raise ValueError(f'{name} must be > 0, got {getattr(self, name)!r}')
-        for name in ('measurement_std_floor', 'initial_velocity_std', 'handover_min_radius',
-                     'handover_spread', 'overlap_max_gap', 'merge_after', 'max_delay',
-                     'max_clock_ahead', 'travel_weight'):
-            if getattr(self, name) < 0.0:
-                raise ValueError(f'{name} must be >= 0, got {getattr(self, name)!r}')
+        check_field_types(self)
+        check_range(self, ('overlap_max_cosine', 'handover_max_cosine',
+                           'appearance_only_max_cosine', 'keep_max_cosine'), 0.0, 2.0)
+        check_range(self, ('appearance_weight',), 0.0, 1.0)
+        check_range(self, ('feature_ema_alpha',), 0.0, 1.0, high_open=True)
+        check_above(self, ('position_gate', 'keep_position_gate', 'std_acceleration',
+                           'max_speed', 'coast_max_age', 'handover_window', 'camera_timeout',
+                           'max_position'), 0.0)
+        check_at_least(self, ('measurement_std_floor', 'initial_velocity_std',
+                              'handover_min_radius', 'handover_spread', 'overlap_max_gap',
+                              'merge_after', 'max_delay', 'max_clock_ahead', 'travel_weight'),
+                       0.0)
         if self.keep_position_gate < self.position_gate:
             raise ValueError('keep_position_gate must be >= position_gate, got '
                              f'{self.keep_position_gate} < {self.position_gate}')
         if self.handover_window < self.coast_max_age:
             raise ValueError('handover_window must be >= coast_max_age, got '
                              f'{self.handover_window} < {self.coast_max_age}')
-
-    def _check_range(self, name: str, low: float, high: float, high_open: bool = False) -> None:
-        value = getattr(self, name)
-        if value < low or value > high or (high_open and value == high):
-            bracket = ')' if high_open else ']'
-            raise ValueError(f'{name} must be in [{low}, {high}{bracket}, got {value!r}')

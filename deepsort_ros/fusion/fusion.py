@@ -22,14 +22,16 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import uuid
 
 from deepsort_ros.fusion import association
+from deepsort_ros.fusion.bindings import Bindings
 from deepsort_ros.fusion.cameras import CameraRegistry, CameraStatus
 from deepsort_ros.fusion.config import FusionConfig
 from deepsort_ros.fusion.counters import FusionCounters
-from deepsort_ros.fusion.global_table import GlobalTable, NO_LOCAL_ID
-from deepsort_ros.fusion.global_track import (GlobalState, GlobalTrackOutput,
-                                              identity_uuid)
+from deepsort_ros.fusion.global_table import GlobalTable
+from deepsort_ros.fusion.global_track import (GlobalTrackOutput, identity_uuid,
+                                              report_globals)
 from deepsort_ros.fusion.ground_kalman import GroundKalmanCV
 from deepsort_ros.fusion.inputs import CameraBatch, CameraTrack, sanitise, SanitisedBatch
+from deepsort_ros.fusion.merging import absorb, MergeWatch
 import numpy as np
 import numpy.typing as npt
 
@@ -97,11 +99,10 @@ class TrackFusion:
         """
         self._table = GlobalTable()
         self._cameras = CameraRegistry(self.config)
-        self._slot_of: Dict[int, int] = {}
+        self._bindings = Bindings(self._table)
         self._time: Optional[float] = None
         self._outputs: List[GlobalTrackOutput] = []
-        # (older id, younger id) -> (first, last) fusion time they were seen together.
-        self._together: Dict[Tuple[int, int], Tuple[float, float]] = {}
+        self._merges = MergeWatch()
 
     # ---- queries --------------------------------------------------------------------------
 
@@ -185,7 +186,7 @@ class TrackFusion:
             camera_counters.refuse(reason)
             return self.tracks
         if batch.source_id != status.source_id:
-            self._release_camera(status)
+            self._bindings.release_camera(status)
             status.source_id = batch.source_id
             status.last_stamp = None
             camera_counters.takeovers += 1
@@ -242,7 +243,7 @@ class TrackFusion:
     def _expire(self, now: float) -> None:
         """Release stale cameras' bindings; forget global tracks past the handover window."""
         for status in self._cameras.stale_cameras(now):
-            self._release_camera(status)
+            self._bindings.release_camera(status)
             status.stale = True
             self.counters.camera(status.name).stale += 1
         table = self._table
@@ -250,24 +251,9 @@ class TrackFusion:
         old = slots[now - table.last_detected_time[slots] > self.config.handover_window]
         if len(old) == 0:
             return
-        for status in self._cameras.cameras.values():
-            column = table.member_local[old, status.index]
-            for slot, local_id in zip(old[column != NO_LOCAL_ID].tolist(),
-                                      column[column != NO_LOCAL_ID].tolist()):
-                status.bindings.pop(local_id, None)
-                table.unbind(slot, status.name, status.index)
-        for slot in old.tolist():
-            self._slot_of.pop(int(table.global_id[slot]), None)
+        self._bindings.forget(self._cameras.cameras.values(), old)
         table.release(old)
         self.counters.deleted_globals += len(old)
-
-    def _release_camera(self, status: CameraStatus) -> None:
-        """Unbind every local track of a camera."""
-        for global_id in status.bindings.values():
-            slot = self._slot_of.get(global_id)
-            if slot is not None:
-                self._table.unbind(slot, status.name, status.index)
-        status.bindings.clear()
 
     def _fuse(self, status: CameraStatus, clean: SanitisedBatch, now: float, stamp: float,
               lag: float) -> None:
@@ -276,13 +262,12 @@ class TrackFusion:
         table = self._table
         batch = clean.batch
         column = status.index
-        position, position_cov = _predict_rows(batch, lag)
+        position, position_cov = batch.positions_ahead(lag)
         features = (batch.features if batch.features is not None
                     else np.zeros((len(batch), 0), dtype=np.float32))
         has_feature = clean.has_feature
-        self._drop_absent(status, batch.local_ids)
-        slot_of_row = np.array([self._slot_of.get(status.bindings.get(lid, 0), -1)
-                                for lid in batch.local_ids.tolist()], dtype=np.int64)
+        self._bindings.drop_absent(status, batch.local_ids)
+        slot_of_row = self._bindings.slots_of_rows(status, batch.local_ids)
         bound = np.flatnonzero(slot_of_row >= 0)
         broken_slot = np.full(len(batch), -1, dtype=np.int64)
         if len(bound):
@@ -294,7 +279,8 @@ class TrackFusion:
                                         features[bound], has_feature[bound], supported)
             for row in bound[~ok].tolist():
                 broken_slot[row] = slot_of_row[row]
-                self._unbind(status, int(slot_of_row[row]), int(batch.local_ids[row]))
+                self._bindings.unbind(status, int(slot_of_row[row]),
+                                      int(batch.local_ids[row]))
                 slot_of_row[row] = -1
             status_counters = self.counters.camera(status.name)
             status_counters.broken_bindings += int(np.sum(~ok))
@@ -313,7 +299,7 @@ class TrackFusion:
                 forbidden)
             for (k, m), kind in zip(matches.tolist(), kinds.tolist()):
                 slot, row = int(candidates[k]), int(rows[m])
-                self._bind(status, slot, int(batch.local_ids[row]))
+                self._bindings.bind(status, slot, int(batch.local_ids[row]))
                 slot_of_row[row] = slot
                 name = association.KIND_NAMES[kind]
                 self.counters.associations[name] += 1
@@ -325,85 +311,16 @@ class TrackFusion:
         self._correct(status, batch, slot_of_row, reacquired, position, position_cov, features,
                       has_feature, now, stamp)
         if cfg.merge_after > 0.0:
-            self._merge_duplicates(status, slot_of_row[(slot_of_row >= 0) & batch.detected],
-                                   now)
-
-    def _merge_duplicates(self, status: CameraStatus, seen: IntArray, now: float) -> None:
-        """Merge global tracks that other cameras keep seeing where this camera sees one."""
-        cfg = self.config
-        table = self._table
-        self._together = {pair: span for pair, span in self._together.items()
-                          if now - span[1] <= cfg.overlap_max_gap}
-        slots = table.active
-        others = np.delete(table.member_seen[slots], status.index, axis=1)
-        live = (others.max(axis=1) >= now - cfg.overlap_max_gap if others.shape[1]
-                else np.zeros(len(slots), dtype=bool))
-        usable = table.has_position[slots] & table.has_appearance[slots]
-        slots_b = slots[live & usable & (table.member_local[slots, status.index] == 0)]
-        slots_a = seen[table.has_position[seen] & table.has_appearance[seen]]
-        together = association.colocated(table, self.kalman, cfg, slots_a, slots_b)
-        for i, j in zip(*np.nonzero(together)):
-            a, b = int(slots_a[i]), int(slots_b[j])
-            older, younger = sorted((a, b), key=lambda s: (table.first_time[s],
-                                                           table.global_id[s]))
-            pair = (int(table.global_id[older]), int(table.global_id[younger]))
-            first = self._together.get(pair, (now, now))[0]
-            self._together[pair] = (first, now)
-            # Earlier merges of this update may have changed either side.
-            if now - first >= cfg.merge_after and table.alive[older] and table.alive[younger] \
-                    and not np.any((table.member_local[older] != NO_LOCAL_ID)
-                                   & (table.member_local[younger] != NO_LOCAL_ID)):
-                self._merge(older, younger)
-                del self._together[pair]
+            self._merges.merge_colocated(table, self.kalman, cfg, column,
+                                         slot_of_row[(slot_of_row >= 0) & batch.detected], now,
+                                         self._merge)
 
     def _merge(self, older: int, younger: int) -> None:
         """Move the younger global track's local tracks and evidence into the older one."""
-        table = self._table
-        for status in self._cameras.cameras.values():
-            local_id = int(table.member_local[younger, status.index])
-            if local_id != NO_LOCAL_ID:
-                self._unbind(status, younger, local_id)
-                self._bind(status, older, local_id)
-        table.mean[[older]], table.covariance[[older]] = self.kalman.update(
-            table.mean[[older]], table.covariance[[older]], table.mean[[younger], :2],
-            table.covariance[[younger], :2, :2])
-        table.add_features(np.array([older]), table.appearance[[younger]], 0.5)
-        if table.last_xy_time[younger] > table.last_xy_time[older]:
-            table.last_xy[older] = table.last_xy[younger]
-            table.last_xy_time[older] = table.last_xy_time[younger]
-            table.last_velocity[older] = table.last_velocity[younger]
-        table.last_detected_time[older] = max(table.last_detected_time[older],
-                                              table.last_detected_time[younger])
-        table.member_seen[older] = np.maximum(table.member_seen[older], table.member_seen[younger])
-        seen_older = dict(table.last_seen[older])
-        for camera, stamp in table.last_seen[younger]:
-            table.seen(older, camera, max(stamp, seen_older.get(camera, stamp)))
-        self._slot_of.pop(int(table.global_id[younger]), None)
-        table.release(np.array([younger]))
+        self._bindings.move(self._cameras.cameras.values(), older, younger)
+        absorb(self._table, self.kalman, older, younger)
+        self._table.release(np.array([younger]))
         self.counters.merges += 1
-
-    def _drop_absent(self, status: CameraStatus, local_ids: IntArray) -> None:
-        """Unbind the camera's local tracks that this update no longer reports."""
-        present = set(local_ids.tolist())
-        for local_id in [lid for lid in status.bindings if lid not in present]:
-            slot = self._slot_of.get(status.bindings[local_id])
-            if slot is None:
-                status.bindings.pop(local_id)
-            else:
-                self._unbind(status, slot, local_id)
-
-    def _bind(self, status: CameraStatus, slot: int, local_id: int) -> None:
-        """Bind a local track to a global track, replacing this camera's previous one."""
-        previous = int(self._table.member_local[slot, status.index])
-        if previous != NO_LOCAL_ID:
-            status.bindings.pop(previous, None)
-        self._table.bind(slot, status.name, status.index, local_id)
-        status.bindings[local_id] = int(self._table.global_id[slot])
-
-    def _unbind(self, status: CameraStatus, slot: int, local_id: int) -> None:
-        status.bindings.pop(local_id, None)
-        if int(self._table.member_local[slot, status.index]) == local_id:
-            self._table.unbind(slot, status.name, status.index)
 
     def _start(self, status: CameraStatus, batch: CameraBatch, rows: IntArray,
                position: FloatArray, position_cov: FloatArray, now: float) -> IntArray:
@@ -418,9 +335,8 @@ class TrackFusion:
         table.mean[slots] = 0.0
         table.covariance[slots] = np.eye(4)
         for slot, global_id, row in zip(slots.tolist(), ids.tolist(), rows.tolist()):
-            self._slot_of[global_id] = slot
             table.uuid[slot] = identity_uuid(self.namespace, global_id)
-            self._bind(status, slot, int(batch.local_ids[row]))
+            self._bindings.start(status, slot, int(batch.local_ids[row]))
         self.counters.new_globals += len(rows)
         return slots
 
@@ -464,38 +380,11 @@ class TrackFusion:
 
     def _report(self, now: float) -> List[GlobalTrackOutput]:
         """Return the TRACKED and COASTING global tracks, by global id."""
-        table = self._table
-        slots = table.active
-        slots = slots[now - table.last_detected_time[slots] <= self.config.coast_max_age]
-        if len(slots) == 0:
-            return []
-        slots = slots[np.argsort(table.global_id[slots])]
-        latest = np.full(table.num_cameras, np.nan)
+        latest = np.full(self._table.num_cameras, np.nan)
         for status in self._cameras.cameras.values():
             if not status.stale and status.last_stamp is not None:
                 latest[status.index] = status.last_stamp
-        tracked = np.any(table.member_seen[slots] == latest[None, :], axis=1)
-        mean = table.mean[slots]
-        covariance = table.covariance[slots]
-        has_position = table.has_position[slots]
-        nan2 = np.full(2, np.nan)
-        uuids = table.uuid
-        return [GlobalTrackOutput(
-            global_id, uuids[slot],
-            GlobalState.TRACKED if is_tracked else GlobalState.COASTING, now,
-            mean[i, :2] if located else nan2, mean[i, 2:] if located else nan2,
-            covariance[i], located, table.members[slot], table.last_seen[slot])
-            for i, (slot, global_id, is_tracked, located) in enumerate(zip(
-                slots.tolist(), table.global_id[slots].tolist(), tracked.tolist(),
-                has_position.tolist()))]
-
-
-def _predict_rows(batch: CameraBatch, lag: float) -> Tuple[FloatArray, FloatArray]:
-    """Return the rows' positions and covariances predicted ``lag`` seconds forward."""
-    if lag <= 0.0:
-        return batch.position_xy, batch.position_cov
-    position = batch.position_xy + lag * batch.velocity_xy
-    return position, batch.position_cov + lag * lag * batch.velocity_cov
+        return report_globals(self._table, latest, now, self.config.coast_max_age)
 
 
 def _clip_speed(velocity_xy: FloatArray, max_speed: float) -> FloatArray:

@@ -12,18 +12,18 @@ the outputs carry; both are changed only through :meth:`GlobalTable.bind` and
 from typing import Any, List, Optional, Tuple
 import uuid
 
+from deepsort_ros.core.growable import GrowableTable, INITIAL_CAPACITY
 import numpy as np
 import numpy.typing as npt
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
-INITIAL_CAPACITY = 64
 INITIAL_CAMERAS = 4
 NO_LOCAL_ID = 0
 
 
-class GlobalTable:
+class GlobalTable(GrowableTable):
     """
     Stacked state of all global tracks; a slot index addresses one.
 
@@ -81,16 +81,6 @@ class GlobalTable:
         self.last_seen: List[Tuple[Tuple[str, float], ...]] = [()] * capacity
         self.uuid: List[Optional[uuid.UUID]] = [None] * capacity
 
-    def _grow(self, needed: int) -> None:
-        old = {name: value for name, value in vars(self).items()
-               if isinstance(value, (np.ndarray, list))}
-        capacity = self.capacity
-        while capacity < needed:
-            capacity *= 2
-        self._allocate(capacity)
-        for name, value in old.items():
-            getattr(self, name)[:len(value)] = value
-
     def ensure_cameras(self, count: int) -> None:
         """Make room for ``count`` camera columns."""
         if count <= self.num_cameras:
@@ -108,31 +98,7 @@ class GlobalTable:
             self.feature_dim = int(dim)
             self.appearance = np.zeros((self.capacity, dim), dtype=np.float32)
 
-    @property
-    def active(self) -> IntArray:
-        """Slots of the live global tracks, ascending."""
-        return np.flatnonzero(self.alive)
-
-    def allocate(self, count: int) -> IntArray:
-        """
-        Reserve slots for new global tracks, cleared; the caller fills the state.
-
-        Parameters
-        ----------
-        count : int
-            Number of slots wanted.
-
-        Returns
-        -------
-        ndarray of int, shape (count,)
-
-        """
-        free = np.flatnonzero(~self.alive)
-        if len(free) < count:
-            self._grow(self.capacity + count)
-            free = np.flatnonzero(~self.alive)
-        slots = free[:count]
-        self.alive[slots] = True
+    def _clear(self, slots: IntArray) -> None:
         self.has_position[slots] = False
         self.has_appearance[slots] = False
         self.last_xy[slots] = np.nan
@@ -142,11 +108,6 @@ class GlobalTable:
         for slot in slots.tolist():
             self.members[slot] = ()
             self.last_seen[slot] = ()
-        return slots
-
-    def release(self, slots: IntArray) -> None:
-        """Free the slots of deleted global tracks (their bindings must be gone already)."""
-        self.alive[slots] = False
 
     def bind(self, slot: int, camera: str, column: int, local_id: int) -> None:
         """Record that camera ``camera`` (column ``column``) sees ``slot`` as ``local_id``."""

@@ -1,9 +1,10 @@
 """States of a global track, and the per-track output of a fusion update."""
 
 import enum
-from typing import NamedTuple, Tuple
+from typing import List, NamedTuple, Tuple
 import uuid
 
+from deepsort_ros.fusion.global_table import GlobalTable
 import numpy as np
 import numpy.typing as npt
 
@@ -63,3 +64,46 @@ class GlobalTrackOutput(NamedTuple):
 def identity_uuid(namespace: uuid.UUID, global_id: int) -> uuid.UUID:
     """Return the UUID of a global id, stable within one fusion run (``uuid5``)."""
     return uuid.uuid5(namespace, str(int(global_id)))
+
+
+def report_globals(table: GlobalTable, latest: npt.NDArray[np.float64], now: float,
+                   coast_max_age: float) -> List[GlobalTrackOutput]:
+    """
+    Return the TRACKED and COASTING global tracks, by global id.
+
+    Parameters
+    ----------
+    table : GlobalTable
+        Predicted to ``now``.
+    latest : ndarray, shape (C,)
+        Per camera column, the stamp of its latest update (NaN for a stale or silent camera):
+        a global track detected in it is TRACKED.
+    now : float
+        Fusion time, seconds.
+    coast_max_age : float
+        Seconds since the last detection after which a global track is no longer reported.
+
+    Returns
+    -------
+    list of GlobalTrackOutput
+
+    """
+    slots = table.active
+    slots = slots[now - table.last_detected_time[slots] <= coast_max_age]
+    if len(slots) == 0:
+        return []
+    slots = slots[np.argsort(table.global_id[slots])]
+    tracked = np.any(table.member_seen[slots] == latest[None, :], axis=1)
+    mean = table.mean[slots]
+    covariance = table.covariance[slots]
+    has_position = table.has_position[slots]
+    nan2 = np.full(2, np.nan)
+    uuids = table.uuid
+    return [GlobalTrackOutput(
+        global_id, uuids[slot],
+        GlobalState.TRACKED if is_tracked else GlobalState.COASTING, now,
+        mean[i, :2] if located else nan2, mean[i, 2:] if located else nan2,
+        covariance[i], located, table.members[slot], table.last_seen[slot])
+        for i, (slot, global_id, is_tracked, located) in enumerate(zip(
+            slots.tolist(), table.global_id[slots].tolist(), tracked.tolist(),
+            has_position.tolist()))]

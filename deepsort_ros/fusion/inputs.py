@@ -136,6 +136,26 @@ class CameraBatch:
         """Return the number of tracks."""
         return len(self.local_ids)
 
+    def positions_ahead(self, lag: float) -> Tuple[FloatArray, FloatArray]:
+        """
+        Return the ground positions and covariances predicted ``lag`` seconds forward.
+
+        Parameters
+        ----------
+        lag : float
+            Seconds; <= 0 returns the positions as sent.
+
+        Returns
+        -------
+        position_xy : ndarray, shape (N, 2)
+        position_cov : ndarray, shape (N, 2, 2)
+
+        """
+        if lag <= 0.0:
+            return self.position_xy, self.position_cov
+        position = self.position_xy + lag * self.velocity_xy
+        return position, self.position_cov + lag * lag * self.velocity_cov
+
     @classmethod
     def empty(cls, encoder: str = '', source_id: str = '',
               world_frame: str = '') -> 'CameraBatch':

@@ -2,14 +2,14 @@
 Depth images of a scene whose geometry is known: a ground plane and people as upright boards.
 
 What an RGB-D camera registered to the colour image would see from a
-:class:`~deepsort_ros.sim.camera_rig.GroundCamera`: depth along the optical axis, m, of the
+:class:`~deepsort_ros.sim.ground_camera.GroundCamera`: depth along the optical axis, m, of the
 ground plane z = 0 and of each person as a vertical rectangle facing the camera, standing on its
 ground position. Tests check depth-based world positions against it.
 """
 
 from typing import Tuple
 
-from deepsort_ros.sim.camera_rig import GroundCamera
+from deepsort_ros.sim.ground_camera import GroundCamera
 import numpy as np
 import numpy.typing as npt
 

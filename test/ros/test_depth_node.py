@@ -43,7 +43,8 @@ def test_depth_positions_over_dds_with_ground_plane_fallback(ros_domain_id, shar
     from deepsort_ros.ros.convert.detections import detections_to_msg
     from deepsort_ros.recordings.sequence_to_bag import (BagTopics, iter_sequence_messages,
                                                          MessageOptions, SequenceSource)
-    from deepsort_ros.sim.camera_rig import PETS09_CAMERA, RigCamera, RigView
+    from deepsort_ros.sim.camera_rig import RigCamera, RigView
+    from deepsort_ros.sim.ground_camera import PETS09_CAMERA
     from deepsort_ros.sim.depth_scene import render_depth
     from deepsort_ros.sim.virtual_camera import RotationProfile
     from nav_msgs.msg import Odometry

@@ -2,8 +2,8 @@
 
 from deepsort_ros.ego_motion import EgoMotionConfig, EgoMotionEstimator
 from deepsort_ros.recordings.mot import load_mot_rows
-from deepsort_ros.sim.camera_rig import (CameraRig, fit_ground_camera, gap_rig, ground_points,
-                                         GroundCamera, overlap_rig, PETS09_CAMERA, RigCamera)
+from deepsort_ros.sim.camera_rig import CameraRig, gap_rig, ground_points, overlap_rig, RigCamera
+from deepsort_ros.sim.ground_camera import fit_ground_camera, GroundCamera, PETS09_CAMERA
 import numpy as np
 import pytest
 

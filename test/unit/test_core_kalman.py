@@ -80,7 +80,7 @@ def _spd(rng: np.random.Generator, count: int, coupled: bool) -> np.ndarray:
 
 @pytest.mark.parametrize('coupled', [False, True])
 def test_innovation_inverse_is_the_inverse(coupled):
-    from deepsort_ros.core.kalman_filter import innovation_inverse
+    from deepsort_ros.core.kalman_algebra import innovation_inverse
 
     matrices = _spd(np.random.default_rng(3), 50, coupled)
     np.testing.assert_allclose(innovation_inverse(matrices), np.linalg.inv(matrices),

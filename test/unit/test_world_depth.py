@@ -1,8 +1,8 @@
 """World positions from a registered depth image, against a rendered scene whose truth is known."""
 
 from deepsort_ros.geometry import PinholeCamera
-from deepsort_ros.sim.camera_rig import PETS09_CAMERA
 from deepsort_ros.sim.depth_scene import render_depth
+from deepsort_ros.sim.ground_camera import PETS09_CAMERA
 from deepsort_ros.world.depth import decode_depth, depth_positions, DepthConfig
 import numpy as np
 import pytest

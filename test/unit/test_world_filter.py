@@ -2,7 +2,7 @@
 
 from deepsort_ros.core.track_state import TrackOutput, TrackState
 from deepsort_ros.geometry import image_to_ground
-from deepsort_ros.sim.camera_rig import PETS09_CAMERA
+from deepsort_ros.sim.ground_camera import PETS09_CAMERA
 from deepsort_ros.world import GroundFilterConfig, GroundTrackFilter
 import numpy as np
 import pytest
