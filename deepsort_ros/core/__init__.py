@@ -8,8 +8,9 @@ of ``kalman_algebra``, which the ground-plane filter shares), ``matching`` (cost
 assignment), ``association`` (the three stages), ``lifecycle`` (predict, update, confirm,
 start, delete), ``track_table`` (the stacked state, on ``growable``'s slots, which the global
 table shares), ``lost_gallery`` and ``relink`` (re-identification), ``target`` (single-object
-mode), ``clock`` (clocks that jump), ``counters``, ``labels`` (detector labels as class
-ids), ``report`` (the output records), ``tracker`` (the update, a short list of those steps).
+mode, on the galleries of ``target_evidence``), ``clock`` (clocks that jump), ``counters``,
+``labels`` (detector labels as class ids), ``report`` (the output records), ``tracker`` (the
+update, a short list of those steps).
 """
 
 from deepsort_ros.core.boxes import cxcywh_to_tlbr, cxcywh_to_tlwh, tlwh_to_cxcywh

@@ -24,8 +24,8 @@ from typing import Optional, Set, Tuple
 from deepsort_ros.core.boxes import cxcywh_to_tlbr, iou_matrix_tlbr, warp_boxes_cxcywh
 from deepsort_ros.core.config import TrackerConfig
 from deepsort_ros.core.detections import DetectionBatch
-from deepsort_ros.core.matching import cosine_distance
-from deepsort_ros.core.track_table import has_feature_rows, TrackTable
+from deepsort_ros.core.target_evidence import FeatureRing, fresh_features
+from deepsort_ros.core.track_table import TrackTable
 import numpy as np
 import numpy.typing as npt
 
@@ -48,31 +48,6 @@ class TargetStatus(enum.Enum):
     """Not seen for longer; the selection is kept and re-acquired only on strong evidence."""
     CANDIDATE = 4
     """Not seen; a track that looks like the target is being confirmed (not followed yet)."""
-
-
-class _Ring:
-    """A bounded gallery of unit feature rows; the oldest row is replaced when full."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.rows: Optional[npt.NDArray[np.float32]] = None
-        self.count = 0
-        self._next = 0
-
-    def add(self, features: npt.NDArray[np.float32]) -> None:
-        """Append rows (M, D), keeping the last ``size``."""
-        for row in features[-self.size:]:
-            if self.rows is None:
-                self.rows = np.zeros((self.size, len(row)), dtype=np.float32)
-            self.rows[self._next] = row
-            self._next = (self._next + 1) % self.size
-            self.count = min(self.count + 1, self.size)
-
-    def distance(self, features: npt.NDArray[np.float32]) -> FloatArray:
-        """Return each row's smallest cosine distance to the gallery, shape (M,); inf if empty."""
-        if self.count == 0 or self.rows is None:
-            return np.full(len(features), np.inf)
-        return cosine_distance(features, self.rows[:self.count]).min(axis=1)
 
 
 class TargetFollower:
@@ -117,8 +92,8 @@ class TargetFollower:
         self._class_id: Optional[int] = None
         self._last_seen = 0.0
         self._last_box_cxcywh = np.zeros(4)
-        self._gallery = _Ring(self.config.target_gallery_size)
-        self._negatives = _Ring(self.config.target_negatives_size)
+        self._gallery = FeatureRing(self.config.target_gallery_size)
+        self._negatives = FeatureRing(self.config.target_negatives_size)
         self._negative_ids: Set[int] = set()
         self._candidate: Optional[Tuple[int, float]] = None
         self._candidate_since = 0.0
@@ -243,7 +218,7 @@ class TargetFollower:
         cfg = self.config
         active = table.active
         seen = active[table.confirmed[active] & (table.misses[active] == 0)]
-        features, fresh = _fresh_features(table, seen, detections, cfg.high_score_threshold)
+        features, fresh = fresh_features(table, seen, detections, cfg.high_score_threshold)
         own = np.flatnonzero((table.track_id[seen] == self.track_id)
                              & (table.first_time[seen] == self._first_time))
         if len(own):
@@ -400,33 +375,3 @@ class TargetFollower:
         self._on_probation = False
         self._candidate = None
         self.candidate_id = None
-
-
-def _fresh_features(table: TrackTable, slots: IntArray, detections: DetectionBatch,
-                    min_score: float) -> Tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
-    """
-    Return the features of the detections the tracks took in this update.
-
-    Returns
-    -------
-    features : ndarray of float32, shape (M, D)
-        Zero rows where there is none.
-    fresh : ndarray of bool, shape (M,)
-        Whether the track took a detection with a feature and a score of at least
-        ``min_score`` (low-score detections are often occluded).
-
-    """
-    dim = table.feature_dim or 0
-    features = np.zeros((len(slots), dim), dtype=np.float32)
-    fresh = np.zeros(len(slots), dtype=bool)
-    if detections.features is None or len(slots) == 0 or len(detections) == 0:
-        return features, fresh
-    rows = table.detection_index[slots]
-    lookup = np.full(max(int(rows.max()), int(detections.rows.max())) + 1, -1)
-    lookup[detections.rows] = np.arange(len(detections))
-    index = np.where(rows >= 0, lookup[np.maximum(rows, 0)], -1)
-    taken = index >= 0
-    features[taken] = detections.features[index[taken]]
-    fresh[taken] = (has_feature_rows(features[taken])
-                    & (detections.scores[index[taken]] >= min_score))
-    return features, fresh
