@@ -113,7 +113,7 @@ def odometry_homographies(camera: VirtualCamera, num_frames: int, fps: float) ->
     """Return what the node's ego-motion computes from odometry: frame f-1 -> f, (F, 3, 3)."""
     from deepsort_ros import ego_motion  # noqa: I100
     from deepsort_ros.geometry import PinholeCamera
-    from deepsort_ros.ros.parameters import NodeConfig
+    from deepsort_ros.settings.tracker import NodeConfig
 
     node = NodeConfig()
     estimator = ego_motion.EgoMotionEstimator(ego_motion.EgoMotionConfig(mode='odometry'))

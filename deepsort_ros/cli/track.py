@@ -151,7 +151,7 @@ def _configs(args: argparse.Namespace) -> Tuple[Any, Any]:
     """Return (NodeConfig, TrackerConfig) from --params-file, --set and the encoder options."""
     from dataclasses import replace
 
-    from deepsort_ros.ros import parameters as nc
+    from deepsort_ros.settings import tracker as nc
 
     values = nc.load_params_file(args.params_file) if args.params_file else {}
     for name, value in parse_overrides(args.set).items():
@@ -168,7 +168,7 @@ def _configs(args: argparse.Namespace) -> Tuple[Any, Any]:
 
 def _main_bag(args: argparse.Namespace) -> int:
     from deepsort_ros.replay.bag import track_bag
-    from deepsort_ros.ros.pipeline import load_encoder
+    from deepsort_ros.pipeline.encoder import load_encoder
 
     if args.features is not None:
         raise ValueError('--features needs --sequence (a bag carries its own detections)')

@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Se
 import uuid
 
 from deepsort_ros.geometry.camera_model import PinholeCamera
-from deepsort_ros.ros.diagnostics import DiagnosticReport
+from deepsort_ros.pipeline.diagnostics import DiagnosticReport
 from deepsort_ros.ros.visualization import track_colour_bgr
 from deepsort_ros_msgs.msg import (GlobalTrack, GlobalTrackArray, GlobalTrackMember, TargetStatus,
                                    Track, TrackAppearance, TrackAppearanceArray, TrackArray)

@@ -4,12 +4,12 @@ from typing import List, Optional
 
 from deepsort_ros.core import TrackerConfig
 from deepsort_ros.geometry import PinholeCamera
-from deepsort_ros.ros.diagnostics import DiagnosticsCollector
+from deepsort_ros.pipeline.diagnostics import DiagnosticsCollector
+from deepsort_ros.pipeline.tracking import FrameResult, TrackingPipeline
 from deepsort_ros.ros.images import bgr_to_image_msg
 from deepsort_ros.ros.messages import (camera_to_camera_info, detections_to_msg, make_header,
                                        pose_to_odometry, stamp_to_ns)
-from deepsort_ros.ros.parameters import NodeConfig
-from deepsort_ros.ros.pipeline import FrameResult, TrackingPipeline
+from deepsort_ros.settings.tracker import NodeConfig
 from deepsort_ros_msgs.msg import TargetStatus, Track
 from helpers.node_harness import scene_frame
 import numpy as np
