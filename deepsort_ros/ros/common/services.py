@@ -1,6 +1,11 @@
-"""Services both nodes offer the same way."""
+"""Services both nodes offer the same way, and what both do on ``deactivate``."""
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
+
+from rclpy.node import Node
+from rclpy.service import Service
+from rclpy.subscription import Subscription
+from rclpy.timer import Timer
 
 
 def reset_handler(forgettable: Callable[[], Optional[Any]], forgotten: str,
@@ -28,3 +33,26 @@ def reset_handler(forgettable: Callable[[], Optional[Any]], forgotten: str,
         response.success, response.message = True, forgotten
         return response
     return handle
+
+
+def destroy_entities(node: Node, entities: Iterable[Any]) -> None:
+    """
+    Destroy what a node made on ``activate`` (``deactivate``): subscriptions, services, timers.
+
+    Parameters
+    ----------
+    node : rclpy.node.Node
+        Their node.
+    entities : iterable
+        Subscriptions, services and timers of ``node``, in any order; None is skipped.
+
+    """
+    for entity in entities:
+        if isinstance(entity, Subscription):
+            node.destroy_subscription(entity)
+        elif isinstance(entity, Service):
+            node.destroy_service(entity)
+        elif isinstance(entity, Timer):
+            node.destroy_timer(entity)
+        elif entity is not None:
+            raise TypeError(f'cannot destroy a {type(entity).__name__}')

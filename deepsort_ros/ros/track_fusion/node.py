@@ -24,7 +24,7 @@ from deepsort_ros.pipeline.fusion import FusionPipeline
 from deepsort_ros.pipeline.fusion_diagnostics import fusion_report
 from deepsort_ros.ros.common.lifecycle import run_node
 from deepsort_ros.ros.common.parameters import descriptor, SchemaParameters
-from deepsort_ros.ros.common.services import reset_handler
+from deepsort_ros.ros.common.services import destroy_entities, reset_handler
 from deepsort_ros.ros.common.throttle import ThrottledLog
 from deepsort_ros.ros.messages import (diagnostics_to_msg, GlobalMarkerBuilder,
                                        transform_to_xyz_quaternion)
@@ -160,11 +160,9 @@ class FusionNode(SchemaParameters, LifecycleNode):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Unsubscribe."""
-        for sub in self._camera_subscriptions:
-            self.destroy_subscription(sub)
+        destroy_entities(self, self._camera_subscriptions + [self._diagnostics_timer,
+                                                             self._reset_srv])
         self._camera_subscriptions = []
-        self.destroy_timer(self._diagnostics_timer)
-        self.destroy_service(self._reset_srv)
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:

@@ -30,7 +30,7 @@ from deepsort_ros.pipeline.tracking import TrackingPipeline
 from deepsort_ros.ros.common.executor import NodeExecutor
 from deepsort_ros.ros.common.lifecycle import run_node
 from deepsort_ros.ros.common.parameters import SchemaParameters
-from deepsort_ros.ros.common.services import reset_handler
+from deepsort_ros.ros.common.services import destroy_entities, reset_handler
 from deepsort_ros.ros.common.throttle import ThrottledLog
 from deepsort_ros.ros.messages import diagnostics_to_msg, yolo_to_detection_array
 from deepsort_ros.ros.tracker import target
@@ -245,13 +245,9 @@ class TrackerNode(SchemaParameters, LifecycleNode):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Unsubscribe, and drop the frames not tracked yet."""
-        for sub in self._input_subscriptions:
-            self.destroy_subscription(sub)
+        destroy_entities(self, self._input_subscriptions + [
+            self._select_srv, self._reset_srv, self._diagnostics_timer, self._pairing_timer])
         self._input_subscriptions = []
-        self.destroy_service(self._select_srv)
-        self.destroy_service(self._reset_srv)
-        self.destroy_timer(self._diagnostics_timer)
-        self.destroy_timer(self._pairing_timer)
         if self._extrinsic is not None:
             self._extrinsic.stop()
         with self._processing_lock:
