@@ -7,8 +7,8 @@ the ground plane (gt columns 8-9, m). A camera is fitted to those positions
 (:func:`deepsort_ros.sim.camera_rig.fit_ground_camera`, as ``sim/camera_rig.py`` does), and
 each sequence is replayed as a robot would publish it (odometry, camera info, image, SORT
 detections; :func:`deepsort_ros.recordings.sequence_to_bag.iter_sequence_messages`) through
-the node's own :class:`~deepsort_ros.pipeline.tracking.TrackingPipeline` (appearance off, so that a
-loaded 2-core machine runs it in a minute; the world estimate does not depend on it). Two
+the node's own :class:`~deepsort_ros.pipeline.tracking.TrackingPipeline` (appearance off, so
+that a loaded 2-core machine runs it in a minute; the world estimate does not depend on it). Two
 cameras per sequence: the recorded one, still, and a virtual camera of the full frame that
 rotates like the multi-camera rig's left camera (``--profile rig``:
 :data:`deepsort_ros.sim.camera_rig.LEFT_PROFILE`, 2-4 deg/s, 1-2 deg) or a drone (``--profile
