@@ -6,7 +6,6 @@ from typing import Callable, List, Optional
 import rclpy
 from rclpy.executors import Executor, ExternalShutdownException
 from rclpy.node import Node
-from rclpy.signals import uninstall_signal_handlers
 
 
 def run_node(make_node: Callable[[], Node], make_executor: Callable[[], Executor],
@@ -45,9 +44,7 @@ def run_node(make_node: Callable[[], Node], make_executor: Callable[[], Executor
     finally:
         # Ctrl-C in a terminal reaches the whole process group and ros2 launch forwards one
         # more: a second SIGINT must not interrupt the teardown (or the interpreter's exit)
-        # with a traceback. rclpy's handler goes first: its shutdown would otherwise put
-        # Python's handler back after the teardown, so SIGINT is ignored once, to the end.
-        uninstall_signal_handlers()
+        # with a traceback. Ignored first thing, once: rclpy's shutdown leaves it ignored.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         if executor is not None:
             executor.shutdown()
