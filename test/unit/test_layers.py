@@ -27,9 +27,7 @@ SETTINGS = 'deepsort_ros.settings'
 # The rclpy rooms: only the nodes and their toolkit, never imported from outside ros/.
 NODES = ('deepsort_ros.ros.common', 'deepsort_ros.ros.tracker', 'deepsort_ros.ros.track_fusion')
 HEAVY = ('torch', 'torchvision', 'cv2')
-# Where ROS-free code meets ROS: message <-> array conversions and drawing, which take and
-# build message objects but never need rclpy. (ros.messages, ros.images and ros.visualization
-# until they become ros.convert and ros.display.)
+# The ROS-free rooms know nothing of ROS, nor of the nodes' pipelines and settings.
 ROS_FREE_FORBIDS = (RCLPY, MESSAGES, ROS, PIPELINE, SETTINGS) + NODES
 
 
@@ -58,7 +56,8 @@ ROOMS: Dict[str, Room] = {
     'deepsort_ros.recordings': Room((RCLPY, MESSAGES) + NODES),
     'deepsort_ros.cli': Room((RCLPY, MESSAGES) + NODES),
     'deepsort_ros': Room(ROS_FREE_FORBIDS),  # the package's own __init__
-    # The ROS room: conversions never need rclpy; the nodes keep to themselves.
+    # The ROS room: its conversions and drawing (everything under ros/ but the node rooms)
+    # take and build message objects but never need rclpy; the nodes keep to themselves.
     'deepsort_ros.ros': Room((RCLPY,) + NODES),
     'deepsort_ros.ros.common': Room(('deepsort_ros.ros.tracker', 'deepsort_ros.ros.track_fusion')),
     'deepsort_ros.ros.tracker': Room(('deepsort_ros.ros.track_fusion',)),
