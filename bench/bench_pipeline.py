@@ -326,8 +326,8 @@ def run_ours(bag: Path, variants: Dict[str, Tuple[Any, Any]], block_frames: int 
     from deepsort_ros.core import TrackerConfig
     from deepsort_ros.recordings.bag_reader import bag_topics, read_messages
     from deepsort_ros.replay.bag import resolve_topics
-    from deepsort_ros.ros.parameters import NodeConfig
-    from deepsort_ros.ros.pipeline import TrackingPipeline
+    from deepsort_ros.settings.tracker import NodeConfig
+    from deepsort_ros.pipeline.tracking import TrackingPipeline
 
     available, _ = bag_topics(bag)
     topics, _ = resolve_topics(available, NodeConfig(encoder_weights=str(OSNET)))

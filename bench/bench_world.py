@@ -7,8 +7,8 @@ the ground plane (gt columns 8-9, m). A camera is fitted to those positions
 (:func:`deepsort_ros.sim.ground_camera.fit_ground_camera`, as for PETS09_CAMERA), and
 each sequence is replayed as a robot would publish it (odometry, camera info, image, SORT
 detections; :func:`deepsort_ros.recordings.sequence_to_bag.iter_sequence_messages`) through
-the node's own :class:`~deepsort_ros.ros.pipeline.TrackingPipeline` (appearance off, so that a
-loaded 2-core machine runs it in a minute; the world estimate does not depend on it). Two
+the node's own :class:`~deepsort_ros.pipeline.tracking.TrackingPipeline` (appearance off, so
+that a loaded 2-core machine runs it in a minute; the world estimate does not depend on it). Two
 cameras per sequence: the recorded one, still, and a virtual camera of the full frame that
 rotates like the multi-camera rig's left camera (``--profile rig``:
 :data:`deepsort_ros.sim.camera_rig.LEFT_PROFILE`, 2-4 deg/s, 1-2 deg) or a drone (``--profile
@@ -142,8 +142,8 @@ def run_case(sequence: str, camera: GroundCamera, moving: bool,
              max_frames: Optional[int] = None, overrides: Optional[Dict[str, Any]] = None,
              profile_name: str = 'rig') -> Pairs:
     """Replay one sequence through the node's pipeline; pair its tracks with gt."""
-    from deepsort_ros.ros.parameters import split_parameters
-    from deepsort_ros.ros.pipeline import TrackingPipeline
+    from deepsort_ros.settings.tracker import split_parameters
+    from deepsort_ros.pipeline.tracking import TrackingPipeline
 
     info = read_sequence_info(DATA / sequence)
     profile = PROFILES[profile_name] if moving else RotationProfile()

@@ -66,7 +66,7 @@ def odometry_homographies(camera: Any, num_frames: int, fps: float) -> Any:
     """
     from deepsort_ros import ego_motion
     from deepsort_ros.geometry import PinholeCamera
-    from deepsort_ros.ros.parameters import NodeConfig
+    from deepsort_ros.settings.tracker import NodeConfig
     import numpy as np
 
     node = NodeConfig()

@@ -267,12 +267,13 @@ def _collector(collected: Collected, context: Any, image_size: Tuple[int, int]) 
 def _offline_ms(bag: Path, params: Path, detector: str, frames: int,
                 progress: bool) -> Dict[int, float]:
     """Time the same work in one process (detector + pipeline, no DDS): stamp -> ms."""
-    from deepsort_ros.ros import parameters as nc
+    from deepsort_ros.settings import tracker as nc
     from deepsort_ros.recordings.bag_reader import read_messages
     from hog_detector.detector import HogPeopleDetector
     from deepsort_ros.ros.convert.images import compressed_msg_to_bgr
     from deepsort_ros.ros.convert.detections import detections_to_msg
-    from deepsort_ros.ros.pipeline import load_encoder, TrackingPipeline
+    from deepsort_ros.pipeline.encoder import load_encoder
+    from deepsort_ros.pipeline.tracking import TrackingPipeline
     from tqdm import tqdm
 
     node_config, tracker_config = nc.split_parameters(nc.load_params_file(params))

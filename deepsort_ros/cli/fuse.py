@@ -83,9 +83,9 @@ def main(args: argparse.Namespace) -> int:
 
     """
     from deepsort_ros.replay import fusion as replay
-    from deepsort_ros.ros import fusion_parameters as fp
-    from deepsort_ros.ros.fusion_pipeline import FusionPipeline
-    from deepsort_ros.ros.pipeline import load_encoder
+    from deepsort_ros.settings import fusion as fp
+    from deepsort_ros.pipeline.fusion import FusionPipeline
+    from deepsort_ros.pipeline.encoder import load_encoder
 
     try:
         manifest = None

@@ -49,7 +49,7 @@ def node_configs(args: argparse.Namespace,
     """
     from dataclasses import replace
 
-    from deepsort_ros.ros import parameters as nc
+    from deepsort_ros.settings import tracker as nc
 
     values = nc.load_params_file(args.params_file) if args.params_file else {}
     for name, value in (tracker_values or {}).items():

@@ -151,7 +151,7 @@ def _configs(args: argparse.Namespace) -> Tuple[Any, Any]:
 
 def _main_bag(args: argparse.Namespace) -> int:
     from deepsort_ros.replay.bag import track_bag
-    from deepsort_ros.ros.pipeline import load_encoder
+    from deepsort_ros.pipeline.encoder import load_encoder
 
     if args.features is not None:
         raise ValueError('--features needs --sequence (a bag carries its own detections)')

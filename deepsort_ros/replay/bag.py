@@ -2,7 +2,7 @@
 The node's pipeline, offline, on a recorded bag, as fast as it goes (``track --bag``).
 
 The bag's messages are fed in recorded order to
-:class:`deepsort_ros.ros.pipeline.TrackingPipeline`, the code the node runs, configured from
+:class:`deepsort_ros.pipeline.tracking.TrackingPipeline`, the code the node runs, configured from
 the same parameters file. Message types come from the bag itself: raw and compressed image
 topics both work. Results go to MOTChallenge text (frames
 numbered from 1 in image order) and/or back into a bag as ``TrackArray`` and ``TargetStatus``.
@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
 
+from deepsort_ros.pipeline.tracking import FrameResult, STAGES, TrackingPipeline
 from deepsort_ros.recordings.bag_reader import bag_topics, BagReadSummary, read_messages
 from deepsort_ros.recordings.mot import write_mot_rows
 from deepsort_ros.ros.convert.stamps import stamp_to_ns
 from deepsort_ros.ros.convert.tracks import track_array_to_mot
-from deepsort_ros.ros.parameters import NodeConfig
-from deepsort_ros.ros.pipeline import FrameResult, STAGES, TrackingPipeline
+from deepsort_ros.settings.tracker import NodeConfig
 import numpy as np
 
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
@@ -59,7 +59,7 @@ class BagTrackResult:
     frame_ms : list of float
         Pipeline time of each tracked frame (all stages), ms.
     stage_ms : dict of str to list of float
-        The same per stage (:data:`deepsort_ros.ros.pipeline.STAGES`).
+        The same per stage (:data:`deepsort_ros.pipeline.tracking.STAGES`).
     read : BagReadSummary
         Per-topic counts, skipped messages, unknown types, truncation.
     pipeline : TrackingPipeline

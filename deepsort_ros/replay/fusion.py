@@ -8,7 +8,7 @@ Each camera's bag is turned into its tracker's output, frame by frame: a bag of 
 holds a camera's ``TrackArray`` (and ``TrackAppearanceArray``) topics, recorded from a robot,
 is read as it is. A frame arrives when its image was recorded (its log time in the bag: a rig
 camera's ``latency_s`` after its stamp). Every camera's updates then reach one
-:class:`deepsort_ros.ros.fusion_pipeline.FusionPipeline`, the node's, in arrival order.
+:class:`deepsort_ros.pipeline.fusion.FusionPipeline`, the node's, in arrival order.
 
 What comes out: per camera the rows of its confirmed tracks labelled with their global ids
 (MOTChallenge text), every ``GlobalTrackArray`` (a bag), and, for a rig
@@ -21,11 +21,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
+from deepsort_ros.pipeline.fusion import FusionPipeline
 from deepsort_ros.recordings.bag_reader import bag_topics, header_stamp_ns, iter_raw, \
     read_messages
 from deepsort_ros.ros.convert.stamps import stamp_to_ns
 from deepsort_ros.ros.convert.tracks import track_array_to_mot
-from deepsort_ros.ros.fusion_pipeline import FusionPipeline
 import numpy as np
 
 TRACKS_TYPE = 'deepsort_ros_msgs/msg/TrackArray'

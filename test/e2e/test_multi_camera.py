@@ -194,14 +194,14 @@ def test_pets09_rig_over_dds_keeps_one_identity_across_cameras(ros_domain_id, tm
     trackers = {}
     for name, view in rig.views.items():
         ns = names[name]
-        trackers[name] = _start('deepsort_ros.ros.tracker_node', f'/{ns}', {
+        trackers[name] = _start('deepsort_ros.ros.tracker.node', f'/{ns}', {
             'image_topic': f'/{ns}/camera/image_raw', 'camera_info_topic': f'/{ns}/camera/info',
             'detections_topic': f'/{ns}/detections', 'odom_topic': f'/{ns}/odom',
             'image_qos': 'reliable', 'ego_motion_mode': 'odometry',
             'encoder_weights': str(WEIGHTS), 'encoder_backend': 'onnx',
             'base_to_camera_xyz': [0.0, 0.0, 0.0],
             'base_to_camera_rpy': list(view.base_to_camera_rpy)}, 'deepsort_tracker', tmp_path)
-    fusion = _start('deepsort_ros.ros.fusion_node', f'/f{tag}', {
+    fusion = _start('deepsort_ros.ros.track_fusion.node', f'/f{tag}', {
         'cameras': list(rig.names), 'world_frame_id': 'map', 'use_sim_time': True,
         'camera': {name: {'tracks_topic': f'/{ns}/deepsort_tracker/tracks'}
                    for name, ns in names.items()}}, 'track_fusion', tmp_path)

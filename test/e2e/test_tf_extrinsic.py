@@ -16,7 +16,7 @@ from deepsort_ros.recordings.mot import load_mot_rows, read_sequence_info
 from deepsort_ros.recordings.sequence_to_bag import (BagTopics, CAMERA_FRAME,
                                                      iter_sequence_messages, MessageOptions,
                                                      SequenceSource)
-from deepsort_ros.ros.parameters import NodeConfig
+from deepsort_ros.settings.tracker import NodeConfig
 from deepsort_ros.sim.virtual_camera import DRONE_PROFILE, VirtualCamera, warp_mot_rows
 from helpers.node_harness import (diagnostics_values, Harness, scene_frame, start_node,
                                   stop_node, tracks_to_mot_rows)

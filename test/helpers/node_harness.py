@@ -30,7 +30,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from vision_msgs.msg import Detection2DArray
 from visualization_msgs.msg import MarkerArray
 
-NODE_MODULE = 'deepsort_ros.ros.tracker_node'
+NODE_MODULE = 'deepsort_ros.ros.tracker.node'
 
 
 def start_node(namespace: str, overrides: Sequence[str] = (), autostart: bool = True

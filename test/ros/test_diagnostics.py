@@ -5,11 +5,11 @@ from types import SimpleNamespace
 from deepsort_ros.core.clock import ClockCounters
 from deepsort_ros.core.counters import TrackerCounters
 from deepsort_ros.core.labels import ClassRegistry
+from deepsort_ros.pipeline.diagnostics import DiagnosticsCollector, Level, RateMeter, STAGES
+from deepsort_ros.pipeline.odometry_guard import OdometryCounters
+from deepsort_ros.pipeline.pairing import PairingCounters
+from deepsort_ros.pipeline.tracking import PipelineStats
 from deepsort_ros.ros.convert.diagnostics import diagnostics_to_msg
-from deepsort_ros.ros.diagnostics import DiagnosticsCollector, Level, RateMeter, STAGES
-from deepsort_ros.ros.odometry_guard import OdometryCounters
-from deepsort_ros.ros.pairing import PairingCounters
-from deepsort_ros.ros.pipeline import PipelineStats
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 
 

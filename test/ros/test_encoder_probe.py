@@ -3,13 +3,14 @@
 import uuid
 
 from deepsort_ros.core import TrackerConfig
+from deepsort_ros.pipeline.diagnostics import DiagnosticsCollector, Level
+from deepsort_ros.pipeline.encoder import load_encoder
+from deepsort_ros.pipeline.tracking import TrackingPipeline
 from deepsort_ros.reid import create_encoder
 from deepsort_ros.ros.convert.detections import detections_to_msg
 from deepsort_ros.ros.convert.images import bgr_to_image_msg
 from deepsort_ros.ros.convert.stamps import make_header
-from deepsort_ros.ros.diagnostics import DiagnosticsCollector, Level
-from deepsort_ros.ros.parameters import NodeConfig
-from deepsort_ros.ros.pipeline import load_encoder, TrackingPipeline
+from deepsort_ros.settings.tracker import NodeConfig
 from helpers.node_harness import Harness, scene_frame, start_node, stop_node
 from helpers.onnx_models import write_model
 from lifecycle_msgs.msg import State

@@ -11,7 +11,7 @@ and raise a callback's exception out of ``spin()`` as rclpy does.
 import threading
 import time
 
-from deepsort_ros.ros.executor import NodeExecutor
+from deepsort_ros.ros.common.executor import NodeExecutor
 import pytest
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup

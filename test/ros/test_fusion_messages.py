@@ -117,8 +117,8 @@ class _Encoder:
 def test_the_tracker_pipeline_sends_features_at_confirmation_then_sparingly(tmp_path):
     from deepsort_ros.ros.convert.images import bgr_to_image_msg
     from deepsort_ros.ros.convert.detections import detections_to_msg
-    from deepsort_ros.ros.parameters import NodeConfig
-    from deepsort_ros.ros.pipeline import TrackingPipeline
+    from deepsort_ros.settings.tracker import NodeConfig
+    from deepsort_ros.pipeline.tracking import TrackingPipeline
     import hashlib
 
     weights = tmp_path / 'weights.onnx'

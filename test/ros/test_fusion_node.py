@@ -109,7 +109,7 @@ def run(ros_domain_id, tmp_path_factory) -> Dict[str, Any]:
     namespace = f'/f{uuid.uuid4().hex[:8]}'
     params = _params_file(tmp_path_factory.mktemp('fusion'), namespace)
     process = subprocess.Popen(
-        [sys.executable, '-m', 'deepsort_ros.ros.fusion_node', '--ros-args', '--params-file',
+        [sys.executable, '-m', 'deepsort_ros.ros.track_fusion.node', '--ros-args', '--params-file',
          params, '-r', f'__ns:={namespace}'], stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, env=source_tree_env())
     context = rclpy.Context()
@@ -252,7 +252,7 @@ def test_reset_forgets_global_tracks_and_ids_keep_counting(ros_domain_id, tmp_pa
 
     namespace = f'/f{uuid.uuid4().hex[:8]}'
     process = subprocess.Popen(
-        [sys.executable, '-m', 'deepsort_ros.ros.fusion_node', '--ros-args', '--params-file',
+        [sys.executable, '-m', 'deepsort_ros.ros.track_fusion.node', '--ros-args', '--params-file',
          _params_file(tmp_path, namespace), '-r', f'__ns:={namespace}'],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=source_tree_env())
     context = rclpy.Context()

@@ -74,7 +74,7 @@ def test_fuse_takes_any_bags_one_per_camera(tmp_path):
 def test_the_rig_topics_are_what_a_tracker_resolves():
     from deepsort_ros.recordings.sequence_to_bag import MessageOptions
     from deepsort_ros.replay.fusion import rig_camera_configs
-    from deepsort_ros.ros.parameters import NodeConfig
+    from deepsort_ros.settings.tracker import NodeConfig
     from deepsort_ros.sim.camera_rig import overlap_rig
 
     options = MessageOptions.for_view(overlap_rig()['left'])

@@ -11,6 +11,9 @@ import cv2
 from deepsort_ros.core import TrackerConfig
 from deepsort_ros.core.labels import ClassRegistry
 from deepsort_ros.geometry import PinholeCamera
+from deepsort_ros.pipeline.odometry_guard import OdometryGuard, OdometryVerdict
+from deepsort_ros.pipeline.pairing import FramePairer, PairingConfig
+from deepsort_ros.pipeline.tracking import TrackingPipeline
 from deepsort_ros.ros.convert.camera import camera_to_camera_info
 from deepsort_ros.ros.convert.detections import (detections_to_batch, detections_to_msg,
                                                  limit_detections)
@@ -18,10 +21,7 @@ from deepsort_ros.ros.convert.images import (bgr_to_image_msg, check_image_size,
                                              compressed_image_size, ImageConversionError)
 from deepsort_ros.ros.convert.odometry import pose_to_odometry
 from deepsort_ros.ros.convert.stamps import make_header
-from deepsort_ros.ros.odometry_guard import OdometryGuard, OdometryVerdict
-from deepsort_ros.ros.pairing import FramePairer, PairingConfig
-from deepsort_ros.ros.parameters import NodeConfig, split_parameters
-from deepsort_ros.ros.pipeline import TrackingPipeline
+from deepsort_ros.settings.tracker import NodeConfig, split_parameters
 from deepsort_ros_msgs.msg import Track
 from helpers.node_harness import scene_frame
 import numpy as np

@@ -1,12 +1,12 @@
 """Pairing of detections with images by stamp, in bounded buffers, and its clock restarts."""
 
 from deepsort_ros.core import TrackerConfig
+from deepsort_ros.pipeline.pairing import FramePairer, PairingConfig
+from deepsort_ros.pipeline.tracking import TrackingPipeline
 from deepsort_ros.ros.convert.detections import detections_to_msg
 from deepsort_ros.ros.convert.images import bgr_to_image_msg
 from deepsort_ros.ros.convert.stamps import make_header
-from deepsort_ros.ros.pairing import FramePairer, PairingConfig
-from deepsort_ros.ros.parameters import NodeConfig
-from deepsort_ros.ros.pipeline import TrackingPipeline
+from deepsort_ros.settings.tracker import NodeConfig
 import numpy as np
 import pytest
 

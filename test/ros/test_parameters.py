@@ -3,7 +3,7 @@
 from dataclasses import fields
 
 from deepsort_ros.core import TrackerConfig
-from deepsort_ros.ros import parameters as nc
+from deepsort_ros.settings import tracker as nc
 from helpers.paths import REPO
 import pytest
 

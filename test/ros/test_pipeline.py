@@ -4,14 +4,14 @@ from typing import List, Optional
 
 from deepsort_ros.core import TrackerConfig
 from deepsort_ros.geometry import PinholeCamera
+from deepsort_ros.pipeline.diagnostics import DiagnosticsCollector
+from deepsort_ros.pipeline.tracking import FrameResult, TrackingPipeline
 from deepsort_ros.ros.convert.camera import camera_to_camera_info
 from deepsort_ros.ros.convert.detections import detections_to_msg
 from deepsort_ros.ros.convert.images import bgr_to_image_msg
 from deepsort_ros.ros.convert.odometry import pose_to_odometry
 from deepsort_ros.ros.convert.stamps import make_header, stamp_to_ns
-from deepsort_ros.ros.diagnostics import DiagnosticsCollector
-from deepsort_ros.ros.parameters import NodeConfig
-from deepsort_ros.ros.pipeline import FrameResult, TrackingPipeline
+from deepsort_ros.settings.tracker import NodeConfig
 from deepsort_ros_msgs.msg import TargetStatus, Track
 from helpers.node_harness import scene_frame
 import numpy as np

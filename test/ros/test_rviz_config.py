@@ -49,7 +49,7 @@ def test_every_display_subscribes_to_a_topic_our_nodes_publish(ros_domain_id, tm
     fusion_params.write_text('/**/track_fusion:\n  ros__parameters:\n    cameras: [cam]\n')
     tracker = start_node(namespace, ['use_appearance:=false'])
     fusion = subprocess.Popen(
-        [sys.executable, '-m', 'deepsort_ros.ros.fusion_node', '--ros-args', '--params-file',
+        [sys.executable, '-m', 'deepsort_ros.ros.track_fusion.node', '--ros-args', '--params-file',
          str(fusion_params), '-r', f'__ns:={namespace}'], stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, env=source_tree_env())
     harness = Harness(ros_domain_id, namespace)

@@ -1,7 +1,7 @@
 """The fusion node's parameters: one declaration, validated once, the YAML file as documented."""
 
 from deepsort_ros.fusion.world_frames import PlanarTransform
-from deepsort_ros.ros import fusion_parameters as fp
+from deepsort_ros.settings import fusion as fp
 from helpers.paths import REPO
 import pytest
 
@@ -77,7 +77,7 @@ def test_the_rig_file_matches_the_rig():
 
 
 def _flat(section):
-    from deepsort_ros.ros.parameters import _flatten
+    from deepsort_ros.settings.schema import _flatten
 
     values = {}
     _flatten(section['ros__parameters'], '', values)

@@ -197,8 +197,8 @@ def test_the_node_parameter_turns_int8_off_and_offline_runs_quantise_inline(
         tmp_path, monkeypatch) -> None:
     torch = pytest.importorskip('torch')
     from deepsort_ros.reid.osnet import osnet_x0_25
-    from deepsort_ros.ros.parameters import NodeConfig
-    from deepsort_ros.ros.pipeline import load_encoder
+    from deepsort_ros.settings.tracker import NodeConfig
+    from deepsort_ros.pipeline.encoder import load_encoder
 
     monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / 'cache'))
     torch.manual_seed(5)

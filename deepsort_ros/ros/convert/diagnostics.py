@@ -5,8 +5,8 @@ The report (level, message, key/value pairs) is gathered without ROS by
 :class:`~deepsort_ros.ros.diagnostics.DiagnosticReport`; only its message is made here.
 """
 
+from deepsort_ros.pipeline.diagnostics import DiagnosticReport
 from deepsort_ros.ros.convert.stamps import make_header
-from deepsort_ros.ros.diagnostics import DiagnosticReport
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 

@@ -1,7 +1,7 @@
 """
 What the fusion node reports on ``/diagnostics``, gathered in one place, ROS-free.
 
-:func:`fusion_report` reads a :class:`~deepsort_ros.ros.fusion_pipeline.FusionPipeline`: the
+:func:`fusion_report` reads a :class:`~deepsort_ros.pipeline.fusion.FusionPipeline`: the
 fusion core's counters (updates, associations by kind, new, merged and forgotten identities;
 per camera what was taken, delayed, stale and refused, by reason) and the node's own per camera
 (arrival rate, delay of arrival after the stamp, features received and refused, how its world
@@ -11,7 +11,7 @@ the message.
 
 from typing import Any, List, Optional, Tuple
 
-from deepsort_ros.ros.diagnostics import DiagnosticReport, Level
+from deepsort_ros.pipeline.diagnostics import DiagnosticReport, Level
 import numpy as np
 
 

@@ -1,8 +1,9 @@
 """
 Every parameter of the fusion node (``track_fusion``), declared once, validated once.
 
-ROS-free, like :mod:`deepsort_ros.ros.parameters` for the tracker: the node turns these
-declarations into ROS parameters with descriptors, and the offline runner (``deepsort-ros
+ROS-free, written in the schema of :mod:`deepsort_ros.settings.schema` like
+:mod:`deepsort_ros.settings.tracker`: the node turns these declarations into ROS parameters with
+descriptors, and the offline runner (``deepsort-ros
 fuse --fusion-params``) reads the same YAML file. Three kinds: the node's own settings
 (:class:`FusionNodeConfig`), one set per camera named in ``cameras``
 (``camera.<name>.tracks_topic``, ``appearances_topic``, ``world_pose``:
@@ -10,33 +11,22 @@ fuse --fusion-params``) reads the same YAML file. Three kinds: the node's own se
 :class:`deepsort_ros.fusion.FusionConfig`, as ``fusion.<name>``.
 """
 
-from dataclasses import dataclass, field, fields
-import inspect
-import math
+from dataclasses import dataclass, fields
 from pathlib import Path
 import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from deepsort_ros.fusion.config import FusionConfig
 from deepsort_ros.fusion.world_frames import PlanarTransform
-from deepsort_ros.ros import parameters as node_parameters
+from deepsort_ros.settings import schema
+from deepsort_ros.settings.schema import param as _param
 
 NODE_NAME = 'track_fusion'
 FUSION_PREFIX = 'fusion.'
 CAMERA_PREFIX = 'camera.'
 # FusionConfig fields the node sets itself (world_frame: from world_frame_id).
 NODE_OWNED_FUSION_FIELDS = ('world_frame',)
-# Parameters every rclpy node declares itself.
-ROS_OWN_PARAMETERS = ('use_sim_time', 'start_type_description_service')
 CAMERA_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]{0,62}$')
-
-
-def _param(default: Any, description: str, *, low: Optional[float] = None,
-           high: Optional[float] = None, read_only: bool = True) -> Any:
-    metadata = {'description': description, 'low': low, 'high': high, 'read_only': read_only}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -64,18 +54,7 @@ class FusionNodeConfig:
 
     def __post_init__(self) -> None:
         """Check every value; raise ValueError naming the parameter."""
-        for f in fields(self):
-            value = getattr(self, f.name)
-            meta = f.metadata
-            if isinstance(f.default, bool) and not isinstance(value, bool):
-                raise ValueError(f'{f.name} must be true or false, got {value!r}')
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                if not math.isfinite(value):
-                    raise ValueError(f'{f.name} must be finite, got {value!r}')
-                if meta['low'] is not None and value < meta['low']:
-                    raise ValueError(f'{f.name} must be >= {meta["low"]}, got {value}')
-                if meta['high'] is not None and value > meta['high']:
-                    raise ValueError(f'{f.name} must be <= {meta["high"]}, got {value}')
+        schema.check_fields(self)
         if not self.cameras:
             raise ValueError('cameras must name at least one camera, e.g. cameras:=[left, '
                              'right]')
@@ -144,23 +123,19 @@ def fusion_fields() -> List[Any]:
 
 def fusion_descriptions() -> Dict[str, str]:
     """Return ``name -> description`` of FusionConfig's settings, from its docstring."""
-    doc = inspect.getdoc(FusionConfig) or ''
-    descriptions: Dict[str, str] = {}
-    current: Optional[str] = None
-    in_attributes = False
-    for line in doc.splitlines():
-        stripped = line.strip()
-        if stripped == 'Attributes':
-            in_attributes = True
-            continue
-        if not in_attributes or set(stripped) == {'-'}:
-            continue
-        if line and not line.startswith(' ') and ':' in line:
-            current = line.split(':', 1)[0].strip()
-            descriptions[current] = ''
-        elif current is not None and stripped:
-            descriptions[current] = (descriptions[current] + ' ' + stripped).strip()
-    return descriptions
+    return schema.docstring_descriptions(FusionConfig)
+
+
+def runtime_fields() -> List[str]:
+    """Return the names of the node parameters that may change while it runs."""
+    return schema.runtime_names(FusionNodeConfig)
+
+
+def unknown_parameter_text(name: str) -> str:
+    """Return what to say about a parameter the node does not have."""
+    names = [f.name for f in fields(FusionNodeConfig)] + [
+        FUSION_PREFIX + f.name for f in fusion_fields()]
+    return schema.unknown_text(name, names, FUSION_PREFIX)
 
 
 def split_parameters(values: Dict[str, Any]
@@ -185,29 +160,10 @@ def split_parameters(values: Dict[str, Any]
         that is not three finite numbers.
 
     """
-    node_names = {f.name for f in fields(FusionNodeConfig)}
-    fusion_names = {f.name for f in fusion_fields()}
-    node_values: Dict[str, Any] = {}
-    fusion_values: Dict[str, Any] = {}
-    camera_values: Dict[str, Any] = {}
-    for name, value in values.items():
-        if value is None:
-            continue
-        if name.startswith(FUSION_PREFIX) and name[len(FUSION_PREFIX):] in fusion_names:
-            fusion_values[name[len(FUSION_PREFIX):]] = value
-        elif name in node_names:
-            node_values[name] = list(value) if isinstance(value, (list, tuple)) else value
-        elif name.startswith(CAMERA_PREFIX):
-            camera_values[name] = value
-        elif name in ROS_OWN_PARAMETERS or name.startswith('qos_overrides.'):
-            continue
-        else:
-            raise ValueError(f'unknown parameter {name!r}')
-    defaults = FusionNodeConfig.__dataclass_fields__
-    for name, value in node_values.items():
-        if defaults[name].type in (float, 'float') and isinstance(value, int) and \
-                not isinstance(value, bool):
-            node_values[name] = float(value)
+    fusion_names = [f.name for f in fusion_fields()]
+    given = {name: value for name, value in values.items() if value is not None}
+    node_values, fusion_values, camera_values = schema.route_values(
+        given, FusionNodeConfig, FUSION_PREFIX, fusion_names, CAMERA_PREFIX)
     node = FusionNodeConfig(**node_values)
     known = {camera_parameter(c, n) for c in node.cameras for n in CAMERA_PARAMETERS}
     for name in camera_values:
@@ -218,12 +174,8 @@ def split_parameters(values: Dict[str, Any]
     topics = [c.tracks_topic for c in cameras]
     if len(set(topics)) != len(topics):
         raise ValueError(f'two cameras share a tracks topic: {topics}')
-    try:
-        fusion = FusionConfig(world_frame=node.world_frame_id, **fusion_values)
-    except TypeError as error:
-        raise ValueError(f'invalid fusion parameter: {error}') from None
-    except ValueError as error:
-        raise ValueError(f'fusion.{error}') from None
+    fusion = schema.build_core(FusionConfig, FUSION_PREFIX, fusion_names, fusion_values,
+                               world_frame=node.world_frame_id)
     return node, cameras, fusion
 
 
@@ -251,8 +203,8 @@ def load_params_file(path: Path, node_name: str = NODE_NAME) -> Dict[str, Any]:
     """
     Read the fusion node's section of a ROS 2 parameters YAML file into flat ``name -> value``.
 
-    The tracker's reader (:func:`deepsort_ros.ros.parameters.load_params_file`) with this
-    node's name: ``/**``, ``/**/track_fusion``, ``track_fusion`` and ``/track_fusion``.
+    The sections ``/**``, ``/**/track_fusion``, ``track_fusion`` and ``/track_fusion``
+    (:func:`deepsort_ros.settings.schema.load_params_file`).
 
     Raises
     ------
@@ -260,4 +212,4 @@ def load_params_file(path: Path, node_name: str = NODE_NAME) -> Dict[str, Any]:
         When the file is missing, is not YAML, or holds no parameters for the node.
 
     """
-    return node_parameters.load_params_file(path, node_name)
+    return schema.load_params_file(path, node_name)

@@ -2,8 +2,8 @@
 The multi-camera fusion node (``track_fusion``): every camera's tracks in, global identities out.
 
 A lifecycle (managed) node like the tracker: ``configure`` validates the parameters
-(:mod:`deepsort_ros.ros.fusion_parameters`, documented in ``config/fusion.yaml``) and builds
-the :class:`~deepsort_ros.ros.fusion_pipeline.FusionPipeline`, ``activate`` subscribes to
+(:mod:`deepsort_ros.settings.fusion`, documented in ``config/fusion.yaml``) and builds
+the :class:`~deepsort_ros.pipeline.fusion.FusionPipeline`, ``activate`` subscribes to
 each camera's ``TrackAppearanceArray`` and ``TrackArray`` topics, ``deactivate`` stops. With
 ``autostart`` (the default) it configures and activates itself.
 
@@ -15,47 +15,35 @@ fusion's are looked up in TF (where tf2_ros is installed), else taken from the c
 ``world_pose`` parameter.
 """
 
-from dataclasses import fields, replace
-import math
-import signal
+from dataclasses import fields
 import sys
-import time
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from deepsort_ros.fusion.world_frames import PlanarTransform
-from deepsort_ros.ros import fusion_parameters as fp
+from deepsort_ros.pipeline.fusion import FusionPipeline
+from deepsort_ros.pipeline.fusion_diagnostics import fusion_report
+from deepsort_ros.ros.common.lifecycle import run_node
+from deepsort_ros.ros.common.parameters import descriptor, SchemaParameters
+from deepsort_ros.ros.common.services import destroy_entities, reset_handler
+from deepsort_ros.ros.common.throttle import ThrottledLog
 from deepsort_ros.ros.convert.diagnostics import diagnostics_to_msg
 from deepsort_ros.ros.convert.odometry import transform_to_xyz_quaternion
 from deepsort_ros.ros.display.markers import GlobalMarkerBuilder
-from deepsort_ros.ros.fusion_diagnostics import fusion_report
-from deepsort_ros.ros.fusion_pipeline import FusionPipeline
+from deepsort_ros.settings import fusion as fp
 from deepsort_ros_msgs.msg import GlobalTrackArray, TrackAppearanceArray, TrackArray
 from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
-import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.time import Time
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import MarkerArray
 
-LOG_THROTTLE_S = 5.0
 # Tracks and appearances are small and every one counts: reliable, a few frames deep.
 INPUT_DEPTH = 20
-
-
-def _descriptor(f: Any) -> ParameterDescriptor:
-    meta = f.metadata
-    descriptor = ParameterDescriptor(description=meta.get('description', ''),
-                                     read_only=bool(meta.get('read_only', True)))
-    low, high = meta.get('low'), meta.get('high')
-    if low is not None and high is not None and isinstance(f.default, float):
-        descriptor.floating_point_range = [FloatingPointRange(from_value=float(low),
-                                                              to_value=float(high))]
-    return descriptor
 
 
 def _sender(info: Any) -> str:
@@ -65,20 +53,25 @@ def _sender(info: Any) -> str:
     return bytes(data).hex() if data else ''
 
 
-class FusionNode(LifecycleNode):
+class FusionNode(SchemaParameters, LifecycleNode):
     """Global identities over many cameras' ``deepsort_ros_msgs/TrackArray`` topics."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(fp.NODE_NAME, **kwargs)
+        self._init_schema(fp.split_parameters, fp.unknown_parameter_text)
         self._declare_parameters()
         self.pipeline: Optional[FusionPipeline] = None
         self.config: Optional[fp.FusionNodeConfig] = None
         self._group = MutuallyExclusiveCallbackGroup()
         self._camera_subscriptions: List[Any] = []
-        self._last_log = {}
+        self._log = ThrottledLog(self.get_logger)
         self._tf_buffer = None
-        self.add_on_set_parameters_callback(self._validate_parameters)
-        self.add_post_set_parameters_callback(self._apply_parameters)
+        # In the inputs' callback group: never in the middle of a fusion step. The cameras'
+        # cached appearances stay: they describe camera tracks that still live.
+        self._on_reset = reset_handler(
+            lambda: self.pipeline.fusion if self.pipeline is not None else None,
+            'global tracks and galleries forgotten', 'the node is not active')
+        self._watch_parameters(fp.runtime_fields())
         if self.get_parameter('autostart').value:
             if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
                 self.trigger_activate()
@@ -86,55 +79,35 @@ class FusionNode(LifecycleNode):
     # ---- parameters -------------------------------------------------------------------------
 
     def _declare_parameters(self) -> None:
-        for f in fields(fp.FusionNodeConfig):
-            if f.name == 'cameras':
-                # No default: the cameras are the deployment's (config/rig_*.yaml).
-                self.declare_parameter(f.name, Parameter.Type.STRING_ARRAY, _descriptor(f))
-                continue
-            default = f.default_factory() if callable(f.default_factory) else f.default
-            self.declare_parameter(f.name, default, _descriptor(f))
+        settings = fields(fp.FusionNodeConfig)
+        # No default for the cameras: they are the deployment's (config/rig_*.yaml).
+        self._declare('cameras', Parameter.Type.STRING_ARRAY,
+                      descriptor(next(f for f in settings if f.name == 'cameras')))
+        self._declare_settings(f for f in settings if f.name != 'cameras')
         cameras = self._parameters['cameras'].value or []  # None when not given
         for camera in cameras:
             for name, description in fp.CAMERA_PARAMETERS.items():
                 kind = Parameter.Type.DOUBLE_ARRAY if name == 'world_pose' \
                     else Parameter.Type.STRING
-                self.declare_parameter(fp.camera_parameter(camera, name), kind,
-                                       ParameterDescriptor(description=description,
-                                                           read_only=True))
-        descriptions = fp.fusion_descriptions()
-        for f in fp.fusion_fields():
-            # Dynamically typed: a YAML 2 for a float setting is taken (FusionConfig checks).
-            self.declare_parameter(fp.FUSION_PREFIX + f.name, f.default, ParameterDescriptor(
-                description=descriptions.get(f.name) or f'fusion setting {f.name}',
-                read_only=True, dynamic_typing=True))
+                self._declare(fp.camera_parameter(camera, name), kind,
+                              ParameterDescriptor(description=description, read_only=True))
+        # Dynamically typed: a YAML 2 for a float setting is taken (FusionConfig checks).
+        self._declare_core_settings(fp.FUSION_PREFIX, fp.fusion_fields(),
+                                    fp.fusion_descriptions(), dynamic_typing=True)
 
-    def _parameter_values(self, overrides: Optional[List[Any]] = None) -> dict:
-        values = {name: param.value for name, param in self._parameters.items()}
-        for param in overrides or []:
-            values[param.name] = param.value
-        for name in set(self._parameter_overrides) - set(values):
-            values[name] = self._parameter_overrides[name].value  # undeclared: refused below
+    def _parameter_values(self, overrides: Optional[List[Any]] = None) -> Dict[str, Any]:
+        values = super()._parameter_values(overrides)
+        for name in self._unknown_overrides():
+            values[name] = self._parameter_overrides[name].value  # undeclared: refused
         return values
-
-    def _validate_parameters(self, params: List[Any]) -> SetParametersResult:
-        try:
-            fp.split_parameters(self._parameter_values(params))
-        except ValueError as error:
-            self.get_logger().warning(f'parameter change refused: {error}')
-            return SetParametersResult(successful=False, reason=str(error))
-        return SetParametersResult(successful=True)
-
-    def _apply_parameters(self, params: List[Any]) -> None:
-        changed = {p.name: p.value for p in params if p.name == 'publish_markers'}
-        if self.config is not None and changed:
-            self.config = replace(self.config, **changed)
-            self.get_logger().info(f'parameters changed: {changed}')
 
     # ---- lifecycle --------------------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Validate the parameters and build the fusion."""
         try:
+            if self._refused_at_start:
+                raise ValueError('; '.join(self._refused_at_start.values()))
             config, cameras, fusion_config = fp.split_parameters(self._parameter_values())
         except ValueError as error:
             self.get_logger().error(f'invalid parameters: {error}')
@@ -152,8 +125,7 @@ class FusionNode(LifecycleNode):
                 self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
                 lookup = self._lookup_transform
         self.config = config
-        self.pipeline = FusionPipeline(config, cameras, fusion_config, self._log_throttled,
-                                       lookup)
+        self.pipeline = FusionPipeline(config, cameras, fusion_config, self._log, lookup)
         self._markers = GlobalMarkerBuilder()
         self._global_pub = self.create_lifecycle_publisher(GlobalTrackArray,
                                                            '~/global_tracks', 10)
@@ -189,11 +161,9 @@ class FusionNode(LifecycleNode):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Unsubscribe."""
-        for sub in self._camera_subscriptions:
-            self.destroy_subscription(sub)
+        destroy_entities(self, self._camera_subscriptions + [self._diagnostics_timer,
+                                                             self._reset_srv])
         self._camera_subscriptions = []
-        self.destroy_timer(self._diagnostics_timer)
-        self.destroy_service(self._reset_srv)
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -205,17 +175,6 @@ class FusionNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     # ---- callbacks: convert -> fuse -> convert -> publish ----------------------------------
-
-    def _on_reset(self, request: Any, response: Any) -> Any:
-        # In the inputs' callback group: never in the middle of a fusion step. The cameras'
-        # cached appearances stay: they describe camera tracks that still live.
-        pipeline = self.pipeline
-        if pipeline is None:
-            response.success, response.message = False, 'the node is not active'
-            return response
-        pipeline.fusion.forget()
-        response.success, response.message = True, 'global tracks and galleries forgotten'
-        return response
 
     def _appearances_callback(self, camera: str) -> Callable[[Any], None]:
         def callback(msg: TrackAppearanceArray) -> None:
@@ -260,26 +219,14 @@ class FusionNode(LifecycleNode):
         return PlanarTransform.from_xyz_quaternion(translation, quaternion)
 
     def _skipped(self, camera: str, kind: str, error: Exception) -> None:
-        self._log_throttled('warn', f'camera {camera}: {kind} message skipped: '
-                            f'{type(error).__name__}: {error}', f'{camera} {kind} skipped')
+        self._log('warn', f'camera {camera}: {kind} message skipped: '
+                  f'{type(error).__name__}: {error}', f'{camera} {kind} skipped')
 
     def _resolved(self, topic: str) -> str:
         try:
             return self.resolve_topic_name(topic)
         except Exception:  # noqa: B902 - rclpy raises RCLError for an invalid name
             return topic
-
-    def _log_throttled(self, level: str, text: str, key: Optional[str] = None) -> None:
-        now = time.monotonic()
-        key = key or text[:60]
-        if now - self._last_log.get(key, -math.inf) < LOG_THROTTLE_S:
-            return
-        self._last_log[key] = now
-        # One call site per severity: rclpy refuses one site logging at two.
-        if level == 'warn':
-            self.get_logger().warning(text)
-        else:
-            self.get_logger().info(text)
 
     def _publish_diagnostics(self) -> None:
         if self.pipeline is None:
@@ -291,25 +238,7 @@ class FusionNode(LifecycleNode):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run the fusion node until shutdown (Ctrl-C), also when Ctrl-C comes during start-up."""
-    rclpy.init(args=args)
-    node: Optional[FusionNode] = None
-    executor: Optional[SingleThreadedExecutor] = None
-    try:
-        node = FusionNode()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        # ros2 launch forwards one more SIGINT: it must not interrupt the teardown.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if executor is not None:
-            executor.shutdown()
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(FusionNode, SingleThreadedExecutor, args)
 
 
 if __name__ == '__main__':

@@ -21,11 +21,11 @@ from deepsort_ros.fusion import FusionConfig, TrackFusion
 from deepsort_ros.fusion.appearance_feed import AppearanceCache
 from deepsort_ros.fusion.counters import CameraCounters
 from deepsort_ros.fusion.world_frames import PlanarTransform
+from deepsort_ros.pipeline.diagnostics import RateMeter
 from deepsort_ros.ros.convert.appearances import appearance_msg_to_arrays
 from deepsort_ros.ros.convert.global_tracks import (global_tracks_to_msg,
                                                     track_array_to_camera_batch)
-from deepsort_ros.ros.diagnostics import RateMeter
-from deepsort_ros.ros.fusion_parameters import CameraInput, FusionNodeConfig
+from deepsort_ros.settings.fusion import CameraInput, FusionNodeConfig
 import numpy as np
 
 DELAY_WINDOW = 200

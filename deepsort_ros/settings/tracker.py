@@ -1,24 +1,23 @@
 """
 Every parameter of the tracker node, declared once, validated once.
 
-ROS-free: the node turns these declarations into ROS parameters with descriptors, and the
-offline runner (``deepsort-ros track --bag --params-file``) reads the same YAML file through
-:func:`load_params_file`. Tracker thresholds are the fields of the core's ``TrackerConfig``,
-exposed as ``tracker.<name>`` parameters.
+ROS-free, written in the schema of :mod:`deepsort_ros.settings.schema`: the node
+(:mod:`deepsort_ros.ros.tracker`) turns these declarations into ROS parameters with
+descriptors, and the offline runner (``deepsort-ros track --bag --params-file``) reads the
+same YAML file through :func:`load_params_file`. Tracker thresholds are the fields of the
+core's ``TrackerConfig``, exposed as ``tracker.<name>`` parameters.
 """
 
-from dataclasses import dataclass, field, fields
-import difflib
-import inspect
+from dataclasses import dataclass, fields
 import math
 from pathlib import Path
-import re
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from deepsort_ros.geometry.camera_model import PinholeCamera
+from deepsort_ros.settings import schema
+from deepsort_ros.settings.schema import param as _param
 from deepsort_ros.world.depth import DepthConfig
 from deepsort_ros.world.ground_filter import GroundFilterConfig
-import yaml
 
 NODE_NAME = 'deepsort_tracker'
 TRACKER_PREFIX = 'tracker.'
@@ -33,24 +32,8 @@ ENCODER_BACKENDS = ('auto', 'torch', 'torchscript', 'onnx')
 # deepsort_ros.reid.int8.MODES (that module needs numpy)
 ENCODER_INT8_MODES = ('auto', 'on', 'off')
 ENCODER_RUNTIMES = ('auto', 'onnxruntime', 'openvino')  # deepsort_ros.reid.onnx_encoder.RUNTIMES
-# A choice YAML turns into a boolean when written bare; accepted as false too.
-YAML_OFF = 'off'
 # The parameters that name topics (checked against ROS's name rules at configure).
 TOPIC_PARAMETERS = ('image_topic', 'detections_topic', 'camera_info_topic', 'odom_topic')
-# Parameters every rclpy node declares itself.
-ROS_OWN_PARAMETERS = ('use_sim_time', 'start_type_description_service')
-
-
-def _param(default: Any, description: str, *, low: Optional[float] = None,
-           high: Optional[float] = None, choices: Sequence[str] = (),
-           read_only: bool = True) -> Any:
-    metadata = {'description': description, 'low': low, 'high': high,
-                'choices': tuple(choices), 'read_only': read_only}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
 # Standard rotation from a REP 103 body frame (x forward, y left, z up) to a camera optical
 # frame (z forward, x right, y down), as roll-pitch-yaw of the optical frame in the body frame.
 OPTICAL_RPY = [-math.pi / 2.0, 0.0, -math.pi / 2.0]
@@ -241,25 +224,8 @@ class NodeConfig:
     autostart: bool = _param(True, 'configure and activate at start (unmanaged use)')
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            meta = f.metadata
-            if value is False and YAML_OFF in meta['choices']:
-                # YAML (PyYAML and ROS's parser alike) reads a bare `off` as false.
-                value = YAML_OFF
-                object.__setattr__(self, f.name, value)
-            if isinstance(f.default, bool) and not isinstance(value, bool):
-                raise ValueError(f'{f.name} must be true or false, got {value!r}')
-            if meta['choices'] and value not in meta['choices']:
-                raise ValueError(f'{f.name} must be one of {", ".join(meta["choices"])}, '
-                                 f'got {value!r}')
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                if not math.isfinite(value):
-                    raise ValueError(f'{f.name} must be finite, got {value!r}')
-                if meta['low'] is not None and value < meta['low']:
-                    raise ValueError(f'{f.name} must be >= {meta["low"]}, got {value}')
-                if meta['high'] is not None and value > meta['high']:
-                    raise ValueError(f'{f.name} must be <= {meta["high"]}, got {value}')
+        """Check every value; raise ValueError naming the parameter."""
+        schema.check_fields(self)
         for name in ('base_to_camera_xyz', 'base_to_camera_rpy'):
             value = getattr(self, name)
             if len(value) != 3 or not all(math.isfinite(float(v)) for v in value):
@@ -296,7 +262,7 @@ class NodeConfig:
 
 def runtime_fields() -> List[str]:
     """Return the names of the node parameters that may change while it runs."""
-    return [f.name for f in fields(NodeConfig) if not f.metadata['read_only']]
+    return schema.runtime_names(NodeConfig)
 
 
 def node_fields() -> List[Any]:
@@ -316,32 +282,8 @@ def tracker_fields() -> List[Any]:
 
 
 def tracker_descriptions() -> Dict[str, str]:
-    """
-    Return ``name -> description`` of the tracker settings, from ``TrackerConfig``'s docstring.
-
-    The core documents each setting in the numpydoc ``Attributes`` section; reading it here
-    keeps one description per setting instead of a second copy in the node.
-    """
-    doc = inspect.getdoc(tracker_config_class()) or ''
-    descriptions: Dict[str, str] = {}
-    current: Optional[str] = None
-    in_attributes = False
-    for line in doc.splitlines():
-        stripped = line.strip()
-        if stripped in ('Attributes', 'Parameters'):
-            in_attributes = True
-            continue
-        if not in_attributes or set(stripped) == {'-'}:
-            continue
-        if line and not line.startswith(' ') and ':' in line:
-            current = line.split(':', 1)[0].strip()
-            descriptions[current] = ''
-        elif line and not line.startswith(' '):
-            in_attributes = False
-            current = None
-        elif current is not None and stripped:
-            descriptions[current] = (descriptions[current] + ' ' + stripped).strip()
-    return descriptions
+    """Return ``name -> description`` of the tracker settings, from their docstring."""
+    return schema.docstring_descriptions(tracker_config_class())
 
 
 def parameter_names() -> List[str]:
@@ -349,30 +291,9 @@ def parameter_names() -> List[str]:
     return [f.name for f in node_fields()] + [TRACKER_PREFIX + f.name for f in tracker_fields()]
 
 
-def closest_parameter(name: str) -> Optional[str]:
-    """Return the declared parameter a mistyped or unprefixed name most likely meant, or None."""
-    names = parameter_names()
-    # An unprefixed tracker setting (max_age for tracker.max_age) is the usual slip.
-    if TRACKER_PREFIX + name in names:
-        return TRACKER_PREFIX + name
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    if not close:
-        tails = {n.rsplit('.', 1)[-1]: n for n in names}
-        tail = name.rsplit('.', 1)[-1]
-        close = [tails[t] for t in difflib.get_close_matches(tail, tails, n=1, cutoff=0.6)]
-    return close[0] if close else None
-
-
 def unknown_parameter_text(name: str) -> str:
     """Return what to say about a parameter the node does not have."""
-    closest = closest_parameter(name)
-    hint = f'; did you mean {closest!r}?' if closest else ''
-    return f'unknown parameter {name!r}{hint}'
-
-
-def is_ros_own_parameter(name: str) -> bool:
-    """Tell whether rclpy itself declares ``name`` (use_sim_time, qos_overrides.*)."""
-    return name in ROS_OWN_PARAMETERS or name.startswith('qos_overrides.')
+    return schema.unknown_text(name, parameter_names(), TRACKER_PREFIX)
 
 
 def split_parameters(values: Dict[str, Any]) -> Tuple[NodeConfig, Any]:
@@ -395,76 +316,14 @@ def split_parameters(values: Dict[str, Any]) -> Tuple[NodeConfig, Any]:
         Naming the parameter and the reason, for unknown names and invalid values.
 
     """
-    node_names = {f.name for f in node_fields()}
-    tracker_names = {f.name for f in tracker_fields()}
-    node_values: Dict[str, Any] = {}
-    tracker_values: Dict[str, Any] = {}
-    for name, value in values.items():
-        if name.startswith(TRACKER_PREFIX) and name[len(TRACKER_PREFIX):] in tracker_names:
-            tracker_values[name[len(TRACKER_PREFIX):]] = value
-        elif name in node_names:
-            node_values[name] = list(value) if isinstance(value, (list, tuple)) else value
-        elif is_ros_own_parameter(name):
-            continue
-        else:
-            raise ValueError(unknown_parameter_text(name))
-    defaults = NodeConfig()
-    for name, value in node_values.items():
-        default = getattr(defaults, name)
-        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-            node_values[name] = float(value)
-    try:
-        tracker_config = tracker_config_class()(**tracker_values)
-    except TypeError as error:
-        raise ValueError(f'invalid tracker parameter: {error}') from None
-    except ValueError as error:
-        # The core names its settings bare (max_age); the node's parameter is tracker.max_age.
-        names = '|'.join(sorted(tracker_names, key=len, reverse=True))
-        raise ValueError(re.sub(rf'(?<![\w.])({names})\b', TRACKER_PREFIX + r'\1',
-                                str(error))) from None
+    tracker_names = [f.name for f in tracker_fields()]
+    node_values, tracker_values, _ = schema.route_values(values, NodeConfig, TRACKER_PREFIX,
+                                                         tracker_names)
+    tracker_config = schema.build_core(tracker_config_class(), TRACKER_PREFIX, tracker_names,
+                                       tracker_values)
     return NodeConfig(**node_values), tracker_config
 
 
 def load_params_file(path: Path, node_name: str = NODE_NAME) -> Dict[str, Any]:
-    """
-    Read a ROS 2 parameters YAML file into flat ``name -> value`` for one node.
-
-    Takes the ``ros__parameters`` of ``/**``, ``/**/<node_name>`` (the form that also reaches
-    a node in a namespace), ``<node_name>`` and ``/<node_name>``, in that order; nested
-    dictionaries become dotted names, as ROS does. The tracker and the fusion node share it.
-
-    Raises
-    ------
-    ValueError
-        When the file is missing, is not YAML, or holds no parameters for the node.
-
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f'parameters file {path} does not exist')
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ValueError(f'parameters file {path} is not valid YAML: {error}') from None
-    if not isinstance(document, dict):
-        raise ValueError(f'parameters file {path} must map node names to ros__parameters')
-    flat: Dict[str, Any] = {}
-    found = False
-    for key in ('/**', f'/**/{node_name}', node_name, '/' + node_name):
-        section = document.get(key)
-        if isinstance(section, dict) and isinstance(section.get('ros__parameters'), dict):
-            found = True
-            _flatten(section['ros__parameters'], '', flat)
-    if not found:
-        raise ValueError(f'parameters file {path} has no "{node_name}: ros__parameters:" (or '
-                         f'"/**/{node_name}: ...") section')
-    return flat
-
-
-def _flatten(tree: Dict[str, Any], prefix: str, out: Dict[str, Any]) -> None:
-    for key, value in tree.items():
-        name = prefix + str(key)
-        if isinstance(value, dict):
-            _flatten(value, name + '.', out)
-        else:
-            out[name] = value
+    """Read a ROS 2 parameters YAML file into flat ``name -> value`` for the tracker node."""
+    return schema.load_params_file(path, node_name)
