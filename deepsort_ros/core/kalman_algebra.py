@@ -140,3 +140,58 @@ def correct(mean: FloatArray, covariance: FloatArray, measurement: FloatArray,
     # camera lost 0.3 IDF1 with it).
     new_cov = covariance - gain @ innovation_cov @ np.swapaxes(gain, 1, 2)
     return new_mean, new_cov
+
+
+class ConstantVelocityFilter:
+    """
+    What every filter here does the same way: predict by the transition, then its own noise.
+
+    A subclass says only its process noise (:meth:`add_process_noise`), its measurement noise
+    and its gate; :meth:`predict` (and :func:`correct` for the update) are the same algebra.
+    """
+
+    def predict(self, mean: FloatArray, covariance: FloatArray,
+                dt: Union[float, FloatArray]) -> Tuple[FloatArray, FloatArray]:
+        """
+        Predict every state dt seconds ahead.
+
+        Parameters
+        ----------
+        mean : ndarray, shape (N, 2K)
+            Stacked state means, quantities then their rates.
+        covariance : ndarray, shape (N, 2K, 2K)
+            Stacked state covariances.
+        dt : float or ndarray, shape (N,)
+            Seconds, >= 0: one for all states or one per state.
+
+        Returns
+        -------
+        mean, covariance : ndarray, shapes (N, 2K) and (N, 2K, 2K)
+            New arrays.
+
+        """
+        dt_rows = np.broadcast_to(np.asarray(dt, dtype=np.float64), (len(mean),))
+        if np.any(dt_rows < 0):
+            raise ValueError(f'dt must be >= 0, got {dt}')
+        # A scalar dt keeps the transition's one-step form (the box filter's numbers).
+        new_mean, new_cov = predict_constant_velocity(
+            mean, covariance, dt if np.ndim(dt) == 0 else dt_rows)
+        self.add_process_noise(mean, new_cov, dt_rows)
+        return new_mean, new_cov
+
+    def add_process_noise(self, mean: FloatArray, covariance: FloatArray,
+                          dt: FloatArray) -> None:
+        """
+        Add the model's process noise over dt to predicted covariances, in place.
+
+        Parameters
+        ----------
+        mean : ndarray, shape (N, 2K)
+            The state means before the prediction.
+        covariance : ndarray, shape (N, 2K, 2K)
+            Predicted covariances, changed in place.
+        dt : ndarray, shape (N,)
+            Seconds per state.
+
+        """
+        raise NotImplementedError

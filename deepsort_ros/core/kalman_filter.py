@@ -11,8 +11,8 @@ ground-plane filter; this model adds its noises, the gate and the camera-motion 
 
 from typing import Optional, Tuple
 
-from deepsort_ros.core.kalman_algebra import (correct, innovation_inverse,
-                                              predict_constant_velocity)
+from deepsort_ros.core.kalman_algebra import (ConstantVelocityFilter, correct,
+                                              innovation_inverse)
 import numpy as np
 import numpy.typing as npt
 
@@ -24,7 +24,7 @@ MEASUREMENT_DIM = 4
 MIN_NOISE_SIZE_PX = 1.0
 
 
-class KalmanFilterCV:
+class KalmanFilterCV(ConstantVelocityFilter):
     """
     Constant-velocity model in image coordinates, with noise relative to the box size.
 
@@ -82,35 +82,14 @@ class KalmanFilterCV:
         covariance[:, idx, idx] = std ** 2
         return mean, covariance
 
-    def predict(self, mean: FloatArray, covariance: FloatArray,
-                dt: float) -> Tuple[FloatArray, FloatArray]:
-        """
-        Predict all states dt seconds ahead.
-
-        Parameters
-        ----------
-        mean : ndarray, shape (N, 8)
-            Stacked state means.
-        covariance : ndarray, shape (N, 8, 8)
-            Stacked state covariances.
-        dt : float
-            Seconds, >= 0.
-
-        Returns
-        -------
-        mean, covariance : ndarray, shapes (N, 8) and (N, 8, 8)
-            New arrays.
-
-        """
-        if dt < 0:
-            raise ValueError(f'dt must be >= 0, got {dt}')
-        new_mean, new_cov = predict_constant_velocity(mean, covariance, dt)
+    def add_process_noise(self, mean: FloatArray, covariance: FloatArray,
+                          dt: FloatArray) -> None:
+        """Add noise relative to the box size, growing with dt, on the diagonal (in place)."""
         sizes = self._sizes(mean[:, :4])
         q_diag = np.concatenate([(self.std_position * sizes) ** 2,
-                                 (self.std_velocity * sizes) ** 2], axis=1) * dt
+                                 (self.std_velocity * sizes) ** 2], axis=1) * dt[:, None]
         idx = np.arange(STATE_DIM)
-        new_cov[:, idx, idx] += q_diag
-        return new_mean, new_cov
+        covariance[:, idx, idx] += q_diag
 
     def measurement_noise(self, mean: FloatArray,
                           scores: Optional[npt.NDArray[np.float64]] = None) -> FloatArray:

@@ -8,9 +8,9 @@ dt the way a walking person's uncertainty does. The transition and the correctio
 :mod:`~deepsort_ros.core.kalman_algebra`'s, shared with the image-plane box filter.
 """
 
-from typing import Tuple, Union
+from typing import Tuple
 
-from deepsort_ros.core.kalman_algebra import correct, predict_constant_velocity
+from deepsort_ros.core.kalman_algebra import ConstantVelocityFilter, correct
 import numpy as np
 import numpy.typing as npt
 
@@ -19,7 +19,7 @@ FloatArray = npt.NDArray[np.float64]
 STATE_DIM = 4
 
 
-class GroundKalmanCV:
+class GroundKalmanCV(ConstantVelocityFilter):
     """
     Constant-velocity model in the ground plane.
 
@@ -67,38 +67,16 @@ class GroundKalmanCV:
         covariance[:, 2:, 2:] = velocity_cov
         return mean, covariance
 
-    def predict(self, mean: FloatArray, covariance: FloatArray,
-                dt: Union[float, FloatArray]) -> Tuple[FloatArray, FloatArray]:
-        """
-        Predict every state dt seconds ahead.
-
-        Parameters
-        ----------
-        mean : ndarray, shape (N, 4)
-            Stacked state means.
-        covariance : ndarray, shape (N, 4, 4)
-            Stacked state covariances.
-        dt : float or ndarray, shape (N,)
-            Seconds, >= 0.
-
-        Returns
-        -------
-        mean, covariance : ndarray, shapes (N, 4) and (N, 4, 4)
-            New arrays.
-
-        """
-        dt = np.broadcast_to(np.asarray(dt, dtype=np.float64), (len(mean),))
-        if np.any(dt < 0):
-            raise ValueError('dt must be >= 0')
-        new_mean, new_cov = predict_constant_velocity(mean, covariance, dt)
+    def add_process_noise(self, mean: FloatArray, covariance: FloatArray,
+                          dt: FloatArray) -> None:
+        """Add white-acceleration noise over dt, position and velocity correlated (in place)."""
         q = self.std_acceleration ** 2
         eye = np.eye(2)
-        new_cov[:, :2, :2] += (q * dt ** 3 / 3.0)[:, None, None] * eye
+        covariance[:, :2, :2] += (q * dt ** 3 / 3.0)[:, None, None] * eye
         cross = (q * dt ** 2 / 2.0)[:, None, None] * eye
-        new_cov[:, :2, 2:] += cross
-        new_cov[:, 2:, :2] += cross
-        new_cov[:, 2:, 2:] += (q * dt)[:, None, None] * eye
-        return new_mean, new_cov
+        covariance[:, :2, 2:] += cross
+        covariance[:, 2:, :2] += cross
+        covariance[:, 2:, 2:] += (q * dt)[:, None, None] * eye
 
     def update(self, mean: FloatArray, covariance: FloatArray, position_xy: FloatArray,
                position_cov: FloatArray) -> Tuple[FloatArray, FloatArray]:
