@@ -16,27 +16,9 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 
 
-def predict_constant_velocity(mean: FloatArray, covariance: FloatArray,
-                              dt: Union[float, FloatArray]) -> Tuple[FloatArray, FloatArray]:
-    """
-    Apply the constant-velocity transition, without process noise.
-
-    Parameters
-    ----------
-    mean : ndarray, shape (N, 2K)
-        Stacked state means, quantities then their rates.
-    covariance : ndarray, shape (N, 2K, 2K)
-        Stacked state covariances.
-    dt : float or ndarray, shape (N,)
-        Seconds, one for all states or one per state (the caller checks them).
-
-    Returns
-    -------
-    mean, covariance : ndarray, shapes (N, 2K) and (N, 2K, 2K)
-        ``F x`` and ``F P F^T`` for ``F = [[I, dt I], [0, I]]``, new arrays; the caller adds
-        its process noise.
-
-    """
+def _transition(mean: FloatArray, covariance: FloatArray,
+                dt: Union[float, FloatArray]) -> Tuple[FloatArray, FloatArray]:
+    """Return ``F x`` and ``F P F^T`` for ``F = [[I, dt I], [0, I]]`` (see ``predict``)."""
     k = mean.shape[1] // 2
     step = np.asarray(dt, dtype=np.float64)
     row_dt, matrix_dt = (step[:, None], step[:, None, None]) if step.ndim else (dt, dt)
@@ -174,7 +156,7 @@ class ConstantVelocityFilter:
         if np.any(dt_rows < 0):
             raise ValueError(f'dt must be >= 0, got {dt}')
         # A scalar dt keeps the transition's one-step form (the box filter's numbers).
-        new_mean, new_cov = predict_constant_velocity(
+        new_mean, new_cov = _transition(
             mean, covariance, dt if np.ndim(dt) == 0 else dt_rows)
         self.add_process_noise(mean, new_cov, dt_rows)
         return new_mean, new_cov
