@@ -18,7 +18,10 @@ from deepsort_ros.sim.virtual_camera import (DRONE_PROFILE, RotationProfile, Vir
                                              warp_mot_rows)
 from helpers.node_harness import Harness, start_node, stop_node, tracks_to_mot_rows
 from helpers.paths import SHARED
+from nav_msgs.msg import Odometry
 import pytest
+from sensor_msgs.msg import CameraInfo, Image
+from vision_msgs.msg import Detection2DArray
 
 pytestmark = pytest.mark.dds
 
@@ -73,11 +76,51 @@ def test_moving_camera_odometry_compensation_keeps_the_static_score(
                        info.width, info.height)
     idf1 = {mode: evaluate_mot(gt, _run_node(ros_domain_id, DRONE, mode)).idf1
             for mode in ('odometry', 'off')}
+    offline = evaluate_mot(gt, _run_pipeline_offline(DRONE, 'odometry')).idf1
     static = pets09_static['node']
     print(f'PETS09-S2L1 IDF1 through the node: static {static:.3f}; moving camera with '
-          f'odometry compensation {idf1["odometry"]:.3f}, without {idf1["off"]:.3f}')
-    assert static - idf1['odometry'] <= 0.03, idf1
+          f'odometry compensation {idf1["odometry"]:.3f} (the same messages through the '
+          f'pipeline offline: {offline:.3f}), without {idf1["off"]:.3f}')
+    # Over DDS the node compensates exactly as its pipeline does on the same messages offline
+    # (the bound allows the live encoder's own choices, see load_encoder's ``live``).
+    assert abs(idf1['odometry'] - offline) <= 0.01, (idf1, offline)
+    # The moving view itself costs a little: people leave its edges and come back, which no
+    # compensation undoes (bench_tracker, exact camera motion: 0.750 moving vs 0.777 static).
+    assert static - idf1['odometry'] <= 0.04, idf1
     assert static - idf1['off'] >= 0.10, idf1
+
+
+def _run_pipeline_offline(profile: RotationProfile, ego_motion_mode: str):
+    """Feed the node's pipeline, without DDS, what :func:`_run_node` publishes; MOT rows."""
+    from deepsort_ros.pipeline.encoder import load_encoder
+    from deepsort_ros.pipeline.tracking import TrackingPipeline
+    from deepsort_ros.settings.tracker import split_parameters
+
+    node_config, tracker_config = split_parameters(
+        {'encoder_weights': str(WEIGHTS), 'encoder_backend': 'onnx',
+         'ego_motion_mode': ego_motion_mode})
+    encoder, _, _ = load_encoder(node_config, live=False)
+    pipeline = TrackingPipeline(node_config, tracker_config, encoder)
+    frames = list(iter_sequence_messages(SequenceSource.from_sequence(SEQUENCE),
+                                         MessageOptions(profile=profile)))
+    frame_of_stamp, arrays = {}, []
+    for index, (frame, stamp_ns, messages) in enumerate(frames):
+        frame_of_stamp[stamp_ns] = frame
+        # As the harness publishes: odometry one frame ahead of the camera, then the rest.
+        ahead = frames[index + 1][2] if index + 1 < len(frames) else []
+        for _, msg in (messages if index == 0 else []) + ahead:
+            if isinstance(msg, Odometry):
+                pipeline.add_odometry(msg)
+        for _, msg in messages:
+            if isinstance(msg, CameraInfo):
+                pipeline.add_camera_info(msg)
+            elif isinstance(msg, Image):
+                arrays += [r.tracks for r in pipeline.track(pipeline.add_image(msg))]
+            elif isinstance(msg, Detection2DArray):
+                arrays += [r.tracks for r in pipeline.track(pipeline.add_detections(msg))]
+    arrays += [r.tracks for r in pipeline.track(pipeline.flush())]
+    assert len(arrays) == len(frame_of_stamp) == 795
+    return tracks_to_mot_rows(arrays, frame_of_stamp)
 
 
 @pytest.fixture(scope='module')
