@@ -43,8 +43,10 @@ LABEL_BYTES = 100_000
 TEN_K_BOUND_MB = 450.0
 TEN_K_AGAIN_BOUND_MB = 40.0
 BIG_IMAGE_BOUND_MB = 150.0
-TABLE_BOUND_MB = 45.0  # distinct 100 kB labels, unknown 100 kB class queries: in all
-TABLE_ROUND_BOUND_MB = 10.0  # and for a second round of the same
+TABLE_BOUND_MB = 45.0  # distinct 100 kB labels, unknown 100 kB class queries: first round
+# Each later round of the same: a table keeping the 100 kB strings adds ~60 MB a round; the
+# allocator alone moved -4.6 to +15.6 MB a round over six rounds (2026-12-06, AMD EPYC).
+TABLE_ROUND_BOUND_MB = 15.0
 # The whole campaign against the node's memory after its warm-up (measured: ~490 MB more).
 CAMPAIGN_BOUND_MB = TEN_K_BOUND_MB + BIG_IMAGE_BOUND_MB + TABLE_BOUND_MB
 
@@ -276,7 +278,7 @@ def test_distinct_100_kb_class_labels(campaign):
     campaign.good_frame()
     cut = campaign.counter('class labels cut (max_label_length)')
     rss = [campaign.rss()]
-    for round_ in range(2):  # twice 600 detections, each with its own 100 kB label
+    for round_ in range(3):  # three times 600 detections, each with its own 100 kB label
         for chunk in range(6):
             labels = ['person'] * 3 + [f'{round_}-{chunk}-{i}-' + 'x' * LABEL_BYTES
                                        for i in range(100)]
@@ -286,14 +288,16 @@ def test_distinct_100_kb_class_labels(campaign):
             campaign.good_frame()
         rss.append(campaign.rss())
     values = campaign.diagnostics(lambda v: int(v['class labels cut (max_label_length)'])
-                                  >= cut + 1200)
-    assert int(values['class labels cut (max_label_length)']) - cut == 1200
-    assert int(values['class labels']) <= 1300, 'labels of 128 characters at most'
-    # The first round may leave freed heap the allocator keeps for reuse; the second must not
-    # add to it (a table holding the labels grew by ~60 MB a round).
-    assert rss[2] - rss[1] < TABLE_ROUND_BOUND_MB and rss[2] - rss[0] < TABLE_BOUND_MB, rss
-    _record('2 x 600 distinct 100 kB labels', rss_before_mb=rss[0], rss_after_first_mb=rss[1],
-            rss_after_second_mb=rss[2], labels_kept=int(values['class labels']))
+                                  >= cut + 1800)
+    assert int(values['class labels cut (max_label_length)']) - cut == 1800
+    assert int(values['class labels']) <= 1900, 'every label kept once, cut to 128 characters'
+    # The first round may leave freed heap the allocator keeps for reuse (how much depends on
+    # what ran before); the next two are judged together, as one round's allocator noise is
+    # as large as a small leak's round.
+    assert rss[1] - rss[0] < TABLE_BOUND_MB, rss
+    assert rss[3] - rss[1] < 2 * TABLE_ROUND_BOUND_MB, rss
+    _record('3 x 600 distinct 100 kB labels', rss_before_mb=rss[0], rss_after_first_mb=rss[1],
+            rss_after_third_mb=rss[3], labels_kept=int(values['class labels']))
 
 
 def test_unknown_100_kb_class_queries(campaign):
