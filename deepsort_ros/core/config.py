@@ -25,6 +25,10 @@ class TrackerConfig:
     feature_ema_alpha : float
         0 uses the gallery mean as a track's representative feature; in (0, 1) an exponential
         moving average with this weight on the old value instead.
+    gallery_max_coverage : float
+        A matched detection whose box another detection of the frame covers over more than
+        this fraction of its area adds no feature to its track's gallery: its crop shows two
+        people (1: every detection adds).
     appearance_weight : float
         Weight of the cosine distance in the first-stage cost; the rest is the normalised
         Mahalanobis distance (1.0 is DeepSORT's pure appearance cost).
@@ -143,6 +147,7 @@ class TrackerConfig:
     max_cosine_distance: float = 0.2
     nn_budget: int = 100
     feature_ema_alpha: float = 0.0
+    gallery_max_coverage: float = 0.6
     appearance_weight: float = 0.98
     gating_threshold: float = 30.0
     max_iou_distance: float = 0.7
@@ -195,9 +200,10 @@ class TrackerConfig:
                            'target_reacquire_max_cosine_distance',
                            'target_confident_cosine_distance', 'target_margin'), 0.0, 2.0)
         check_range(self, ('feature_ema_alpha',), 0.0, 1.0, high_open=True)
-        check_range(self, ('appearance_weight', 'max_iou_distance', 'second_max_iou_distance',
-                           'recovery_max_iou_distance', 'occlusion_iou', 'high_score_threshold',
-                           'low_score_threshold', 'new_track_score'), 0.0, 1.0)
+        check_range(self, ('appearance_weight', 'gallery_max_coverage', 'max_iou_distance',
+                           'second_max_iou_distance', 'recovery_max_iou_distance',
+                           'occlusion_iou', 'high_score_threshold', 'low_score_threshold',
+                           'new_track_score'), 0.0, 1.0)
         check_above(self, ('gating_threshold', 'std_position', 'std_velocity', 'std_measurement',
                            'initial_velocity_std', 'max_age', 'lost_gallery_max_age',
                            'relink_max_speed', 'max_time_step', 'max_box_coordinate',
