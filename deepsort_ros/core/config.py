@@ -53,6 +53,10 @@ class TrackerConfig:
         recovery): a person who turned or stopped is found where the prediction overshot.
     recovery_max_iou_distance : float
         Largest 1 - IoU of an observation-centric recovery match.
+    recovery_max_gap : float
+        A confirmed track with appearance is recovered by its last detection's box only if it
+        was seen at most this many seconds ago: the box of a person hidden longer is where
+        someone else now walks (appearance finds the person again).
     iou_max_gap : float
         A confirmed track with appearance takes part in IoU matching only if it was seen at
         most this many seconds ago; after longer gaps only its appearance can claim a
@@ -155,6 +159,7 @@ class TrackerConfig:
     confirmed_first: bool = True
     observation_recovery: bool = True
     recovery_max_iou_distance: float = 0.5
+    recovery_max_gap: float = 0.5
     iou_max_gap: float = 1.5
     matching_cascade: bool = False
     max_age: float = 3.0
@@ -209,8 +214,8 @@ class TrackerConfig:
                            'relink_max_speed', 'max_time_step', 'max_box_coordinate',
                            'target_max_speed'), 0.0)
         check_at_least(self, ('tentative_max_age', 'relink_min_radius', 'target_search_time',
-                              'iou_max_gap', 'target_confirm_time', 'target_reacquire_window'),
-                       0.0)
+                              'iou_max_gap', 'recovery_max_gap', 'target_confirm_time',
+                              'target_reacquire_window'), 0.0)
         check_at_least(self, ('nn_budget', 'n_init', 'target_gallery_size',
                               'target_negatives_size'), 1)
         check_at_least(self, ('lost_gallery_size',), 0)
