@@ -85,9 +85,15 @@ def associate(table: TrackTable, kalman: KalmanFilterCV, config: TrackerConfig,
                    config.max_iou_distance, matches, config.iou_score_fusion)
     # Observation-centric recovery (OC-SORT's OCR): a confirmed track that turned or stopped
     # while its prediction ran on may still overlap its person's box where it last saw it.
+    # A track with appearance only shortly after a miss: the last box of a person hidden
+    # longer (behind another in a group) is where the one in front now walks, and the
+    # appearance stage finds the person again. Without appearance this is the only way back.
     if config.observation_recovery:
+        brief = (~table.has_feature[slots] | (detections.features is None)
+                 | (now - table.last_update_time[slots] <= config.recovery_max_gap))
         _iou_stage(table, config, slots,
-                   np.flatnonzero((matches.track < 0) & recent & table.confirmed[slots]),
+                   np.flatnonzero((matches.track < 0) & recent & brief
+                                  & table.confirmed[slots]),
                    np.flatnonzero(high & (matches.detection < 0)), detections,
                    config.recovery_max_iou_distance, matches, False, last_observation=True)
     # Stage 3: confirmed tracks left against low-score detections (ByteTrack).

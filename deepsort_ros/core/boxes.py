@@ -1,9 +1,11 @@
 """
-Box format conversions and batched IoU; every function names its formats.
+Box format conversions, batched IoU and coverage; every function names its formats.
 
 ``tlwh`` is (left, top, width, height), ``tlbr`` is (left, top, right, bottom) and ``cxcywh``
 is (centre x, centre y, width, height), all in pixels.
 """
+
+from typing import Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -123,6 +125,37 @@ def iou_matrix_tlbr(boxes_a_tlbr: FloatArray, boxes_b_tlbr: FloatArray) -> Float
         IoU in [0, 1]; 0 for empty boxes.
 
     """
+    inter, a, b = _intersection_tlbr(boxes_a_tlbr, boxes_b_tlbr)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])
+    union -= inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def coverage_matrix_tlbr(boxes_a_tlbr: FloatArray, boxes_b_tlbr: FloatArray) -> FloatArray:
+    """
+    Fraction of each box of the first set that each box of the second set covers.
+
+    Parameters
+    ----------
+    boxes_a_tlbr : ndarray, shape (A, 4)
+        The covered boxes, (left, top, right, bottom), pixels.
+    boxes_b_tlbr : ndarray, shape (B, 4)
+        The covering boxes, the same format.
+
+    Returns
+    -------
+    ndarray, shape (A, B)
+        Intersection over the area of the box of the first set, in [0, 1]; 0 for an empty one.
+
+    """
+    inter, a, _ = _intersection_tlbr(boxes_a_tlbr, boxes_b_tlbr)
+    area = (a[2] - a[0]) * (a[3] - a[1])
+    return np.where(area > 0, inter / np.maximum(area, 1e-12), 0.0)
+
+
+def _intersection_tlbr(boxes_a_tlbr: FloatArray, boxes_b_tlbr: FloatArray
+                       ) -> Tuple[FloatArray, FloatArray, FloatArray]:
+    """Return the (A, B) intersection areas and the (4, A, 1) and (4, 1, B) coordinates."""
     # Coordinates as contiguous (4, A, 1) and (4, 1, B) planes and the arithmetic in place:
     # twice as fast at 200 x 200 as strided [..., k] views and np.clip.
     a = np.ascontiguousarray(np.asarray(boxes_a_tlbr, dtype=np.float64).T)[:, :, None]
@@ -134,9 +167,7 @@ def iou_matrix_tlbr(boxes_a_tlbr: FloatArray, boxes_b_tlbr: FloatArray) -> Float
     inter -= np.maximum(a[1], b[1])
     np.maximum(inter, 0.0, out=inter)
     inter *= inter_w
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])
-    union -= inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+    return inter, a, b
 
 
 def warp_boxes_cxcywh(boxes_cxcywh: FloatArray, homography: npt.ArrayLike) -> FloatArray:

@@ -25,6 +25,10 @@ class TrackerConfig:
     feature_ema_alpha : float
         0 uses the gallery mean as a track's representative feature; in (0, 1) an exponential
         moving average with this weight on the old value instead.
+    gallery_max_coverage : float
+        A matched detection whose box another detection of the frame covers over more than
+        this fraction of its area adds no feature to its track's gallery: its crop shows two
+        people (1: every detection adds).
     appearance_weight : float
         Weight of the cosine distance in the first-stage cost; the rest is the normalised
         Mahalanobis distance (1.0 is DeepSORT's pure appearance cost).
@@ -49,6 +53,10 @@ class TrackerConfig:
         recovery): a person who turned or stopped is found where the prediction overshot.
     recovery_max_iou_distance : float
         Largest 1 - IoU of an observation-centric recovery match.
+    recovery_max_gap : float
+        A confirmed track with appearance is recovered by its last detection's box only if it
+        was seen at most this many seconds ago: the box of a person hidden longer is where
+        someone else now walks (appearance finds the person again).
     iou_max_gap : float
         A confirmed track with appearance takes part in IoU matching only if it was seen at
         most this many seconds ago; after longer gaps only its appearance can claim a
@@ -143,6 +151,7 @@ class TrackerConfig:
     max_cosine_distance: float = 0.2
     nn_budget: int = 100
     feature_ema_alpha: float = 0.0
+    gallery_max_coverage: float = 0.6
     appearance_weight: float = 0.98
     gating_threshold: float = 30.0
     max_iou_distance: float = 0.7
@@ -150,6 +159,7 @@ class TrackerConfig:
     confirmed_first: bool = True
     observation_recovery: bool = True
     recovery_max_iou_distance: float = 0.5
+    recovery_max_gap: float = 0.5
     iou_max_gap: float = 1.5
     matching_cascade: bool = False
     max_age: float = 3.0
@@ -195,16 +205,17 @@ class TrackerConfig:
                            'target_reacquire_max_cosine_distance',
                            'target_confident_cosine_distance', 'target_margin'), 0.0, 2.0)
         check_range(self, ('feature_ema_alpha',), 0.0, 1.0, high_open=True)
-        check_range(self, ('appearance_weight', 'max_iou_distance', 'second_max_iou_distance',
-                           'recovery_max_iou_distance', 'occlusion_iou', 'high_score_threshold',
-                           'low_score_threshold', 'new_track_score'), 0.0, 1.0)
+        check_range(self, ('appearance_weight', 'gallery_max_coverage', 'max_iou_distance',
+                           'second_max_iou_distance', 'recovery_max_iou_distance',
+                           'occlusion_iou', 'high_score_threshold', 'low_score_threshold',
+                           'new_track_score'), 0.0, 1.0)
         check_above(self, ('gating_threshold', 'std_position', 'std_velocity', 'std_measurement',
                            'initial_velocity_std', 'max_age', 'lost_gallery_max_age',
                            'relink_max_speed', 'max_time_step', 'max_box_coordinate',
                            'target_max_speed'), 0.0)
         check_at_least(self, ('tentative_max_age', 'relink_min_radius', 'target_search_time',
-                              'iou_max_gap', 'target_confirm_time', 'target_reacquire_window'),
-                       0.0)
+                              'iou_max_gap', 'recovery_max_gap', 'target_confirm_time',
+                              'target_reacquire_window'), 0.0)
         check_at_least(self, ('nn_budget', 'n_init', 'target_gallery_size',
                               'target_negatives_size'), 1)
         check_at_least(self, ('lost_gallery_size',), 0)

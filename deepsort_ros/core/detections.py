@@ -8,7 +8,7 @@ values (non-finite or absurd numbers) only flag their row, which the tracker dro
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from deepsort_ros.core.boxes import tlwh_to_cxcywh
+from deepsort_ros.core.boxes import coverage_matrix_tlbr, cxcywh_to_tlbr, tlwh_to_cxcywh
 from deepsort_ros.core.track_table import normalise_rows
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +45,28 @@ class DetectionBatch:
     def __len__(self) -> int:
         """Return the number of detections."""
         return len(self.rows)
+
+    def max_coverage(self, dets: IntArray) -> FloatArray:
+        """
+        Return how much of each of some boxes one other box of the batch covers at most.
+
+        Parameters
+        ----------
+        dets : ndarray of int, shape (K,)
+            The detections asked about, indices into the batch.
+
+        Returns
+        -------
+        ndarray, shape (K,)
+            The largest fraction of the box's area inside another box, in [0, 1].
+
+        """
+        if len(dets) == 0 or len(self) < 2:
+            return np.zeros(len(dets))
+        boxes_tlbr = cxcywh_to_tlbr(self.boxes_cxcywh)
+        coverage = coverage_matrix_tlbr(boxes_tlbr[dets], boxes_tlbr)
+        coverage[np.arange(len(dets)), dets] = 0.0  # each box covers itself
+        return coverage.max(axis=1)
 
 
 @dataclass(frozen=True)

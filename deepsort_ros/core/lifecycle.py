@@ -107,6 +107,9 @@ def update_matched(table: TrackTable, kalman: KalmanFilterCV, config: TrackerCon
         features = detections.features[dets]
         # Low-score detections are often occluded: their features would pollute the gallery.
         good = (scores >= config.high_score_threshold) & has_feature_rows(features)
+        # A crop another box covers shows two people: it would pull the representative
+        # towards the other one, and the track would take that person's next detection.
+        good[good] = detections.max_coverage(dets[good]) <= config.gallery_max_coverage
         table.add_features(slots[good], features[good])
 
 

@@ -131,6 +131,24 @@ def test_observation_recovery_finds_a_person_who_stopped_unseen(recovery, expect
     assert [t.detection_index for t in out if t.track_id == 1] == [expect]
 
 
+@pytest.mark.parametrize('features, max_gap, expect',
+                         [(True, 0.5, -1), (True, 2.0, 0), (False, 0.5, 0)])
+def test_observation_recovery_waits_for_appearance_after_a_long_gap(features, max_gap, expect):
+    # Hidden 1 s: its last box may now be another person's; with appearance, only the
+    # appearance stage may give the track its person back.
+    feats = identity_features(2, seed=7) if features else None
+    tracker = Tracker(TrackerConfig(recovery_max_gap=max_gap))
+    for k in range(10):  # walking right at 100 px/s
+        tracker.update(np.array([[100 + 10 * k, 100, 20, 40.0]]), None, None,
+                       None if feats is None else feats[:1], 0.1 * k)
+    for k in range(10, 20):
+        tracker.update(np.zeros((0, 4)), None, None, None, 0.1 * k)
+    # Someone else where the track was last seen, no overlap with the prediction (x ~ 290).
+    out = tracker.update(np.array([[192, 100, 20, 40.0]]), None, None,
+                         None if feats is None else feats[1:], 2.0)
+    assert [t.detection_index for t in out if t.track_id == 1] == [expect]
+
+
 @pytest.mark.parametrize('fusion, expect', [(True, 1), (False, 0)])
 def test_score_fusion_gives_a_track_the_confident_of_two_overlapping_boxes(fusion, expect):
     tracker = Tracker(TrackerConfig(iou_score_fusion=fusion))

@@ -202,3 +202,18 @@ def test_coasting_track_behind_a_tracked_one_is_occluded():
     assert out[1].state is TrackState.CONFIRMED and not out[1].is_occluded
     assert out[2].state is TrackState.COASTING and out[2].is_occluded
     assert out[3].state is TrackState.COASTING and not out[3].is_occluded
+
+
+@pytest.mark.parametrize('max_coverage, expect', [(0.6, 1), (1.0, 2)])
+def test_a_covered_detection_adds_no_feature_to_the_gallery(max_coverage, expect):
+    feats = identity_features(2, seed=6)
+    tracker = Tracker(TrackerConfig(n_init=1, gallery_max_coverage=max_coverage))
+    tracker.update(**frame([[100, 100, 20, 40]], feats[:1]), timestamp=0.0)
+    # The track's person half hidden behind a larger box (80 % of it covered): its crop
+    # shows the other person too.
+    out = tracker.update(**frame([[100, 100, 20, 40], [104, 90, 40, 80]], feats), timestamp=0.1)
+    slot = tracker._table.active[0]
+    assert [t.detection_index for t in out if t.track_id == 1] == [0]
+    assert tracker._table.gallery_count[slot] == expect
+    # The covering person's own box is clear (20 % of it covered): it starts a gallery.
+    assert tracker._table.gallery_count[tracker._table.active[1]] == 1
