@@ -48,8 +48,8 @@ class GroundFilterConfig:
         persist over a track's life; these two are the part that changes from frame to frame.
         The defaults are fitted on PETS09-S2L1 and TUD-Stadtmitte together
         (``bench/bench_world.py``). A linear a + b * size fits those residuals as well (the
-        same likelihood) but put the filter's position medians 0.5-1 % up on both sequences,
-        so the quadrature stays.
+        same likelihood) but, at every scale tried, put a position or velocity median of the
+        filter up by 0.4-1.2 % on some run, so the quadrature stays.
     std_acceleration : float
         White-noise acceleration of a walking person, m/s^2.
     initial_velocity_std : float
