@@ -134,9 +134,13 @@ class NodeConfig:
         [0.022, 0.04], 'detector error of a box bottom-centre (u, v) per px of box height, '
         'added in quadrature to world_contact_std_px')
     world_contact_bias_std_px: List[float] = _param(
-        [0.5, 3.0], 'detector error of a box bottom-centre (u, v) that persists over a '
-        'track life, px: not averaged away by the filter, added to the published position '
-        'covariance through the ray geometry')
+        [0.24, 0.67], 'detector error of a box bottom-centre (u, v) that persists over a '
+        'track life and does not grow with the box, px: not averaged away by the filter, added '
+        'to the published position covariance through the ray geometry')
+    world_contact_bias_std_size: List[float] = _param(
+        [0.0064, 0.012], 'persistent detector error of a box bottom-centre per px of box width '
+        '(u) and of box height (v), added to world_contact_bias_std_px (a near person is '
+        'misplaced by more pixels than a far one)')
     world_std_acceleration: float = _param(0.38, 'white-noise acceleration of tracked objects '
                                            'on the ground, m/s^2', low=0.01, high=100.0)
     world_correlation_time: float = _param(0.15, 'seconds over which the detector error at a box '
@@ -242,6 +246,7 @@ class NodeConfig:
             contact_std_px=tuple(float(v) for v in self.world_contact_std_px),
             contact_std_height=tuple(float(v) for v in self.world_contact_std_height),
             contact_bias_std_px=tuple(float(v) for v in self.world_contact_bias_std_px),
+            contact_bias_std_size=tuple(float(v) for v in self.world_contact_bias_std_size),
             std_acceleration=self.world_std_acceleration,
             measurement_correlation_time=self.world_correlation_time,
             initial_velocity_std=self.world_initial_velocity_std,

@@ -63,7 +63,7 @@ def _walk(filter_, rng, start_xy, velocity_xy, frames, noise_px, std_acceleratio
 
 def test_positions_and_velocities_are_better_than_the_detections_and_calibrated():
     config = GroundFilterConfig(contact_std_px=(3.0, 5.0), contact_std_height=(0.0, 0.0),
-                                contact_bias_std_px=(1.0, 3.0),
+                                contact_bias_std_px=(1.0, 3.0), contact_bias_std_size=(0.0, 0.0),
                                 measurement_correlation_time=0.0, measurement_std_floor=0.0)
     rng = np.random.default_rng(3)
     z_position, z_velocity, errors, speed_errors, detection_errors = [], [], [], [], []
@@ -155,7 +155,8 @@ def test_a_detection_index_out_of_range_is_not_a_measurement():
     {'contact_std_px': (1.0,)}, {'contact_std_px': (-1.0, 1.0)},
     {'contact_std_px': (0.0, 0.0), 'contact_std_height': (0.0, 0.0)},
     {'std_acceleration': 0.0}, {'initial_velocity_std': float('nan')},
-    {'contact_bias_std_px': (0.0, -1.0)},
+    {'contact_bias_std_px': (0.0, -1.0)}, {'contact_bias_std_size': (0.01,)},
+    {'contact_bias_std_size': (float('nan'), 0.01)},
     {'measurement_correlation_time': -1.0}, {'outlier_gate': 0.0},
     {'relinearise_max_ratio': 0.5}, {'relinearise_max_ratio': float('inf')}])
 def test_bad_settings_are_refused(settings):
@@ -202,8 +203,10 @@ def test_a_young_track_velocity_fuses_the_walking_prior_with_the_image_velocity(
 def test_persistent_error_is_published_but_not_averaged():
     camera = _pinhole()
     box = _box_tlwh((-10.0, 2.0))
-    plain = GroundTrackFilter(GroundFilterConfig(contact_bias_std_px=(0.0, 0.0)))
-    biased = GroundTrackFilter(GroundFilterConfig(contact_bias_std_px=(0.0, 5.0)))
+    plain = GroundTrackFilter(GroundFilterConfig(contact_bias_std_px=(0.0, 0.0),
+                                                 contact_bias_std_size=(0.0, 0.0)))
+    biased = GroundTrackFilter(GroundFilterConfig(contact_bias_std_px=(0.0, 5.0),
+                                                  contact_bias_std_size=(0.0, 0.0)))
     for k in range(20):
         outs = [f.update(k / FPS, [_track(3, box, 0)], box[None, :], camera, CAMERA.pose)
                 for f in (plain, biased)]
@@ -212,6 +215,33 @@ def test_persistent_error_is_published_but_not_averaged():
     assert outs[0].position_xy[0] == pytest.approx(outs[1].position_xy[0])
     assert outs[1].velocity_cov[0] == pytest.approx(outs[0].velocity_cov[0])
     assert np.trace(outs[1].position_cov[0]) > 3.0 * np.trace(outs[0].position_cov[0])
+
+
+def test_persistent_error_grows_with_the_box():
+    # The same feet seen in a box twice as large (a nearer, or longer-lens, view): the
+    # persistent pixel error is a + b * size per axis, the estimate does not change.
+    config = GroundFilterConfig(contact_std_height=(0.0, 0.0), contact_bias_std_px=(0.5, 1.0),
+                                contact_bias_std_size=(0.01, 0.02))
+    assert np.sqrt(np.diagonal(config.bias_covariance_uv([[40.0, 100.0], [80.0, 200.0]]),
+                               axis1=1, axis2=2)) == pytest.approx(np.array([[0.9, 3.0],
+                                                                             [1.3, 5.0]]))
+    camera = _pinhole()
+    small = _box_tlwh((-10.0, 2.0))
+    large = small.copy()
+    large[0] -= small[2] / 2
+    large[1] -= small[3]
+    large[2:] *= 2.0  # bottom-centre unchanged
+    outs = []
+    for box in (small, large):
+        filter_ = GroundTrackFilter(config)
+        for k in range(10):
+            out = filter_.update(k / FPS, [_track(3, box, 0)], box[None, :], camera, CAMERA.pose)
+        outs.append(out)
+    assert outs[1].position_xy[0] == pytest.approx(outs[0].position_xy[0])
+    along = np.array([-10.0, 2.0]) - CAMERA.centre[:2]
+    along /= np.linalg.norm(along)
+    variances = [along @ out.position_cov[0] @ along for out in outs]
+    assert variances[1] > 1.5 * variances[0]
 
 
 def test_depth_replaces_the_contact_point_per_track_and_is_not_an_outlier():
