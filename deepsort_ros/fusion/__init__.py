@@ -4,12 +4,12 @@ Multi-camera fusion, ROS-free (numpy, scipy): camera tracks in, global identitie
 ``TrackFusion(FusionConfig(...)).update(camera, stamp_s, CameraBatch(...))`` returns one
 :class:`GlobalTrackOutput` per person seen by any camera. One module per concept: ``config``
 (every threshold), ``inputs`` (what a camera sends, and its checks), ``from_tracker`` (a core
-tracker's output placed on the ground, as the node does), ``ground_kalman`` (the world-frame
-filter), ``global_table`` (the stacked global tracks), ``association`` (overlap, handover and
-appearance-only cost regimes, one assignment), ``cameras`` (names, senders, clocks),
-``bindings`` (which local track is bound to which global track), ``merging`` (one person
-started twice), ``counters``, ``global_track`` (states and outputs) and ``fusion`` (the update,
-a short list of those steps).
+tracker's output as that input, with the node's world estimate or the image one),
+``ground_kalman`` (the world-frame filter), ``global_table`` (the stacked global tracks),
+``association`` (overlap, handover and appearance-only cost regimes, one assignment),
+``cameras`` (names, senders, clocks), ``bindings`` (which local track is bound to which global
+track), ``merging`` (one person started twice), ``counters``, ``global_track`` (states and
+outputs) and ``fusion`` (the update, a short list of those steps).
 """
 
 from deepsort_ros.fusion.config import FusionConfig

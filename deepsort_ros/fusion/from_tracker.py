@@ -1,10 +1,16 @@
 """
-A core tracker's output placed on the ground: the :class:`CameraBatch` a camera node sends.
+A core tracker's output as the fusion's input: the :class:`CameraBatch` of one camera update.
 
-The ground estimate is the one the node's pipeline puts in the world fields of its
-``TrackArray``: both call :func:`deepsort_ros.geometry.ground_projection.ground_tracks` (the
-bottom-centre of the filtered box, its covariance and velocity from the track's filter,
-carried to the ground plane through the camera pose).
+Two ground estimates can fill it. Given ``world`` (the rows of
+:meth:`deepsort_ros.world.GroundTrackFilter.update`), the batch holds what the node's pipeline
+publishes in the world fields of its ``TrackArray``: a ground-plane filter per track, fed by
+its detection's contact point. Without it, the image estimate is carried to the ground by
+:func:`deepsort_ros.geometry.ground_projection.ground_tracks` (the bottom-centre of the image
+Kalman box, its covariance and velocity from that filter, through the camera pose): what the
+node published before the ground filter, no longer what any node sends. ``bench_fusion.py``
+builds both (its "node world fields" and "image KF projected" rows); the node and
+``deepsort-ros fuse`` read the world fields from ``TrackArray`` messages
+(:func:`deepsort_ros.ros.convert.global_tracks.track_array_to_camera_batch`) instead.
 
 :mod:`deepsort_ros.geometry` is imported when a batch is made, not with this module: its
 package also holds the OpenCV camera model, and the fusion must import without OpenCV.
@@ -26,10 +32,10 @@ def ground_tracks(tracks: Sequence[TrackOutput], camera: 'PinholeCamera',
                   pose_world_camera: 'Pose', ground_height: float = 0.0,
                   config: Optional['GroundProjectionConfig'] = None) -> 'GroundTracks':
     """
-    Project tracks' contact points, velocities and covariances to the ground.
+    Project tracks' image estimates (box bottom-centres, velocities, covariances) to the ground.
 
-    :func:`deepsort_ros.geometry.ground_projection.ground_tracks`, the one owner (the node's
-    pipeline calls it too), imported when called.
+    :func:`deepsort_ros.geometry.ground_projection.ground_tracks`, imported when called (the
+    ground filter starts a new track's world state from it).
 
     Parameters
     ----------
@@ -58,7 +64,8 @@ def ground_tracks(tracks: Sequence[TrackOutput], camera: 'PinholeCamera',
 def batch_from_tracker(tracks: Sequence[TrackOutput], camera: Optional['PinholeCamera'],
                        pose_world_camera: Optional['Pose'], ground_height: float = 0.0,
                        encoder: str = '', source_id: str = '', world_frame: str = '',
-                       config: Optional['GroundProjectionConfig'] = None) -> CameraBatch:
+                       config: Optional['GroundProjectionConfig'] = None,
+                       world: Optional['GroundTracks'] = None) -> CameraBatch:
     """
     Make the fusion input of one camera update from the core tracker's output.
 
@@ -80,6 +87,10 @@ def batch_from_tracker(tracks: Sequence[TrackOutput], camera: Optional['PinholeC
         Frame of ``pose_world_camera`` (the node's ``world_frame_id``).
     config : GroundProjectionConfig, optional
         Range and horizon limits of the projection.
+    world : GroundTracks, optional
+        Rows aligned with ``tracks`` (all of them): the node's world estimate of each track
+        (:meth:`deepsort_ros.world.GroundTrackFilter.update`), used as it is instead of the
+        image estimate's projection; ``camera`` and ``pose_world_camera`` are then unused.
 
     Returns
     -------
@@ -87,11 +98,19 @@ def batch_from_tracker(tracks: Sequence[TrackOutput], camera: Optional['PinholeC
         With features when the tracks carry them (zero rows for those without).
 
     """
-    kept = [t for t in tracks if t.state in (TrackState.CONFIRMED, TrackState.COASTING)]
+    rows = [i for i, t in enumerate(tracks)
+            if t.state in (TrackState.CONFIRMED, TrackState.COASTING)]
+    kept = [tracks[i] for i in rows]
     if not kept:
         return CameraBatch.empty(encoder, source_id, world_frame)
     n = len(kept)
-    if camera is not None and pose_world_camera is not None:
+    if world is not None:
+        if len(world.valid) != len(tracks):
+            raise ValueError(f'world has {len(world.valid)} rows for {len(tracks)} tracks')
+        position, position_cov = world.position_xy[rows], world.position_cov[rows]
+        velocity, velocity_cov = world.velocity_xy[rows], world.velocity_cov[rows]
+        valid = world.valid[rows]
+    elif camera is not None and pose_world_camera is not None:
         ground = ground_tracks(kept, camera, pose_world_camera, ground_height, config)
         position, position_cov = ground.position_xy, ground.position_cov
         velocity, velocity_cov, valid = ground.velocity_xy, ground.velocity_cov, ground.valid

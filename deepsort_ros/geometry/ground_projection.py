@@ -229,9 +229,10 @@ def ground_tracks(tracks: Sequence[Any], camera: PinholeCamera, pose_world_camer
     """
     Place tracks on the ground: their box bottoms, velocities and covariances.
 
-    The one owner of a track's world estimate: the node's pipeline (the world fields of
-    ``TrackArray``) and the fusion's offline input
-    (:func:`deepsort_ros.fusion.from_tracker.batch_from_tracker`) both call it.
+    The image Kalman estimate carried to the ground. Not what the node publishes (its world
+    fields come from :class:`deepsort_ros.world.GroundTrackFilter`, which starts a new track
+    from this); :func:`deepsort_ros.fusion.from_tracker.batch_from_tracker` uses it when given
+    no world estimate (``bench/bench_fusion.py``'s "image KF projected" comparison).
 
     Parameters
     ----------
