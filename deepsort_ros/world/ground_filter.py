@@ -155,9 +155,7 @@ class GroundFilterConfig:
         heights = np.asarray(heights_px, dtype=np.float64).reshape(-1, 1)
         variance = (np.square(self.contact_std_px)[None, :]
                     + np.square(np.asarray(self.contact_std_height)[None, :] * heights))
-        covariance = np.zeros((len(heights), 2, 2))
-        covariance[:, 0, 0], covariance[:, 1, 1] = variance[:, 0], variance[:, 1]
-        return covariance
+        return variance[:, :, None] * np.eye(2)
 
     def bias_covariance_uv(self, sizes_wh: npt.ArrayLike) -> FloatArray:
         """
@@ -177,9 +175,7 @@ class GroundFilterConfig:
         sizes = np.asarray(sizes_wh, dtype=np.float64).reshape(-1, 2)
         sigma = (np.asarray(self.contact_bias_std_px)[None, :]
                  + np.asarray(self.contact_bias_std_size)[None, :] * sizes)
-        covariance = np.zeros((len(sizes), 2, 2))
-        covariance[:, 0, 0], covariance[:, 1, 1] = np.square(sigma[:, 0]), np.square(sigma[:, 1])
-        return covariance
+        return np.square(sigma)[:, :, None] * np.eye(2)
 
 
 class GroundTrackFilter:
