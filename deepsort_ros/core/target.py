@@ -11,7 +11,8 @@ While the followed track is matched and looks like the person the target is TRAC
 is not, other tracks may take over (a re-acquisition), but only as a CANDIDATE first: a track
 that appeared after the person was last seen, is not one of the people seen beside them, could
 have walked from where they were, and looks like them by a margin over every known non-target,
-frame after frame for ``target_confirm_time``. After ``target_reacquire_window`` without the
+frame after frame for ``target_confirm_time`` (``target_relink_confirm_time`` for a new track
+the tracker re-linked to the target's identity). After ``target_reacquire_window`` without the
 person, position says nothing any more: only a confident match (``target_confident_cosine_
 distance``) is a candidate, and otherwise the target stays LOST until the app selects again.
 A followed track whose crops turn clearly closer to someone seen beside the target than to the
@@ -67,7 +68,7 @@ class TargetFollower:
     status : TargetStatus
         After the last update (or selection).
     confidence : float
-        1 when TRACKED, the share of ``target_confirm_time`` a CANDIDATE has been confirmed
+        1 when TRACKED, the share of its confirmation time a CANDIDATE has been confirmed
         for, else 0.
     candidate_id : int or None
         Identity of the track being confirmed (status CANDIDATE), else None.
@@ -97,6 +98,7 @@ class TargetFollower:
         self._negative_ids: Set[int] = set()
         self._candidate: Optional[Tuple[int, float]] = None
         self._candidate_since = 0.0
+        self._confirm_time = self.config.target_confirm_time
         # Frames of the candidate whose crop looked like the target, and whose did not.
         self._votes = [0, 0]
         self._doubt_since: Optional[float] = None
@@ -334,8 +336,16 @@ class TargetFollower:
             self._candidate_since = now
             self._votes = [1, 0]
             last_passed = True
+            # A new track the tracker's re-identification gave the target's own identity while
+            # the target is still searched for (not LOST): two judges agree on a short gap, so
+            # the confirmation is shorter. After longer the identity may have gone to a
+            # newcomer where the person left, and only the full confirmation catches that.
+            relinked = (table.track_id[seen[best]] == self.track_id and not followed[best]
+                        and elapsed <= cfg.target_search_time)
+            self._confirm_time = (cfg.target_relink_confirm_time if relinked
+                                  else cfg.target_confirm_time)
         if self._candidate is not None:
-            progress = (now - self._candidate_since) / max(cfg.target_confirm_time, 1e-9)
+            progress = (now - self._candidate_since) / max(self._confirm_time, 1e-9)
             if progress >= 1.0 and last_passed:
                 row = keys.index(self._candidate)
                 self._bind(table, seen[row])
