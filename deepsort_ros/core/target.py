@@ -11,12 +11,14 @@ While the followed track is matched and looks like the person the target is TRAC
 is not, other tracks may take over (a re-acquisition), but only as a CANDIDATE first: a track
 that appeared after the person was last seen, is not one of the people seen beside them, could
 have walked from where they were, and looks like them by a margin over every known non-target,
-frame after frame for ``target_confirm_time`` (``target_relink_confirm_time`` for a new track
-the tracker re-linked to the target's identity). After ``target_reacquire_window`` without the
+frame after frame for ``target_confirm_time``. After ``target_reacquire_window`` without the
 person, position says nothing any more: only a confident match (``target_confident_cosine_
 distance``) is a candidate, and otherwise the target stays LOST until the app selects again.
 A followed track whose crops turn clearly closer to someone seen beside the target than to the
 target (an identity switch in a crowd) is a CANDIDATE again, and dropped when that lasts.
+A candidate with the target's own identity while SEARCHING (the dropped track looking like the
+person again, or a new track the tracker re-linked to them) is confirmed over the shorter
+``target_same_id_confirm_time``.
 """
 
 import enum
@@ -336,13 +338,14 @@ class TargetFollower:
             self._candidate_since = now
             self._votes = [1, 0]
             last_passed = True
-            # A new track the tracker's re-identification gave the target's own identity while
-            # the target is still searched for (not LOST): two judges agree on a short gap, so
-            # the confirmation is shorter. After longer the identity may have gone to a
-            # newcomer where the person left, and only the full confirmation catches that.
-            relinked = (table.track_id[seen[best]] == self.track_id and not followed[best]
-                        and elapsed <= cfg.target_search_time)
-            self._confirm_time = (cfg.target_relink_confirm_time if relinked
+            # The target's own identity while the target is still searched for (not LOST): the
+            # followed track back from a doubt, or a new track the tracker's re-identification
+            # gave it. Two judges agree on a short gap, so the confirmation is shorter. After
+            # longer the identity may have gone to a newcomer where the person left, and only
+            # the full confirmation catches that.
+            same_id = (table.track_id[seen[best]] == self.track_id
+                       and elapsed <= cfg.target_search_time)
+            self._confirm_time = (cfg.target_same_id_confirm_time if same_id
                                   else cfg.target_confirm_time)
         if self._candidate is not None:
             progress = (now - self._candidate_since) / max(self._confirm_time, 1e-9)
