@@ -118,6 +118,11 @@ class TrackerConfig:
     target_confirm_time : float
         Seconds a re-acquisition candidate must keep looking like the target (CANDIDATE)
         before it is followed (TRACKED).
+    target_same_id_confirm_time : float
+        Seconds instead of ``target_confirm_time`` when the candidate has the target's own
+        identity (the followed track back from a doubt, or a new track the tracker's
+        re-identification re-linked to it) within ``target_search_time`` of the target's last
+        sighting.
     target_margin : float
         A candidate must be at least this much closer (cosine distance) to the target's
         gallery than to the nearest person seen around the target; the followed track is
@@ -187,6 +192,7 @@ class TrackerConfig:
     target_search_time: float = 2.0
     target_reacquire_max_cosine_distance: float = 0.3
     target_confirm_time: float = 0.5
+    target_same_id_confirm_time: float = 0.1
     target_margin: float = 0.02
     target_reacquire_window: float = 5.0
     target_confident_cosine_distance: float = 0.05
@@ -215,6 +221,7 @@ class TrackerConfig:
                            'target_max_speed'), 0.0)
         check_at_least(self, ('tentative_max_age', 'relink_min_radius', 'target_search_time',
                               'iou_max_gap', 'recovery_max_gap', 'target_confirm_time',
+                              'target_same_id_confirm_time',
                               'target_reacquire_window'), 0.0)
         check_at_least(self, ('nn_budget', 'n_init', 'target_gallery_size',
                               'target_negatives_size'), 1)

@@ -16,6 +16,9 @@ person, position says nothing any more: only a confident match (``target_confide
 distance``) is a candidate, and otherwise the target stays LOST until the app selects again.
 A followed track whose crops turn clearly closer to someone seen beside the target than to the
 target (an identity switch in a crowd) is a CANDIDATE again, and dropped when that lasts.
+A candidate with the target's own identity while SEARCHING (the dropped track looking like the
+person again, or a new track the tracker re-linked to them) is confirmed over the shorter
+``target_same_id_confirm_time``.
 """
 
 import enum
@@ -67,7 +70,7 @@ class TargetFollower:
     status : TargetStatus
         After the last update (or selection).
     confidence : float
-        1 when TRACKED, the share of ``target_confirm_time`` a CANDIDATE has been confirmed
+        1 when TRACKED, the share of its confirmation time a CANDIDATE has been confirmed
         for, else 0.
     candidate_id : int or None
         Identity of the track being confirmed (status CANDIDATE), else None.
@@ -97,6 +100,7 @@ class TargetFollower:
         self._negative_ids: Set[int] = set()
         self._candidate: Optional[Tuple[int, float]] = None
         self._candidate_since = 0.0
+        self._confirm_time = self.config.target_confirm_time
         # Frames of the candidate whose crop looked like the target, and whose did not.
         self._votes = [0, 0]
         self._doubt_since: Optional[float] = None
@@ -334,8 +338,17 @@ class TargetFollower:
             self._candidate_since = now
             self._votes = [1, 0]
             last_passed = True
+            # The target's own identity while the target is still searched for (not LOST): the
+            # followed track back from a doubt, or a new track the tracker's re-identification
+            # gave it. Two judges agree on a short gap, so the confirmation is shorter. After
+            # longer the identity may have gone to a newcomer where the person left, and only
+            # the full confirmation catches that.
+            same_id = (table.track_id[seen[best]] == self.track_id
+                       and elapsed <= cfg.target_search_time)
+            self._confirm_time = (cfg.target_same_id_confirm_time if same_id
+                                  else cfg.target_confirm_time)
         if self._candidate is not None:
-            progress = (now - self._candidate_since) / max(cfg.target_confirm_time, 1e-9)
+            progress = (now - self._candidate_since) / max(self._confirm_time, 1e-9)
             if progress >= 1.0 and last_passed:
                 row = keys.index(self._candidate)
                 self._bind(table, seen[row])

@@ -67,7 +67,8 @@ def test_a_look_alike_far_away_after_the_window_is_not_followed():
 
 
 def test_the_target_returning_near_is_a_candidate_first_then_tracked():
-    config = TrackerConfig(max_age=1.0, target_confirm_time=0.5)
+    # No re-link to deleted identities: A comes back as a new identity, confirmed in full.
+    config = TrackerConfig(max_age=1.0, target_confirm_time=0.5, lost_gallery_size=0)
     tracker, feats, rng = _selected(config)
     steps = [([[400, 200, 30, 70]], [noisy(feats[1], rng)]) for _ in range(15)]
     steps += [([[130, 205, 30, 70], [400, 200, 30, 70]],
@@ -80,6 +81,49 @@ def test_the_target_returning_near_is_a_candidate_first_then_tracked():
     assert first_candidate < first_tracked and first_tracked - first_candidate >= 5
     assert 0.0 < max(0.0, tracker.target_confidence) <= 1.0
     assert tracker.counters.target_reacquired == 1
+    followed = [t for t in outputs[-1] if t.is_target]
+    assert len(followed) == 1 and followed[0].detection_index == 0
+
+
+def test_the_target_relinked_to_its_own_identity_is_confirmed_sooner():
+    config = TrackerConfig(max_age=1.0, target_confirm_time=0.5,
+                           target_same_id_confirm_time=0.2)
+    tracker, feats, rng = _selected(config)
+    target = tracker.target_id
+    # A is deleted while unseen (1.5 s > max_age) and comes back near, looking just as before:
+    # the tracker's re-identification gives the new track A's identity.
+    steps = [([[400, 200, 30, 70]], [noisy(feats[1], rng)]) for _ in range(15)]
+    steps += [([[130, 205, 30, 70], [400, 200, 30, 70]], [feats[0], noisy(feats[1], rng)])
+              for _ in range(15)]
+    statuses, outputs = _walk(tracker, steps, start=10)
+    back = statuses[15:]
+    first_candidate = back.index(TargetStatus.CANDIDATE)
+    first_tracked = back.index(TargetStatus.TRACKED)
+    # Confirmed over target_same_id_confirm_time (0.2 s = 2 frames), not target_confirm_time.
+    assert 2 <= first_tracked - first_candidate < 5
+    assert tracker.target_id == target and tracker.counters.target_reacquired == 1
+    followed = [t for t in outputs[-1] if t.is_target]
+    assert len(followed) == 1 and followed[0].detection_index == 0
+
+
+def test_the_followed_track_back_from_a_doubt_is_confirmed_sooner():
+    config = TrackerConfig(max_age=1.0, target_confirm_time=0.5,
+                           target_same_id_confirm_time=0.2)
+    tracker, feats, rng = _selected(config)
+    target = tracker.target_id
+    # A's track shows B's look (seen beside A) for 1 s: doubted, dropped after 0.5 s. Then it
+    # shows A again: the same track, same identity, a candidate again.
+    steps = [([[120, 200, 30, 70], [400, 200, 30, 70]],
+              [noisy(feats[1], rng), noisy(feats[1], rng)]) for _ in range(10)]
+    steps += [([[120, 200, 30, 70], [400, 200, 30, 70]],
+               [noisy(feats[0], rng), noisy(feats[1], rng)]) for _ in range(10)]
+    statuses, outputs = _walk(tracker, steps, start=10)
+    assert TargetStatus.TRACKED not in statuses[:10]
+    back = statuses[10:]
+    first_candidate = back.index(TargetStatus.CANDIDATE)
+    first_tracked = back.index(TargetStatus.TRACKED)
+    assert 2 <= first_tracked - first_candidate < 5
+    assert tracker.target_id == target
     followed = [t for t in outputs[-1] if t.is_target]
     assert len(followed) == 1 and followed[0].detection_index == 0
 
@@ -123,7 +167,8 @@ def test_forget_keeps_ids_counting_and_reports_the_forgotten_deleted():
 
 
 @pytest.mark.parametrize('name, value', [
-    ('target_confirm_time', -1.0), ('target_margin', -0.1), ('target_margin', 2.5),
+    ('target_confirm_time', -1.0), ('target_same_id_confirm_time', -1.0),
+    ('target_margin', -0.1), ('target_margin', 2.5),
     ('target_reacquire_window', -1.0), ('target_confident_cosine_distance', 3.0),
     ('target_gallery_size', 0), ('target_negatives_size', 0), ('target_max_speed', 0.0)])
 def test_target_settings_are_validated(name, value):
