@@ -9,6 +9,7 @@ node is started from it with ``ros2 launch``. Skipped where the overlay was not 
 
 import os
 from pathlib import Path
+import re
 import shlex
 import signal
 import subprocess
@@ -69,4 +70,9 @@ def test_readme_workspace_recipe_builds_and_launches(tmp_path, ros_domain_id):
     assert 'listening to /camera/image_raw' in output, output[-3000:]
     # The node ran from the workspace, not from this repository's install/.
     assert f"prefix: {workspace / 'install' / 'deepsort_ros'}" in output, output[-3000:]
-    assert launch.returncode == 0 and 'Traceback' not in output, output[-3000:]
+    # Ctrl-C can land while `ros2 launch` runs a weakref callback: Python then reports the
+    # KeyboardInterrupt as "Exception ignored in" (seen once in CI) and launch still shuts the
+    # node down cleanly. Any other traceback, from the node above all, fails.
+    reported = re.sub(r'Exception ignored in: .*?\nKeyboardInterrupt: ?\n', '', output,
+                      flags=re.S)
+    assert launch.returncode == 0 and 'Traceback' not in reported, output[-3000:]
