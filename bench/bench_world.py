@@ -33,6 +33,14 @@ the same tracks are scored side by side:
 ``detection``
     the matched detection's box bottom projected alone (matched tracks only; no covariance).
 
+``limit`` (still cameras)
+    what smoothing these detections could give at best: SORT's detections paired with gt
+    boxes (IoU >= 0.5, Hungarian per frame; perfect identities), their box bottoms projected,
+    and a straight line fitted per person over a window of 0.5-4 s, centred (offline: it sees
+    the future) or ending at the frame (causal, as a live filter must). The best window of
+    each is reported: a published estimate better than the offline limit would need a range
+    cue other than the box bottom.
+
 Writes bench/results/world.md and world.png. Run: ``python bench/bench_world.py``.
 """
 
@@ -77,6 +85,7 @@ YOUNG_FRAMES = 10
 # Track.STATE_CONFIRMED and STATE_COASTING, the states scored.
 SHOWN_STATES = {1: 'CONFIRMED', 2: 'COASTING'}
 ESTIMATES = ('published', 'image KF', 'detection')
+LIMIT_WINDOWS_S = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 
 @dataclass
@@ -335,6 +344,69 @@ def headline(pairs: Pairs) -> Dict[str, float]:
     return out
 
 
+def detection_limit(sequence: str, camera: GroundCamera) -> List[Dict[str, float]]:
+    """
+    Return what line fits to the matched detections' ground points give, per window and mode.
+
+    Parameters
+    ----------
+    sequence : str
+        A sequence under ``DATA`` with gt world positions and ``det/det.txt``.
+    camera : GroundCamera
+        Its fitted camera (still).
+
+    Returns
+    -------
+    list of dict
+        One per (mode, window): ``mode`` ('offline' or 'causal'), ``window_s``,
+        ``pos_median_10_30`` (m, gt 10-30 m from the camera) and ``vel_median`` (m/s, every
+        distance, where gt velocity exists), as the headline measures the published estimate.
+
+    """
+    info = read_sequence_info(DATA / sequence)
+    gt = load_mot_rows(DATA / sequence / 'gt' / 'gt.txt')
+    gt = gt[gt[:, 6] > 0]
+    det = load_mot_rows(DATA / sequence / 'det' / 'det.txt')
+    pairs = []
+    for frame in np.unique(gt[:, 0]):
+        g, d = np.flatnonzero(gt[:, 0] == frame), np.flatnonzero(det[:, 0] == frame)
+        if not len(d):
+            continue
+        iou = iou_tlwh(gt[g, 2:6], det[d, 2:6])
+        rows, cols = linear_sum_assignment(-iou)
+        keep = iou[rows, cols] >= MIN_IOU
+        pairs += list(zip(g[rows[keep]], d[cols[keep]]))
+    gi, di = np.array(pairs).T
+    foot = np.column_stack([det[di, 2] + det[di, 4] / 2.0, det[di, 3] + det[di, 5]])
+    xy, _, valid = image_to_ground(camera.intrinsics, camera.pose, 0.0, foot)
+    truth, person = gt[gi, 7:9], gt[gi, 1]
+    t_s = (gt[gi, 0] - 1) / info.frame_rate
+    truth_velocity = gt_velocities(gt, info.frame_rate)[gi]
+    distance = np.linalg.norm(truth - np.asarray(camera.position_xy), axis=1)
+    band = valid & (distance >= 10.0) & (distance < 30.0)
+    out = []
+    for mode in ('offline', 'causal'):
+        for window in LIMIT_WINDOWS_S:
+            position, velocity = xy.copy(), np.full_like(xy, np.nan)
+            for who in np.unique(person):
+                rows = np.flatnonzero((person == who) & valid)
+                for r in rows:
+                    lag = t_s[rows] - t_s[r]
+                    near = (np.abs(lag) <= window / 2 if mode == 'offline'
+                            else (lag <= 0) & (lag >= -window))
+                    if near.sum() < 3:
+                        continue
+                    design = np.column_stack([np.ones(near.sum()), lag[near]])
+                    fit = np.linalg.lstsq(design, xy[rows[near]], rcond=None)[0]
+                    position[r], velocity[r] = fit[0], fit[1]
+            error = np.linalg.norm(position - truth, axis=1)
+            velocity_error = np.linalg.norm(velocity - truth_velocity, axis=1)
+            out.append({'mode': mode, 'window_s': window,
+                        'pos_median_10_30': float(np.median(error[band])),
+                        'vel_median': float(np.nanmedian(velocity_error[valid]))})
+    return out
+
+
 def picture(runs: Dict[str, Pairs], path: Path) -> None:
     """Plot position error and 2-sigma coverage by distance, per run."""
     import matplotlib
@@ -373,6 +445,24 @@ def picture(runs: Dict[str, Pairs], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def limit_lines(sequence: str, rows: List[Dict[str, float]]) -> List[str]:
+    """Return the markdown rows of one sequence's detection limit, best windows in bold."""
+    lines = []
+    for mode in ('offline', 'causal'):
+        mine = [r for r in rows if r['mode'] == mode]
+        best_pos = min(r['pos_median_10_30'] for r in mine)
+        best_vel = min(r['vel_median'] for r in mine)
+        cells = []
+        for r in mine:
+            pos, vel = f"{r['pos_median_10_30']:.2f}", f"{r['vel_median']:.2f}"
+            pos = f'**{pos}**' if r['pos_median_10_30'] == best_pos else pos
+            vel = f'**{vel}**' if r['vel_median'] == best_vel else vel
+            cells.append(f'{pos} / {vel}')
+        lines.append(f'| {sequence} | {mode} | ' + ' | '.join(cells) + ' |')
+        print(lines[-1], flush=True)
+    return lines
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run every sequence and camera; write the results."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -393,6 +483,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'skipped: {", ".join(missing)} not under {DATA}')
         return 0
     runs: Dict[str, Pairs] = {}
+    limits: List[str] = []
     lines = ['# World estimates of published tracks against gt world positions', '',
              f'`python bench/bench_world.py` on {cpu_model()} (accuracy does not depend on '
              'load). See the module docstring for the method.', '']
@@ -405,6 +496,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                      f'{camera.height_m:.2f} m up, heading {camera.heading_deg:.1f}, pitch '
                      f'{camera.pitch_deg:.1f}, roll {camera.roll_deg:.1f} deg; gt foot points '
                      f'reproject with median {np.median(residual):.2f} px')
+        if (DATA / sequence / 'det' / 'det.txt').is_file():
+            limits += limit_lines(sequence, detection_limit(sequence, camera))
         for moving in [c == 'moving' for c in args.cameras.split(',')]:
             name = f'{sequence} {"moving (" + args.profile + ")" if moving else "still"}'
             pairs = run_case(sequence, camera, moving, args.max_frames, overrides, args.profile)
@@ -415,6 +508,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                            f"{h['cover_max']:.2f} | {h['vel_srms']:.2f} |")
             print(summary[-1], flush=True)
     lines += ['', '## Published estimate, headline (matched tracks)', ''] + summary + ['']
+    if limits:
+        lines += ['## What these detections allow (still cameras)', '',
+                  "Line fits per gt person to the matched detections' box bottoms (perfect "
+                  'identities; see `limit` in the module docstring). Position median at 10-30 m '
+                  '/ velocity median, m and m/s; the best window in bold.', '',
+                  '| sequence | fit | ' + ' | '.join(f'{w:g} s' for w in LIMIT_WINDOWS_S) + ' |',
+                  '|---|---|' + '---|' * len(LIMIT_WINDOWS_S)] + limits + ['']
     lines += ['## By group', '', 'Groups: tracks matched in the frame, coasting tracks, young '
               '(fewer than 10 hits), and matched tracks by distance from the camera.', '']
     for name, pairs in runs.items():
