@@ -117,7 +117,8 @@ class TrackerConfig:
         followed track matched again after a gap whose fresh look is further is doubted.
     target_confirm_time : float
         Seconds a re-acquisition candidate must keep looking like the target (CANDIDATE)
-        before it is followed (TRACKED).
+        before it is followed (TRACKED); also how long a track coming out of the followed
+        box is compared with the followed one before the target may move to it.
     target_same_id_confirm_time : float
         Seconds instead of ``target_confirm_time`` when the candidate has the target's own
         identity (the followed track back from a doubt, or a new track the tracker's
@@ -126,7 +127,9 @@ class TrackerConfig:
     target_margin : float
         A candidate must be at least this much closer (cosine distance) to the target's
         gallery than to the nearest person seen around the target; the followed track is
-        doubted when it is this much closer to such a person than to the target.
+        doubted when it is this much closer to such a person than to the target. A track
+        coming out of the followed box gets a frame's vote when its crop is this much closer
+        to the selection's crops than the followed track's.
     target_reacquire_window : float
         Seconds after the target was last seen during which a candidate must be where the
         target could have walked (``target_max_speed``, ``relink_min_radius``); after it the

@@ -18,7 +18,9 @@ A followed track whose crops turn clearly closer to someone seen beside the targ
 target (an identity switch in a crowd) is a CANDIDATE again, and dropped when that lasts.
 A candidate with the target's own identity while SEARCHING (the dropped track looking like the
 person again, or a new track the tracker re-linked to them) is confirmed over the shorter
-``target_same_id_confirm_time``.
+``target_same_id_confirm_time``. When someone comes out of the followed box (a track first seen
+overlapping it), the box may have held two people and the track kept the wrong one: over
+``target_confirm_time`` the crops nearer what the app pointed at (the selection's) decide.
 """
 
 import enum
@@ -106,6 +108,14 @@ class TargetFollower:
         self._doubt_since: Optional[float] = None
         # The followed track came back from a gap and no fresh crop has shown the person yet.
         self._on_probation = False
+        # What the app pointed at: the selected track's crops at the selection, kept apart from
+        # the gallery, which may learn a second person hidden in the followed box.
+        self._seed = FeatureRing(SEED_FEATURES)
+        # A track first seen overlapping the followed one (someone coming out of its box), and
+        # the frames its crop / the followed track's was nearer the seed.
+        self._split: Optional[Tuple[int, float]] = None
+        self._split_since = 0.0
+        self._split_votes = [0, 0]
 
     @property
     def followed_id(self) -> Optional[int]:
@@ -183,6 +193,7 @@ class TargetFollower:
         if count:
             latest = (table.gallery_next[chosen] - 1 - np.arange(count)) % table.budget
             self._gallery.add(table.gallery[chosen, latest[::-1]])
+            self._seed.add(table.gallery[chosen, latest[::-1]])
         others = table.active
         others = others[table.confirmed[others] & (others != chosen)]
         self._negative_ids.update(table.track_id[others].tolist())
@@ -283,15 +294,77 @@ class TargetFollower:
                 self.status, self.confidence = TargetStatus.CANDIDATE, 0.0
                 self.candidate_id = self.track_id
             return
+        newcomer = self._check_split(table, seen, features, fresh, row, near, now)
+        if newcomer is not None:
+            self._follow(table, seen, features, fresh, newcomer, now)
+            return
         self.status, self.confidence = TargetStatus.TRACKED, 1.0
         self._last_seen = now
         self._last_box_cxcywh = table.last_box_cxcywh[slot].copy()
         self._class_id = int(table.class_id[slot])
-        # Whoever is seen beside the target is someone else, for good.
+        # Whoever is seen beside the target is someone else, for good (a newcomer out of the
+        # followed box once the split is decided: until then it may be the person).
+        if self._split is not None:
+            apart &= ~self._is_split(table, seen)
         self._negative_ids.update(table.track_id[seen[apart]].tolist())
         others = np.flatnonzero(apart & fresh)
         if len(others):
             self._negatives.add(features[others])
+
+    def _check_split(self, table: TrackTable, seen: IntArray,
+                     features: npt.NDArray[np.float32], fresh: npt.NDArray[np.bool_], row: int,
+                     near: npt.NDArray[np.bool_], now: float) -> Optional[int]:
+        """
+        Decide who the target is when someone comes out of the followed box.
+
+        A track first seen overlapping the followed one (not known as someone else) may be the
+        person, and the followed track the one who was hidden with them: the box held two
+        people, so the gallery may have learnt both. Over ``target_confirm_time`` each pair
+        of fresh crops votes for the track whose crop is nearer the seed (what the app pointed
+        at) by ``target_margin``. When the newcomer wins, it becomes the target, the followed
+        track someone else, and the gallery is the seed again.
+
+        Returns
+        -------
+        int or None
+            The newcomer's row in ``seen`` when the target moved to it, else None.
+
+        """
+        cfg = self.config
+        if self._split is None:
+            new = near & ~np.isin(table.track_id[seen], list(self._negative_ids))
+            new[row] = False
+            if not new.any() or self._seed.count == 0:
+                return None
+            first = np.flatnonzero(new)[0]
+            self._split = (int(table.track_id[seen[first]]), float(table.first_time[seen[first]]))
+            self._split_since = now
+            self._split_votes = [0, 0]
+        rows = np.flatnonzero(self._is_split(table, seen))
+        if len(rows) and fresh[rows[0]] and fresh[row]:
+            newcomer, followed = self._seed.distance(features[[rows[0], row]])
+            if newcomer + cfg.target_margin <= followed:
+                self._split_votes[0] += 1
+            elif followed + cfg.target_margin <= newcomer:
+                self._split_votes[1] += 1
+        if now - self._split_since < cfg.target_confirm_time:
+            return None
+        votes, self._split = self._split_votes, None
+        if not len(rows) or votes[0] <= votes[1]:
+            return None
+        self._negative_ids.add(self.track_id)
+        self._negative_ids.discard(int(table.track_id[seen[rows[0]]]))
+        if fresh[row]:
+            self._negatives.add(features[row:row + 1])
+        self._gallery = FeatureRing(cfg.target_gallery_size)
+        self._gallery.add(self._seed.rows[:self._seed.count])
+        self._bind(table, seen[rows[0]])
+        return int(rows[0])
+
+    def _is_split(self, table: TrackTable, seen: IntArray) -> npt.NDArray[np.bool_]:
+        """Return which of ``seen`` is the newcomer of a pending split check."""
+        track_id, first_time = self._split
+        return (table.track_id[seen] == track_id) & (table.first_time[seen] == first_time)
 
     # ---- the target unseen ----------------------------------------------------------------
 
@@ -299,6 +372,8 @@ class TargetFollower:
                 fresh: npt.NDArray[np.bool_], now: float) -> None:
         """Look for the unseen target among the other tracks."""
         cfg = self.config
+        # Nobody comes out of a box that is not seen.
+        self._split = None
         elapsed = now - self._last_seen
         within = elapsed <= cfg.target_reacquire_window
         # Tracks seen while the target was are someone else; the track the target was last
@@ -388,3 +463,4 @@ class TargetFollower:
         self._on_probation = False
         self._candidate = None
         self.candidate_id = None
+        self._split = None

@@ -128,6 +128,31 @@ def test_the_followed_track_back_from_a_doubt_is_confirmed_sooner():
     assert len(followed) == 1 and followed[0].detection_index == 0
 
 
+def test_the_person_coming_out_of_the_followed_box_keeps_the_target():
+    # B walks hidden in A's box: the track's crops turn from A's look to B's, and the gallery
+    # learns both. When the box splits, the followed track stays on B and A comes out of it on
+    # a new track: the crops the app pointed at (A alone) decide who the target is.
+    tracker, feats, rng = _selected()
+    hidden = feats[2]
+    steps = []
+    for k in range(10):
+        mix = (10 - k) * feats[0] + k * hidden
+        steps.append(([[120 + 2 * k, 200, 30, 70], [400, 200, 30, 70]],
+                      [noisy(mix / np.linalg.norm(mix), rng), noisy(feats[1], rng)]))
+    for k in range(10, 30):
+        # A undetected behind B for a second: the followed track takes B alone.
+        boxes = [[120 + 2 * k, 200, 30, 70], [400, 200, 30, 70]]
+        looks = [noisy(hidden, rng), noisy(feats[1], rng)]
+        if k >= 20:  # A comes out of the box, walking faster
+            boxes.append([130 + 4 * (k - 20) + 2 * k, 200, 30, 70])
+            looks.append(noisy(feats[0], rng, 0.08))
+        steps.append((boxes, looks))
+    statuses, outputs = _walk(tracker, steps, start=10)
+    followed = [t for t in outputs[-1] if t.is_target]
+    assert statuses[-1] is TargetStatus.TRACKED
+    assert len(followed) == 1 and followed[0].detection_index == 2
+
+
 def test_following_a_target_changes_no_track():
     rng = np.random.default_rng(4)
     feats = identity_features(3, seed=9)
