@@ -328,8 +328,9 @@ class TargetFollower:
         at) by ``target_margin``. When the newcomer wins, it becomes the target, the followed
         track someone else, and the gallery is the seed again. Those first crops are of
         overlapping boxes, each showing part of the other person: when they keep the followed
-        track, the check waits (while the newcomer's track lives) for the two boxes to stop
-        overlapping and votes again, over ``target_confirm_time``, on crops of each alone.
+        track, the check waits (while the newcomer's track lives) for the two boxes to be apart
+        (IoU under ``occlusion_iou``) and votes again, over ``target_confirm_time``, on crops
+        of each alone.
 
         Returns
         -------
@@ -351,17 +352,17 @@ class TargetFollower:
             self._split_again = False
         rows = np.flatnonzero(self._is_split(table, seen))
         if self._split_again:
-            # Asked again: only boxes that no longer overlap at all show one person each.
+            # Asked again: only boxes apart (IoU under occlusion_iou) show one person each.
             if not len(rows):
                 if not self._has_track(table, self._split):
                     self._split = None
                 return None
             if self._split_since is None:
-                if overlap[rows[0]] > 0.0:
+                if overlap[rows[0]] >= cfg.occlusion_iou:
                     return None
                 self._split_since = now
         if len(rows) and fresh[rows[0]] and fresh[row] and \
-                (not self._split_again or overlap[rows[0]] <= 0.0):
+                (not self._split_again or overlap[rows[0]] < cfg.occlusion_iou):
             newcomer, followed = self._seed.distance(features[[rows[0], row]])
             if newcomer + cfg.target_margin <= followed:
                 self._split_votes[0] += 1

@@ -176,7 +176,7 @@ def test_the_person_walking_out_beside_the_followed_box_is_judged_once_apart():
         if k >= 20:  # A comes out of the box, 2 px a frame faster than B
             offset = 10 + 2 * (k - 20)
             boxes.append([120 + 2 * k + offset, 200, 30, 70])
-            apart = offset >= 30
+            apart = offset >= 26  # IoU under occlusion_iou (0.1)
             looks[0] = noisy(hidden if apart else _mix(feats[0], hidden, 0.5), rng)
             looks.append(noisy(feats[0] if apart else _mix(feats[0], hidden, 0.3), rng))
         steps.append((boxes, looks))
