@@ -20,7 +20,8 @@ A candidate with the target's own identity while SEARCHING (the dropped track lo
 person again, or a new track the tracker re-linked to them) is confirmed over the shorter
 ``target_same_id_confirm_time``. When someone comes out of the followed box (a track first seen
 overlapping it), the box may have held two people and the track kept the wrong one: over
-``target_confirm_time`` the crops nearer what the app pointed at (the selection's) decide.
+``target_confirm_time`` the crops nearer what the app pointed at (the selection's) decide, and
+when they keep the followed track, crops of the two once their boxes are apart decide again.
 """
 
 import enum
@@ -114,8 +115,11 @@ class TargetFollower:
         # A track first seen overlapping the followed one (someone coming out of its box), and
         # the frames its crop / the followed track's was nearer the seed.
         self._split: Optional[Tuple[int, float]] = None
-        self._split_since = 0.0
+        self._split_since: Optional[float] = None
         self._split_votes = [0, 0]
+        # The check kept the followed track on crops of overlapping boxes: it is asked again on
+        # crops of the two boxes apart.
+        self._split_again = False
 
     @property
     def followed_id(self) -> Optional[int]:
@@ -294,7 +298,7 @@ class TargetFollower:
                 self.status, self.confidence = TargetStatus.CANDIDATE, 0.0
                 self.candidate_id = self.track_id
             return
-        newcomer = self._check_split(table, seen, features, fresh, row, near, now)
+        newcomer = self._check_split(table, seen, features, fresh, row, overlap, now)
         if newcomer is not None:
             self._follow(table, seen, features, fresh, newcomer, now)
             return
@@ -313,7 +317,7 @@ class TargetFollower:
 
     def _check_split(self, table: TrackTable, seen: IntArray,
                      features: npt.NDArray[np.float32], fresh: npt.NDArray[np.bool_], row: int,
-                     near: npt.NDArray[np.bool_], now: float) -> Optional[int]:
+                     overlap: FloatArray, now: float) -> Optional[int]:
         """
         Decide who the target is when someone comes out of the followed box.
 
@@ -322,7 +326,11 @@ class TargetFollower:
         people, so the gallery may have learnt both. Over ``target_confirm_time`` each pair
         of fresh crops votes for the track whose crop is nearer the seed (what the app pointed
         at) by ``target_margin``. When the newcomer wins, it becomes the target, the followed
-        track someone else, and the gallery is the seed again.
+        track someone else, and the gallery is the seed again. Those first crops are of
+        overlapping boxes, each showing part of the other person: when they keep the followed
+        track, the check waits (while the newcomer's track lives) for the two boxes to be apart
+        (IoU under ``occlusion_iou``) and votes again, over ``target_confirm_time``, on crops
+        of each alone.
 
         Returns
         -------
@@ -332,7 +340,8 @@ class TargetFollower:
         """
         cfg = self.config
         if self._split is None:
-            new = near & ~np.isin(table.track_id[seen], list(self._negative_ids))
+            new = (overlap >= cfg.occlusion_iou) & \
+                ~np.isin(table.track_id[seen], list(self._negative_ids))
             new[row] = False
             if not new.any() or self._seed.count == 0:
                 return None
@@ -340,8 +349,20 @@ class TargetFollower:
             self._split = (int(table.track_id[seen[first]]), float(table.first_time[seen[first]]))
             self._split_since = now
             self._split_votes = [0, 0]
+            self._split_again = False
         rows = np.flatnonzero(self._is_split(table, seen))
-        if len(rows) and fresh[rows[0]] and fresh[row]:
+        if self._split_again:
+            # Asked again: only boxes apart (IoU under occlusion_iou) show one person each.
+            if not len(rows):
+                if not self._has_track(table, self._split):
+                    self._split = None
+                return None
+            if self._split_since is None:
+                if overlap[rows[0]] >= cfg.occlusion_iou:
+                    return None
+                self._split_since = now
+        if len(rows) and fresh[rows[0]] and fresh[row] and \
+                (not self._split_again or overlap[rows[0]] < cfg.occlusion_iou):
             newcomer, followed = self._seed.distance(features[[rows[0], row]])
             if newcomer + cfg.target_margin <= followed:
                 self._split_votes[0] += 1
@@ -349,9 +370,22 @@ class TargetFollower:
                 self._split_votes[1] += 1
         if now - self._split_since < cfg.target_confirm_time:
             return None
-        votes, self._split = self._split_votes, None
-        if not len(rows) or votes[0] <= votes[1]:
+        votes = self._split_votes
+        if not len(rows):
+            self._split = None
             return None
+        if votes[0] <= votes[1]:
+            # Kept on crops of overlapping boxes: two people walking out together leave slices
+            # of each other in both crops for seconds (PETS09 drone: the person's crops nearer
+            # the seed only once apart), so the question stays open until they are apart.
+            if self._split_again:
+                self._split = None
+            else:
+                self._split_again = True
+                self._split_since = None
+                self._split_votes = [0, 0]
+            return None
+        self._split = None
         self._negative_ids.add(self.track_id)
         self._negative_ids.discard(int(table.track_id[seen[rows[0]]]))
         if fresh[row]:
@@ -404,7 +438,7 @@ class TargetFollower:
                 # One crop spoilt by an overlap is forgiven; a third of them failing is not.
                 if 2 * self._votes[1] > self._votes[0]:
                     self._candidate = None
-            elif not self._still_active(table):
+            elif not self._has_track(table, self._candidate):
                 self._candidate = None
         if self._candidate is None and passed.any():
             rows = np.flatnonzero(passed)
@@ -447,10 +481,11 @@ class TargetFollower:
         negative = self._negatives.distance(features)
         return (positive <= limit) & (negative - positive >= self.config.target_margin)
 
-    def _still_active(self, table: TrackTable) -> bool:
-        """Return whether the candidate's track still lives (unmatched in this update)."""
+    @staticmethod
+    def _has_track(table: TrackTable, key: Tuple[int, float]) -> bool:
+        """Return whether the track of ``key`` (identity, first time) still lives."""
         active = table.active
-        track_id, first_time = self._candidate
+        track_id, first_time = key
         return bool(((table.track_id[active] == track_id)
                      & (table.first_time[active] == first_time)).any())
 

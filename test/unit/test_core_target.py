@@ -153,6 +153,39 @@ def test_the_person_coming_out_of_the_followed_box_keeps_the_target():
     assert len(followed) == 1 and followed[0].detection_index == 2
 
 
+def _mix(a, b, share_a):
+    """Return the unit feature of a crop showing ``share_a`` of look ``a`` and the rest ``b``."""
+    out = share_a * a + (1.0 - share_a) * b
+    return out / np.linalg.norm(out)
+
+
+def test_the_person_walking_out_beside_the_followed_box_is_judged_once_apart():
+    # As above, but A walks out slowly beside B: while the boxes overlap each crop shows part of
+    # the other (A's mostly B in front, B's box half A), and those crops look nearer the app's
+    # crops of A on B's track. Only once the boxes are apart do the crops show who is who.
+    tracker, feats, rng = _selected()
+    hidden = feats[2]
+    steps = []
+    for k in range(10):
+        mix = (10 - k) * feats[0] + k * hidden
+        steps.append(([[120 + 2 * k, 200, 30, 70], [400, 200, 30, 70]],
+                      [noisy(mix / np.linalg.norm(mix), rng), noisy(feats[1], rng)]))
+    for k in range(10, 50):
+        boxes = [[120 + 2 * k, 200, 30, 70], [400, 200, 30, 70]]
+        looks = [noisy(hidden, rng), noisy(feats[1], rng)]
+        if k >= 20:  # A comes out of the box, 2 px a frame faster than B
+            offset = 10 + 2 * (k - 20)
+            boxes.append([120 + 2 * k + offset, 200, 30, 70])
+            apart = offset >= 26  # IoU under occlusion_iou (0.1)
+            looks[0] = noisy(hidden if apart else _mix(feats[0], hidden, 0.5), rng)
+            looks.append(noisy(feats[0] if apart else _mix(feats[0], hidden, 0.3), rng))
+        steps.append((boxes, looks))
+    statuses, outputs = _walk(tracker, steps, start=10)
+    followed = [t for t in outputs[-1] if t.is_target]
+    assert statuses[-1] is TargetStatus.TRACKED
+    assert len(followed) == 1 and followed[0].detection_index == 2
+
+
 def test_following_a_target_changes_no_track():
     rng = np.random.default_rng(4)
     feats = identity_features(3, seed=9)
