@@ -22,6 +22,10 @@ person again, or a new track the tracker re-linked to them) is confirmed over th
 overlapping it), the box may have held two people and the track kept the wrong one: over
 ``target_confirm_time`` the crops nearer what the app pointed at (the selection's) decide, and
 when they keep the followed track, crops of the two once their boxes are apart decide again.
+A target whose box was never seen alone since the selection (another track, tentative ones too,
+overlapped it in every fresh frame) was pointed at in a box holding someone else too: a track
+born in that box while it was followed may be the person, and is a candidate when the target is
+lost, though born before the last sighting.
 """
 
 import enum
@@ -120,6 +124,10 @@ class TargetFollower:
         # The check kept the followed track on crops of overlapping boxes: it is asked again on
         # crops of the two boxes apart.
         self._split_again = False
+        # Whether a fresh crop has shown the followed box alone (no other track seen now
+        # overlapping it) since the selection, and until then the tracks born in that box.
+        self._seen_alone = False
+        self._born_in_box: Set[Tuple[int, float]] = set()
 
     @property
     def followed_id(self) -> Optional[int]:
@@ -206,6 +214,7 @@ class TargetFollower:
             self._negatives.add(table.representative[with_feature])
         self._last_seen = float(table.last_update_time[chosen])
         self._last_box_cxcywh = table.last_box_cxcywh[chosen].copy()
+        self._watch_box(table, chosen, bool(table.misses[chosen] == 0))
         self.status = (TargetStatus.TRACKED if table.misses[chosen] == 0
                        else TargetStatus.SEARCHING)
         self.confidence = 1.0 if self.status is TargetStatus.TRACKED else 0.0
@@ -264,6 +273,8 @@ class TargetFollower:
         apart[row] = False
         near = ~apart
         near[row] = False
+        if not self._seen_alone:
+            self._watch_box(table, slot, fresh[row])
         # Only an unoccluded crop is evidence: an overlapping one shows two people.
         if fresh[row] and not near.any():
             feature = features[row:row + 1]
@@ -414,7 +425,12 @@ class TargetFollower:
         # followed on may come back (an occlusion spoilt its appearance for a while).
         followed = ((table.track_id[seen] == self.track_id)
                     & (table.first_time[seen] == self._last_first_time))
-        ok = (fresh & ((table.first_time[seen] > self._last_seen) | followed)
+        # A target never seen alone since the selection was pointed at in a box that held
+        # someone else too: a track born in that box while it was followed may be the person
+        # (the two parted, and the followed track went on with the other).
+        born = np.array([key in self._born_in_box for key in
+                         zip(seen.tolist(), table.first_time[seen].tolist())], dtype=bool)
+        ok = (fresh & ((table.first_time[seen] > self._last_seen) | followed | born)
               & ~np.isin(table.track_id[seen], list(self._negative_ids)))
         if cfg.class_aware and self._class_id is not None:
             ok &= table.class_id[seen] == self._class_id
@@ -474,6 +490,27 @@ class TargetFollower:
                        else TargetStatus.LOST)
 
     # ---- helpers --------------------------------------------------------------------------
+
+    def _watch_box(self, table: TrackTable, slot: int, fresh: bool) -> None:
+        """
+        Note whether the followed box is seen alone, and until it is, who is born in it.
+
+        Other tracks seen now count, tentative ones too (someone just born there), when they
+        overlap the followed box by ``occlusion_iou``.
+        """
+        active = table.active
+        others = active[(table.misses[active] == 0) & (active != slot)]
+        inside = iou_matrix_tlbr(cxcywh_to_tlbr(table.mean[slot, None, :4]),
+                                 cxcywh_to_tlbr(table.mean[others, :4]))[0] \
+            >= self.config.occlusion_iou
+        if fresh and not inside.any():
+            self._seen_alone = True
+            self._born_in_box = set()
+            return
+        alive = set(zip(active.tolist(), table.first_time[active].tolist()))
+        born = others[inside & ~table.confirmed[others]]
+        self._born_in_box = {key for key in self._born_in_box if key in alive} | set(
+            zip(born.tolist(), table.first_time[born].tolist()))
 
     def _evidence(self, features: npt.NDArray[np.float32], limit: float) -> npt.NDArray[np.bool_]:
         """Return which rows look like the target within ``limit`` and by the margin."""

@@ -186,6 +186,50 @@ def test_the_person_walking_out_beside_the_followed_box_is_judged_once_apart():
     assert len(followed) == 1 and followed[0].detection_index == 2
 
 
+def _crossing(b_from):
+    """Return a tracker following A from frame 10, B walking in A's box from ``b_from``."""
+    rng = np.random.default_rng(5)
+    feats = identity_features(3, seed=7)
+    tracker = Tracker(TrackerConfig(max_age=1.0))
+    steps = []
+    for k in range(10):
+        boxes, looks = [[100 + 2 * k, 200, 30, 70], [400, 200, 30, 70]], \
+            [noisy(feats[0], rng), noisy(feats[1], rng)]
+        if k >= b_from:
+            boxes.append([112 + 2 * k, 200, 30, 70])  # IoU 0.43 with A's box
+            looks.append(noisy(_mix(feats[0], feats[2], 0.7), rng))
+        steps.append((boxes, looks))
+    _walk(tracker, steps)
+    assert tracker.select_target(point_xy=(133, 235)) is not None
+    # A's box goes on holding both for a second, then A leaves the view; B walks on.
+    steps = [([[120 + 2 * k, 200, 30, 70], [400, 200, 30, 70], [132 + 2 * k, 200, 30, 70]],
+              [noisy(feats[0], rng), noisy(feats[1], rng),
+               noisy(_mix(feats[0], feats[2], 0.7), rng)]) for k in range(10)]
+    steps += [([[400, 200, 30, 70], [152 + 2 * k, 200, 30, 70]],
+               [noisy(feats[1], rng), noisy(_mix(feats[0], feats[2], 0.7), rng)])
+              for k in range(40)]
+    statuses, outputs = _walk(tracker, steps, start=10)
+    followed = [t for t in outputs[-1] if t.is_target]
+    return statuses, followed
+
+
+def test_someone_born_in_a_box_never_seen_alone_may_be_the_person():
+    # The app points at A's box while B, just born in it, overlaps it: the box was never seen
+    # holding one person. A leaves; B, on the track born in that box and looking like the
+    # crops pointed at, may be who the app meant: confirmed as a CANDIDATE, then followed.
+    statuses, followed = _crossing(b_from=8)
+    assert statuses[-1] is TargetStatus.TRACKED
+    assert len(followed) == 1 and followed[0].detection_index == 1
+    assert TargetStatus.CANDIDATE in statuses
+
+
+def test_someone_born_in_a_box_seen_alone_before_is_not_the_person():
+    # The same, but the app pointed at A alone: B, born in the box later, is someone else.
+    statuses, followed = _crossing(b_from=10)
+    assert TargetStatus.TRACKED not in statuses[15:]
+    assert not followed
+
+
 def test_following_a_target_changes_no_track():
     rng = np.random.default_rng(4)
     feats = identity_features(3, seed=9)
