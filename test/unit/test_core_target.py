@@ -128,17 +128,23 @@ def test_the_followed_track_back_from_a_doubt_is_confirmed_sooner():
     assert len(followed) == 1 and followed[0].detection_index == 0
 
 
+def _hidden_walks_in(feats, rng):
+    """Return 10 steps in which look 2 walks into A's box: its crops turn from A's to it."""
+    steps = []
+    for k in range(10):
+        mix = (10 - k) * feats[0] + k * feats[2]
+        steps.append(([[120 + 2 * k, 200, 30, 70], [400, 200, 30, 70]],
+                      [noisy(mix / np.linalg.norm(mix), rng), noisy(feats[1], rng)]))
+    return steps
+
+
 def test_the_person_coming_out_of_the_followed_box_keeps_the_target():
     # B walks hidden in A's box: the track's crops turn from A's look to B's, and the gallery
     # learns both. When the box splits, the followed track stays on B and A comes out of it on
     # a new track: the crops the app pointed at (A alone) decide who the target is.
     tracker, feats, rng = _selected()
     hidden = feats[2]
-    steps = []
-    for k in range(10):
-        mix = (10 - k) * feats[0] + k * hidden
-        steps.append(([[120 + 2 * k, 200, 30, 70], [400, 200, 30, 70]],
-                      [noisy(mix / np.linalg.norm(mix), rng), noisy(feats[1], rng)]))
+    steps = _hidden_walks_in(feats, rng)
     for k in range(10, 30):
         # A undetected behind B for a second: the followed track takes B alone.
         boxes = [[120 + 2 * k, 200, 30, 70], [400, 200, 30, 70]]
@@ -165,11 +171,7 @@ def test_the_person_walking_out_beside_the_followed_box_is_judged_once_apart():
     # crops of A on B's track. Only once the boxes are apart do the crops show who is who.
     tracker, feats, rng = _selected()
     hidden = feats[2]
-    steps = []
-    for k in range(10):
-        mix = (10 - k) * feats[0] + k * hidden
-        steps.append(([[120 + 2 * k, 200, 30, 70], [400, 200, 30, 70]],
-                      [noisy(mix / np.linalg.norm(mix), rng), noisy(feats[1], rng)]))
+    steps = _hidden_walks_in(feats, rng)
     for k in range(10, 50):
         boxes = [[120 + 2 * k, 200, 30, 70], [400, 200, 30, 70]]
         looks = [noisy(hidden, rng), noisy(feats[1], rng)]
