@@ -125,7 +125,8 @@ class TargetFollower:
         # crops of the two boxes apart.
         self._split_again = False
         # Whether a fresh crop has shown the followed box alone (no other track seen now
-        # overlapping it) since the selection, and until then the tracks born in that box.
+        # overlapping it) since the selection, and until then the tracks born in that box, by
+        # (slot, first time), not identity: a tentative track has none yet, a re-link changes it.
         self._seen_alone = False
         self._born_in_box: Set[Tuple[int, float]] = set()
 
@@ -247,8 +248,7 @@ class TargetFollower:
         active = table.active
         seen = active[table.confirmed[active] & (table.misses[active] == 0)]
         features, fresh = fresh_features(table, seen, detections, cfg.high_score_threshold)
-        own = np.flatnonzero((table.track_id[seen] == self.track_id)
-                             & (table.first_time[seen] == self._first_time))
+        own = np.flatnonzero(self._is_track(table, seen, (self.track_id, self._first_time)))
         if len(own):
             self._follow(table, seen, features, fresh, int(own[0]), now)
             return
@@ -320,7 +320,7 @@ class TargetFollower:
         # Whoever is seen beside the target is someone else, for good (a newcomer out of the
         # followed box once the split is decided: until then it may be the person).
         if self._split is not None:
-            apart &= ~self._is_split(table, seen)
+            apart &= ~self._is_track(table, seen, self._split)
         self._negative_ids.update(table.track_id[seen[apart]].tolist())
         others = np.flatnonzero(apart & fresh)
         if len(others):
@@ -361,11 +361,11 @@ class TargetFollower:
             self._split_since = now
             self._split_votes = [0, 0]
             self._split_again = False
-        rows = np.flatnonzero(self._is_split(table, seen))
+        rows = np.flatnonzero(self._is_track(table, seen, self._split))
         if self._split_again:
             # Asked again: only boxes apart (IoU under occlusion_iou) show one person each.
             if not len(rows):
-                if not self._has_track(table, self._split):
+                if not self._is_track(table, table.active, self._split).any():
                     self._split = None
                 return None
             if self._split_since is None:
@@ -406,11 +406,6 @@ class TargetFollower:
         self._bind(table, seen[rows[0]])
         return int(rows[0])
 
-    def _is_split(self, table: TrackTable, seen: IntArray) -> npt.NDArray[np.bool_]:
-        """Return which of ``seen`` is the newcomer of a pending split check."""
-        track_id, first_time = self._split
-        return (table.track_id[seen] == track_id) & (table.first_time[seen] == first_time)
-
     # ---- the target unseen ----------------------------------------------------------------
 
     def _search(self, table: TrackTable, seen: IntArray, features: npt.NDArray[np.float32],
@@ -423,8 +418,7 @@ class TargetFollower:
         within = elapsed <= cfg.target_reacquire_window
         # Tracks seen while the target was are someone else; the track the target was last
         # followed on may come back (an occlusion spoilt its appearance for a while).
-        followed = ((table.track_id[seen] == self.track_id)
-                    & (table.first_time[seen] == self._last_first_time))
+        followed = self._is_track(table, seen, (self.track_id, self._last_first_time))
         # A target never seen alone since the selection was pointed at in a box that held
         # someone else too: a track born in that box while it was followed may be the person
         # (the two parted, and the followed track went on with the other).
@@ -454,7 +448,7 @@ class TargetFollower:
                 # One crop spoilt by an overlap is forgiven; a third of them failing is not.
                 if 2 * self._votes[1] > self._votes[0]:
                     self._candidate = None
-            elif not self._has_track(table, self._candidate):
+            elif not self._is_track(table, table.active, self._candidate).any():
                 self._candidate = None
         if self._candidate is None and passed.any():
             rows = np.flatnonzero(passed)
@@ -519,12 +513,11 @@ class TargetFollower:
         return (positive <= limit) & (negative - positive >= self.config.target_margin)
 
     @staticmethod
-    def _has_track(table: TrackTable, key: Tuple[int, float]) -> bool:
-        """Return whether the track of ``key`` (identity, first time) still lives."""
-        active = table.active
+    def _is_track(table: TrackTable, rows: IntArray, key: Tuple[Optional[int], float]
+                  ) -> npt.NDArray[np.bool_]:
+        """Return which of the table ``rows`` hold the track of ``key`` (identity, first time)."""
         track_id, first_time = key
-        return bool(((table.track_id[active] == track_id)
-                     & (table.first_time[active] == first_time)).any())
+        return (table.track_id[rows] == track_id) & (table.first_time[rows] == first_time)
 
     def _bind(self, table: TrackTable, slot: int) -> None:
         """Follow the track in ``slot`` from now on."""
